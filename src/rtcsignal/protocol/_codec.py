@@ -1,0 +1,153 @@
+"""Frame codecs: JSON text frames and MessagePack binary frames, both always supported.
+
+The frame's kind picks the codec: a text frame (``str``) is JSON, a binary frame
+(``bytes``) is MessagePack. A connection's replies use the codec of its ``hello``.
+
+:func:`decode_client` never raises anything but :class:`ProtocolError`: malformed bytes,
+deep nesting, wrong types and unknown tags all become a typed error with a stable code,
+and the request ``id`` is recovered where the frame allows it.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Any
+
+import msgspec
+
+from ._errors import CloseCode, ErrorCode, ProtocolError
+from ._limits import MAX_FRAME_BYTES
+from ._messages import ClientMessage, Message, ServerMessage
+from ._types import RequestId
+
+__all__ = ["Format", "decode_client", "decode_server", "encode", "frame_format"]
+
+
+class Format(enum.Enum):
+    """A frame encoding."""
+
+    JSON = "json"
+    """UTF-8 JSON in WebSocket text frames."""
+    MSGPACK = "msgpack"
+    """MessagePack in WebSocket binary frames."""
+
+
+class _IdOnly(msgspec.Struct):
+    """Recovers a request id from a frame that failed full validation."""
+
+    id: RequestId | None = None
+
+
+_CLIENT_JSON: msgspec.json.Decoder[ClientMessage] = msgspec.json.Decoder(ClientMessage)
+_CLIENT_MSGPACK: msgspec.msgpack.Decoder[ClientMessage] = msgspec.msgpack.Decoder(ClientMessage)
+_SERVER_JSON: msgspec.json.Decoder[ServerMessage] = msgspec.json.Decoder(ServerMessage)
+_SERVER_MSGPACK: msgspec.msgpack.Decoder[ServerMessage] = msgspec.msgpack.Decoder(ServerMessage)
+_ID_JSON = msgspec.json.Decoder(_IdOnly)
+_ID_MSGPACK = msgspec.msgpack.Decoder(_IdOnly)
+_ENCODE_JSON = msgspec.json.Encoder().encode
+_ENCODE_MSGPACK = msgspec.msgpack.Encoder().encode
+_PATH = re.compile(r" - at `(\$[^`]{0,200})`$")
+
+
+def frame_format(data: bytes | str) -> Format:
+    """Return the codec of a frame: JSON for text (``str``), MessagePack for ``bytes``."""
+    return Format.JSON if isinstance(data, str) else Format.MSGPACK
+
+
+def encode(message: Message, fmt: Format = Format.JSON) -> bytes:
+    """Encode a message in ``fmt``. JSON output is UTF-8, to be sent as a text frame."""
+    return _ENCODE_JSON(message) if fmt is Format.JSON else _ENCODE_MSGPACK(message)
+
+
+def _frame_too_large(data: bytes | str, limit: int) -> bool:
+    n = len(data)
+    if n > limit:
+        return True
+    # A str's UTF-8 form is at most 4 bytes per character: measure only when it could exceed.
+    return isinstance(data, str) and n * 4 > limit and len(data.encode("utf-8", "replace")) > limit
+
+
+def _recover_id(data: bytes | str) -> int | str | None:
+    try:
+        if isinstance(data, str):
+            return _ID_JSON.decode(data).id
+        return _ID_MSGPACK.decode(data).id
+    except Exception:  # the frame is broken beyond recovering an id
+        return None
+
+
+def _validation_error(exc: msgspec.ValidationError, data: bytes | str) -> ProtocolError:
+    text = str(exc)
+    match = _PATH.search(text)
+    path = match.group(1) if match else "$"
+    request_id = _recover_id(data)
+    if path == "$.type" and text.startswith("Invalid value"):
+        return ProtocolError(
+            ErrorCode.UNKNOWN_TYPE,
+            f"unknown message type: {text.removesuffix(match.group(0) if match else '')}",
+            request_id=request_id,
+            details={"field": "type"},
+        )
+    return ProtocolError(
+        ErrorCode.INVALID_MESSAGE,
+        f"invalid message: {text}",
+        request_id=request_id,
+        details={"field": path.removeprefix("$.") if path != "$" else None},
+    )
+
+
+def decode_client(data: bytes | str, *, max_frame_bytes: int = MAX_FRAME_BYTES) -> ClientMessage:
+    """Decode one client frame.
+
+    Args:
+        data: a text frame (``str``, JSON) or a binary frame (``bytes``, MessagePack).
+        max_frame_bytes: frames longer than this are refused before decoding.
+
+    Returns:
+        The validated client message.
+
+    Raises:
+        ProtocolError: with ``frame_too_large`` (and close code 1009), ``malformed_frame``,
+            ``unknown_type`` or ``invalid_message``; never any other exception.
+    """
+    if _frame_too_large(data, max_frame_bytes):
+        raise ProtocolError(
+            ErrorCode.FRAME_TOO_LARGE,
+            f"frame of {len(data)} units exceeds the limit of {max_frame_bytes} bytes",
+            details={"limit": max_frame_bytes},
+            close=CloseCode.MESSAGE_TOO_BIG,
+        )
+    try:
+        if isinstance(data, str):
+            return _CLIENT_JSON.decode(data)
+        return _CLIENT_MSGPACK.decode(data)
+    except msgspec.ValidationError as exc:
+        raise _validation_error(exc, data) from None
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(ErrorCode.MALFORMED_FRAME, f"malformed frame: {exc}") from None
+    except RecursionError:
+        raise ProtocolError(
+            ErrorCode.MALFORMED_FRAME, "malformed frame: nested too deeply"
+        ) from None
+    except Exception as exc:  # any other decoder failure is still the peer's bad frame
+        raise ProtocolError(
+            ErrorCode.MALFORMED_FRAME, f"malformed frame: {type(exc).__name__}"
+        ) from None
+
+
+def decode_server(data: bytes | str) -> ServerMessage:
+    """Decode one server frame (for clients). Raises :class:`ProtocolError` only."""
+    try:
+        if isinstance(data, str):
+            return _SERVER_JSON.decode(data)
+        return _SERVER_MSGPACK.decode(data)
+    except msgspec.ValidationError as exc:
+        raise _validation_error(exc, data) from None
+    except Exception as exc:
+        raise ProtocolError(ErrorCode.MALFORMED_FRAME, f"malformed frame: {exc}") from None
+
+
+def encoded_size(value: Any) -> int:
+    """Bytes of ``value`` encoded as JSON (used to bound application payloads)."""
+    return len(_ENCODE_JSON(value))

@@ -1,0 +1,142 @@
+"""Stable error codes, WebSocket close codes, and the protocol's one exception type.
+
+Every rejection the server sends is an ``error`` message whose ``code`` is a member of
+:class:`ErrorCode`. Codes are public protocol: they are listed in ``docs/protocol.md``,
+a test keeps the two in sync, and a code is never renamed or reused.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["CloseCode", "ErrorCode", "ProtocolError"]
+
+
+class ErrorCode(enum.StrEnum):
+    """Every error code the server can send. The value is the wire string."""
+
+    # -- frames and messages (the peer's fault) --
+    MALFORMED_FRAME = "malformed_frame"
+    """The frame is not valid JSON / MessagePack, or not UTF-8 where text is required."""
+    FRAME_TOO_LARGE = "frame_too_large"
+    """The frame exceeds ``max_frame_bytes`` (the connection is also closed with 1009)."""
+    UNKNOWN_TYPE = "unknown_type"
+    """The ``type`` field names no client message of this protocol version."""
+    INVALID_MESSAGE = "invalid_message"
+    """A field is missing, of the wrong type, too long, or breaks its format."""
+    # -- handshake and sessions --
+    HELLO_REQUIRED = "hello_required"
+    """A message other than ``hello`` arrived before the handshake completed."""
+    ALREADY_WELCOMED = "already_welcomed"
+    """A second ``hello`` on a connection that already completed its handshake."""
+    UNSUPPORTED_VERSION = "unsupported_version"
+    """The ``hello`` names a protocol version this server does not speak."""
+    RESUME_FAILED = "resume_failed"
+    """The resume token is unknown, expired, or belongs to another user."""
+    # -- rooms and membership --
+    ROOM_NOT_FOUND = "room_not_found"
+    """The room does not exist and this server does not create rooms on join."""
+    ROOM_FULL = "room_full"
+    """The room is at capacity."""
+    ROOM_LOCKED = "room_locked"
+    """The room is locked by its host or a moderator."""
+    NOT_INVITED = "not_invited"
+    """The room (or call) is invite-only and this user holds no invitation."""
+    ALREADY_JOINED = "already_joined"
+    """This user is already in the room and the room's duplicate-join policy is ``reject``."""
+    ALREADY_IN_ROOM = "already_in_room"
+    """This session already has a participant (or a lobby entry) in the room."""
+    NOT_IN_ROOM = "not_in_room"
+    """The sender is not a participant of the room named in the message."""
+    UNKNOWN_PARTICIPANT = "unknown_participant"
+    """The target participant is not in the room (or not in its lobby)."""
+    FORBIDDEN = "forbidden"
+    """The sender's role does not permit this action."""
+    TOO_MANY_ROOMS = "too_many_rooms"
+    """The session is already in ``max_rooms_per_session`` rooms."""
+    RECORDING_DISABLED = "recording_disabled"
+    """The room's policy disables recording."""
+    INVALID_STATE = "invalid_state"
+    """The operation is not valid in the current state (of a call, recording, or negotiation)."""
+    # -- calls --
+    CALL_NOT_FOUND = "call_not_found"
+    """No such call, or the sender is neither its caller nor an invitee."""
+    CALL_ENDED = "call_ended"
+    """The call has already ended."""
+    # -- negotiation --
+    INVALID_SDP = "invalid_sdp"
+    """The session description failed validation; ``details`` names the rule and line."""
+    INVALID_CANDIDATE = "invalid_candidate"
+    """The ICE candidate failed validation; ``details`` names the rule."""
+    STALE_CANDIDATE = "stale_candidate"
+    """The candidate belongs to a previous ICE generation; it was dropped, not relayed."""
+    NO_DESCRIPTION = "no_description"
+    """A candidate or answer arrived with no description exchanged to attach it to."""
+    GLARE = "glare"
+    """Two offers crossed; this (polite) side must roll back and answer the other offer."""
+    # -- abuse limits --
+    RATE_LIMITED = "rate_limited"
+    """Too many messages; ``retry_after`` says how many seconds to wait."""
+    # -- the server's fault --
+    INTERNAL_ERROR = "internal_error"
+    """An unexpected error in the server; state was left unchanged."""
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes the server uses (RFC 6455 §7.4.1, 4000-4999 private)."""
+
+    NORMAL = 1000
+    """RFC 6455 §7.4.1: normal closure."""
+    GOING_AWAY = 1001
+    """RFC 6455 §7.4.1: server shutting down; reconnect and resume elsewhere."""
+    POLICY_VIOLATION = 1008
+    """RFC 6455 §7.4.1: sustained abuse of the rate limits."""
+    MESSAGE_TOO_BIG = 1009
+    """RFC 6455 §7.4.1: a frame over ``max_frame_bytes``."""
+    SESSION_REPLACED = 4000
+    """The session was taken over by a newer connection (resume), or replaced by a
+    duplicate join under the ``replace`` policy."""
+    PING_TIMEOUT = 4001
+    """Nothing arrived within ``ping_timeout``; the session may still resume."""
+    HANDSHAKE_TIMEOUT = 4002
+    """No ``hello`` within ``handshake_timeout`` of connecting."""
+    UNAUTHORIZED = 4003
+    """Authentication failed (sent by adapters before the core sees the connection)."""
+    SLOW_CONSUMER = 4008
+    """The connection's outbound queue overflowed (it did not read fast enough)."""
+
+
+class ProtocolError(Exception):
+    """A message the server cannot accept, with the reply to send.
+
+    Raised only by :func:`rtcsignal.protocol.decode` (for the peer's bad frames) and
+    caught by the core, which turns it into one ``error`` reply; nothing else escapes.
+
+    Attributes:
+        code: the stable :class:`ErrorCode`.
+        message: a human sentence naming the thing and the state.
+        request_id: the ``id`` of the request it answers, when it could be recovered.
+        details: extra machine-readable data (field path, rule id, limits).
+        close: a WebSocket close code to close the connection with, or ``None``.
+    """
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        request_id: int | str | None = None,
+        details: Mapping[str, Any] | None = None,
+        close: CloseCode | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.details = dict(details) if details else None
+        self.close = close
+
+    def __repr__(self) -> str:
+        return f"ProtocolError({self.code.value!r}, {self.message!r})"

@@ -767,8 +767,7 @@ class CallBook:
         first = call.state is CallState.RINGING
         self._stop_ringing(call, user)
         call.active[user] = None
-        if user not in call.answered_by:
-            call.answered_by.append(user)
+        call.answered_by.append(user)  # once: accepting again after leaving is refused
         if first:
             if CallState.ACTIVE not in _lookup(call.id, call.state, CallInput.ACCEPT):
                 raise AssertionError(f"accept cannot answer call {call.id}")

@@ -87,17 +87,17 @@ def assert_clean(b: CallBook) -> None:
 
 # --------------------------------------------------------------------- construction
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "name"),
     [
-        {"ring_timeout": 0.0},
-        {"max_duration": -1.0},
-        {"warning_before": -1.0},
-        {"max_duration": 10.0, "warning_before": 10.0},
-        {"max_calls": 0},
+        ({"ring_timeout": 0.0}, "ring_timeout"),
+        ({"max_duration": -1.0}, "max_duration"),
+        ({"warning_before": -1.0}, "warning_before"),
+        ({"max_duration": 10.0, "warning_before": 10.0}, "warning_before"),
+        ({"max_calls": 0}, "max_calls"),
     ],
 )
-def test_settings_out_of_range_are_refused(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match=next(iter(kwargs))):
+def test_settings_out_of_range_are_refused(kwargs: dict[str, float], name: str) -> None:
+    with pytest.raises(ValueError, match=f"^{name} is out of range"):
         CallBook(**kwargs)  # type: ignore[arg-type]
 
 

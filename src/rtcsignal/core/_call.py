@@ -137,24 +137,15 @@ _WIRE_STATE: Final[Mapping[CallState, CallStateName]] = MappingProxyType(
 class CallInput(enum.Enum):
     """Everything that can happen to a call: member requests, server notices, timers."""
 
-    ACCEPT = "accept"
-    """An invitee answers (``call_accept``, or a glare invite)."""
-    DECLINE = "decline"
-    """An invitee refuses (``call_decline``)."""
-    CANCEL = "cancel"
-    """The caller stops ringing (``call_cancel``)."""
-    HANGUP = "hangup"
-    """A member leaves (``call_hangup``)."""
-    LEAVE = "leave"
-    """A member's participant left the call room for good (grace expired, kicked)."""
-    RING_TIMEOUT = "ring_timeout"
-    """Timer: nobody answered within ``ring_timeout``."""
-    MAX_DURATION = "max_duration"
-    """Timer: the answered call reached ``max_duration``."""
-    WARN = "warn"
-    """Timer: ``warning_before`` seconds remain before ``max_duration``."""
-    FAIL = "fail"
-    """The server terminates the call (its room could not be kept, shutdown)."""
+    ACCEPT = "accept"  # an invitee answers (call_accept, or a glare invite)
+    DECLINE = "decline"  # an invitee refuses (call_decline)
+    CANCEL = "cancel"  # the caller stops ringing (call_cancel)
+    HANGUP = "hangup"  # a member leaves (call_hangup)
+    LEAVE = "leave"  # a member's participant left the room for good (grace expired, kicked)
+    RING_TIMEOUT = "ring_timeout"  # timer: nobody answered within ring_timeout
+    MAX_DURATION = "max_duration"  # timer: the answered call reached max_duration
+    WARN = "warn"  # timer: warning_before seconds remain before max_duration
+    FAIL = "fail"  # the server ends the call (its room could not be kept, shutdown)
 
 
 _R, _A, _E = CallState.RINGING, CallState.ACTIVE, CallState.ENDED
@@ -452,16 +443,14 @@ class CallBook:
         warning_before: float = DEFAULT_WARNING_BEFORE,
         max_calls: int = DEFAULT_MAX_CALLS,
     ) -> None:
-        if not ring_timeout > 0:
-            raise ValueError(f"ring_timeout must be > 0, not {ring_timeout!r}")
-        if not max_duration > 0:
-            raise ValueError(f"max_duration must be > 0, not {max_duration!r}")
-        if not 0 <= warning_before < max_duration:
-            raise ValueError(
-                f"warning_before must be >= 0 and < max_duration, not {warning_before!r}"
-            )
-        if max_calls < 1:
-            raise ValueError(f"max_calls must be >= 1, not {max_calls!r}")
+        for name, value, ok in (
+            ("ring_timeout", ring_timeout, ring_timeout > 0),
+            ("max_duration", max_duration, max_duration > 0),
+            ("warning_before", warning_before, 0 <= warning_before < max_duration),
+            ("max_calls", max_calls, max_calls >= 1),
+        ):
+            if not ok:
+                raise ValueError(f"{name} is out of range: {value!r}")
         self.ring_timeout = ring_timeout
         self.max_duration = max_duration
         self.warning_before = warning_before
@@ -591,9 +580,7 @@ class CallBook:
         if user == found.caller:
             raise CallError(ErrorCode.FORBIDDEN, f"the caller cannot accept its own call {call_id}")
         if isinstance(found, CallRecord):
-            _lookup(call_id, found.state, CallInput.ACCEPT)
-            raise AssertionError("ended calls accept nothing")
-        _lookup(call_id, found.state, CallInput.ACCEPT)
+            return self._quiet(found, CallInput.ACCEPT)
         for done, what in (
             (found.active, "already answered on another device"),
             (found.declined_by, "declined"),
@@ -626,10 +613,8 @@ class CallBook:
             raise CallError(
                 ErrorCode.FORBIDDEN, f"the caller cannot decline call {call_id}; cancel it"
             )
-        if isinstance(found, CallRecord):
-            return found, []
-        if user in found.declined_by or user in found.left:
-            return found.record(), []
+        if isinstance(found, CallRecord) or user in found.declined_by or user in found.left:
+            return self._quiet(found, CallInput.DECLINE)
         if user in found.active:
             raise CallError(
                 ErrorCode.INVALID_STATE,
@@ -649,7 +634,7 @@ class CallBook:
         if user != found.caller:
             raise CallError(ErrorCode.FORBIDDEN, f"only the caller may cancel call {call_id}")
         if isinstance(found, CallRecord):
-            return found, []
+            return self._quiet(found, CallInput.CANCEL)
         _lookup(call_id, found.state, CallInput.CANCEL)
         return self._end(found, CallInput.CANCEL, "cancelled", now)
 
@@ -667,7 +652,7 @@ class CallBook:
         """
         found = self._find(call_id, user)
         if isinstance(found, CallRecord) or user in found.declined_by or user in found.left:
-            return self._quiet(found)
+            return self._quiet(found, CallInput.HANGUP)
         _lookup(call_id, found.state, CallInput.HANGUP)
         if found.state is CallState.RINGING and user == found.caller:
             return self._end(found, CallInput.HANGUP, "cancelled", now)
@@ -687,7 +672,7 @@ class CallBook:
         """
         found = self._find(call_id, user)
         if isinstance(found, CallRecord) or user not in found.active:
-            return self._quiet(found)
+            return self._quiet(found, CallInput.LEAVE)
         _lookup(call_id, found.state, CallInput.LEAVE)
         if found.state is CallState.RINGING:
             del found.active[user]
@@ -703,11 +688,7 @@ class CallBook:
         """
         call = self._calls.get(call_id)
         if call is None:
-            record = self._tombstones.get(call_id)
-            if record is None:
-                raise CallError(ErrorCode.CALL_NOT_FOUND, f"call {call_id} does not exist")
-            return record, []
-        _lookup(call_id, call.state, CallInput.FAIL)
+            return self._quiet(self._find(call_id, None), CallInput.FAIL)
         return self._end(call, CallInput.FAIL, "failed", now)
 
     # ------------------------------------------------------------------ timers
@@ -749,17 +730,23 @@ class CallBook:
         return out
 
     # ------------------------------------------------------------------ internals
-    def _find(self, call_id: str, user: str) -> _Call | CallRecord:
+    def _find(self, call_id: str, user: str | None) -> _Call | CallRecord:
+        """The live call or tombstone ``call_id``, if ``user`` is a member (None: anyone)."""
         found: _Call | CallRecord | None = self._calls.get(call_id)
         if found is None:
             found = self._tombstones.get(call_id)
-        if found is None or (user != found.caller and user not in found.invitees):
+        if found is None or user not in (None, found.caller, *found.invitees):
             # strangers see the same answer as for an unknown id: ids cannot be probed
             raise CallError(ErrorCode.CALL_NOT_FOUND, f"call {call_id} does not exist")
         return found
 
-    def _quiet(self, found: _Call | CallRecord) -> tuple[CallRecord, list[CallOutput]]:
-        return (found, []) if isinstance(found, CallRecord) else (found.record(), [])
+    @staticmethod
+    def _quiet(found: _Call | CallRecord, inp: CallInput) -> tuple[CallRecord, list[CallOutput]]:
+        if isinstance(found, _Call):
+            return found.record(), []
+        if inp not in QUIET_WHEN_ENDED:
+            _lookup(found.id, found.state, inp)  # raises call_ended
+        return found, []
 
     def _accept(
         self, call: _Call, user: str, device: str, now: float

@@ -1,0 +1,326 @@
+"""ICE candidates: the RFC 8839 §5.1 grammar and address classification.
+
+::
+
+    candidate-attribute = "candidate" ":" foundation SP component-id SP transport SP
+                          priority SP connection-address SP port SP cand-type
+                          [SP rel-addr] [SP rel-port] *(SP cand-extension)
+
+RFC 6544 §4.5 adds ``tcptype`` for TCP candidates, right after ``rport``. Parsing splits
+on single spaces once and checks each field with ``str`` methods and :mod:`ipaddress`,
+so it is linear in the input.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Final
+
+import attrs
+
+from ._attributes import is_ice_chars, is_token, parse_int
+from ._errors import CandidateError
+from ._policy import CandidateAddressPolicy
+
+__all__ = [
+    "Candidate",
+    "check_address_policy",
+    "classify_address",
+    "is_valid_address",
+    "parse_candidate",
+]
+
+MAX_FOUNDATION_LENGTH: Final = 32  # RFC 8839 §5.1: foundation = 1*32ice-char
+MAX_COMPONENT_ID: Final = 256  # RFC 8839 §5.1: component-id = 1*3DIGIT, 1 to 256
+MAX_PRIORITY: Final = 2**31 - 1  # RFC 8445 §5.1.2.1: a positive integer below 2**31
+MAX_HOSTNAME_LENGTH: Final = 253  # RFC 1035 §2.3.4: 255 octets on the wire, 253 as text
+MAX_LABEL_LENGTH: Final = 63  # RFC 1035 §2.3.4
+CANDIDATE_TYPES: Final = frozenset({"host", "srflx", "prflx", "relay"})  # RFC 8839 §5.1
+TCP_TYPES: Final = frozenset({"active", "passive", "so"})  # RFC 6544 §4.5
+_LDH: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+_IPV4_CHARS: Final = frozenset("0123456789.")
+_SHARED_SPACE: Final = ipaddress.IPv4Network("100.64.0.0/10")  # RFC 6598 carrier-grade NAT
+
+
+@attrs.frozen(kw_only=True)
+class Candidate:
+    """One ICE candidate (RFC 8839 §5.1), as :func:`parse_candidate` returns it.
+
+    ``to_sdp()`` and ``str()`` give back the parsed text exactly, in its ``candidate:``
+    form (the ``a=`` prefix, if any, is not kept).
+
+    Attributes:
+        foundation: 1-32 ice-chars.
+        component: component id, 1 (RTP) or 2 (RTCP) in practice.
+        transport: ``UDP`` or ``TCP`` as written (case kept; compared case-insensitively).
+        priority: 1 to 2**31-1.
+        address: IPv4, IPv6, FQDN or mDNS ``.local`` name as written.
+        port: 0 to 65535 (0 or 9 for active TCP candidates).
+        type: ``host``, ``srflx``, ``prflx`` or ``relay``.
+        related_address: ``raddr``, or ``None``.
+        related_port: ``rport``, or ``None``.
+        tcptype: ``active``, ``passive`` or ``so`` for TCP, else ``None``.
+        extensions: the other ``name value`` pairs in order (``generation``, ``ufrag``,
+            ``network-id``, ``network-cost`` ...).
+    """
+
+    foundation: str
+    component: int
+    transport: str
+    priority: int
+    address: str
+    port: int
+    type: str
+    related_address: str | None = None
+    related_port: int | None = None
+    tcptype: str | None = None
+    extensions: tuple[tuple[str, str], ...] = ()
+
+    def extension(self, name: str) -> str | None:
+        """Return the value of extension ``name`` (e.g. ``"ufrag"``), or ``None``."""
+        for key, value in self.extensions:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def ufrag(self) -> str | None:
+        """The ``ufrag`` extension (Chromium and Firefox add it), or ``None``."""
+        return self.extension("ufrag")
+
+    def to_sdp(self) -> str:
+        """Return ``candidate:<foundation> ...``: the attribute value with its name."""
+        parts = [
+            f"candidate:{self.foundation}",
+            str(self.component),
+            self.transport,
+            str(self.priority),
+            self.address,
+            str(self.port),
+            "typ",
+            self.type,
+        ]
+        if self.related_address is not None:
+            parts += ["raddr", self.related_address]
+        if self.related_port is not None:
+            parts += ["rport", str(self.related_port)]
+        if self.tcptype is not None:
+            parts += ["tcptype", self.tcptype]
+        for key, value in self.extensions:
+            parts += [key, value]
+        return " ".join(parts)
+
+    def __str__(self) -> str:
+        return self.to_sdp()
+
+
+def _fail(rule: str, message: str) -> CandidateError:
+    return CandidateError(rule, message, field="candidate")
+
+
+def _check_number(text: str) -> bool:
+    # Canonical decimal, so that to_sdp() gives the input back: no sign, no leading zero.
+    return text == "0" or not text.startswith("0")
+
+
+def is_valid_hostname(name: str) -> bool:
+    """Return whether ``name`` is a host name (RFC 1123 §2.1 LDH labels; ``_`` tolerated)."""
+    if not name or len(name) > MAX_HOSTNAME_LENGTH or not name.isascii():
+        return False
+    labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
+    for label in labels:
+        if not label or len(label) > MAX_LABEL_LENGTH or not _LDH.issuperset(label):
+            return False
+        if label.startswith("-") or label.endswith("-"):
+            return False
+    return not _IPV4_CHARS.issuperset(name)
+
+
+def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | str | None:
+    """Parse a connection address: an IP address object, a host name string, or ``None``.
+
+    IPv4 must be dotted-quad without leading zeros; IPv6 is RFC 4291 text (no zone id,
+    no brackets).
+    """
+    if ":" in text:
+        if "%" in text:  # RFC 8839 §5.1 IP6-address has no zone id
+            return None
+        try:
+            return ipaddress.IPv6Address(text)
+        except ValueError:
+            return None
+    if _IPV4_CHARS.issuperset(text):
+        return ipaddress.IPv4Address(text) if _is_ipv4(text) else None
+    return text if is_valid_hostname(text) else None
+
+
+def _is_ipv4(text: str) -> bool:
+    # Dotted quad, no leading zeros (RFC 8839 §5.1 IP4-address follows RFC 3986).
+    octets = text.split(".")
+    if len(octets) != 4:
+        return False
+    for octet in octets:
+        if parse_int(octet, 0, 255) is None or (len(octet) > 1 and octet[0] == "0"):
+            return False
+    return True
+
+
+def is_valid_address(text: str) -> bool:
+    """Return whether ``text`` is an IPv4, IPv6 or host-name connection address."""
+    if _IPV4_CHARS.issuperset(text):
+        return _is_ipv4(text)
+    return parse_address(text) is not None
+
+
+def classify_address(address: str) -> str:
+    """Classify a candidate address for the address policy.
+
+    Returns one of ``"loopback"``, ``"link_local"``, ``"private"``, ``"mdns"``, ``"fqdn"``,
+    ``"public"`` or ``"invalid"``; IPv6 addresses are reported as such, prefixed
+    ``"ipv6_"`` (e.g. ``"ipv6_private"``).
+    """
+    parsed = parse_address(address)
+    if parsed is None:
+        return "invalid"
+    if isinstance(parsed, str):
+        return "mdns" if parsed.lower().rstrip(".").endswith(".local") else "fqdn"
+    prefix = "ipv6_" if parsed.version == 6 else ""
+    if parsed.is_loopback:
+        kind = "loopback"
+    elif parsed.is_link_local:
+        kind = "link_local"
+    elif parsed.is_unspecified or parsed.is_multicast:
+        kind = "invalid"
+    elif parsed.is_private or (parsed.version == 4 and parsed in _SHARED_SPACE):
+        kind = "private"
+    else:
+        kind = "public"
+    return prefix + kind
+
+
+def check_address_policy(candidate: Candidate, policy: CandidateAddressPolicy) -> None:
+    """Raise ``policy.candidate_address`` if ``policy`` refuses the candidate's address.
+
+    Raises:
+        CandidateError: the address is refused.
+    """
+    kind = classify_address(candidate.address)
+    ipv6 = kind.startswith("ipv6_")
+    base = kind[5:] if ipv6 else kind
+    allowed = {
+        "loopback": policy.allow_loopback,
+        "link_local": policy.allow_link_local,
+        "private": policy.allow_private,
+        "mdns": policy.allow_mdns,
+        "fqdn": policy.allow_fqdn,
+        "public": True,
+    }.get(base, False)
+    if ipv6 and not policy.allow_ipv6:
+        allowed = False
+    if not allowed:
+        shown = kind.replace("_", "-")
+        raise CandidateError(
+            "policy.candidate_address",
+            f"candidate address {candidate.address} ({shown}) is refused by the address policy",
+            field="connection-address",
+        )
+
+
+def parse_candidate(text: str) -> Candidate:
+    """Parse an ICE candidate (RFC 8839 §5.1).
+
+    Args:
+        text: the candidate, with or without ``a=`` and ``candidate:`` prefixes, e.g.
+            ``"candidate:1 1 udp 2122260223 192.0.2.1 54400 typ host"``.
+
+    Returns:
+        The :class:`Candidate`.
+
+    Raises:
+        CandidateError: with the rule naming the first field that breaks the grammar
+            (``candidate.syntax``, ``candidate.foundation`` ... ``candidate.extension``).
+    """
+    if not isinstance(text, str):
+        raise _fail("candidate.syntax", f"a candidate must be text, not {type(text).__name__}")
+    body = text[2:] if text.startswith("a=") else text
+    # RFC 8839 §5.1: every field is a token or *VCHAR joined by single spaces, so the
+    # whole value is printable ASCII; this also refuses CR/LF smuggled into a relay.
+    if not (body.isascii() and body.isprintable()):
+        raise _fail("candidate.syntax", "a candidate must be printable ASCII")
+    if body.startswith("candidate:"):
+        body = body[10:]
+    parts = body.split(" ")
+    count = len(parts)
+    if count < 8 or parts[6] != "typ":
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise _fail(
+            "candidate.syntax",
+            f"{shown!r} is not '<foundation> <component> <transport> <priority> <address> "
+            "<port> typ <type> ...'",
+        )
+    foundation, comp, transport, prio, address, port_text, _, cand_type = parts[:8]
+    if not foundation or len(foundation) > MAX_FOUNDATION_LENGTH or not is_ice_chars(foundation):
+        raise _fail("candidate.foundation", f"foundation {foundation!r} is not 1-32 ice-chars")
+    component = parse_int(comp, 1, MAX_COMPONENT_ID)
+    if component is None or not _check_number(comp):
+        raise _fail("candidate.component", f"component {comp!r} is not 1 to 256")
+    upper = transport.upper()
+    if upper not in ("UDP", "TCP"):
+        raise _fail("candidate.transport", f"transport {transport!r} is not UDP or TCP")
+    priority = parse_int(prio, 1, MAX_PRIORITY)
+    if priority is None or not _check_number(prio):
+        raise _fail("candidate.priority", f"priority {prio!r} is not 1 to 2**31-1")
+    if not is_valid_address(address):
+        raise _fail(
+            "candidate.address", f"address {address!r} is not IPv4, IPv6, a FQDN or mDNS name"
+        )
+    port = parse_int(port_text, 0, 65535)
+    if port is None or not _check_number(port_text):
+        raise _fail("candidate.port", f"port {port_text!r} is not 0 to 65535")
+    if cand_type not in CANDIDATE_TYPES:
+        raise _fail("candidate.type", f"typ {cand_type!r} is not host, srflx, prflx or relay")
+    index = 8
+    raddr = None
+    rport = None
+    if index < count and parts[index] == "raddr":
+        if index + 3 >= count or parts[index + 2] != "rport":
+            raise _fail("candidate.related", "raddr must be followed by rport (RFC 8839 §5.1)")
+        raddr = parts[index + 1]
+        rport_text = parts[index + 3]
+        rport = parse_int(rport_text, 0, 65535)
+        if not is_valid_address(raddr):
+            raise _fail("candidate.related", f"raddr {raddr!r} is not an address")
+        if rport is None or not _check_number(rport_text):
+            raise _fail("candidate.related", f"rport {rport_text!r} is not 0 to 65535")
+        index += 4
+    elif index < count and parts[index] == "rport":
+        raise _fail("candidate.related", "rport without raddr (RFC 8839 §5.1)")
+    tcptype = None
+    if index + 1 < count and parts[index] == "tcptype":
+        tcptype = parts[index + 1]
+        if upper != "TCP" or tcptype not in TCP_TYPES:
+            raise _fail(
+                "candidate.tcptype",
+                f"tcptype {tcptype} needs a TCP candidate and one of active, passive, so",
+            )
+        index += 2
+    rest = parts[index:]
+    if len(rest) % 2:
+        raise _fail("candidate.extension", f"extension {rest[-1]!r} has no value")
+    extensions = tuple(zip(rest[::2], rest[1::2], strict=True))
+    for key, value in extensions:
+        if not is_token(key) or not value or key in ("raddr", "rport", "tcptype", "typ"):
+            raise _fail("candidate.extension", f"extension {key!r} {value!r} is misplaced or empty")
+    return Candidate(
+        foundation=foundation,
+        component=component,
+        transport=transport,
+        priority=priority,
+        address=address,
+        port=port,
+        type=cand_type,
+        related_address=raddr,
+        related_port=rport,
+        tcptype=tcptype,
+        extensions=extensions,
+    )

@@ -1,0 +1,149 @@
+"""Trickled ICE candidates: checking one against the description it belongs to.
+
+A trickled candidate arrives with ``sdpMid``, ``sdpMLineIndex`` and ``usernameFragment``
+(W3C ``RTCIceCandidateInit``). It is checked in this order:
+
+1. an empty candidate string is end-of-candidates (RFC 8838 §4): returned as
+   :class:`EndOfCandidates`, after the same target and generation checks;
+2. the RFC 8839 §5.1 grammar (:func:`parse_candidate`) and the address policy;
+3. with a description: a target is named (RFC 8829 §4.1.17: sdpMid, else sdpMLineIndex),
+   and it exists. When both are given, ``sdpMid`` wins and the index is not compared
+   (the W3C ``addIceCandidate`` receiver rule);
+4. the ICE generation: a ``usernameFragment`` (or ``ufrag`` extension) that is not the
+   target m-section's current ``ice-ufrag`` belongs to a previous generation
+   (RFC 8839 §4.4, ICE restart); :class:`CandidateDropped` says "drop, do not relay".
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ._candidate import Candidate, check_address_policy, parse_candidate
+from ._errors import CandidateDropped, CandidateError
+from ._model import SessionDescription
+from ._policy import DEFAULT_POLICY, SdpPolicy
+
+__all__ = ["EndOfCandidates", "validate_candidate"]
+
+
+@attrs.frozen(kw_only=True)
+class EndOfCandidates:
+    """The empty candidate: the sender finished gathering (RFC 8838 §4).
+
+    Attributes:
+        sdp_mid: the m-section it concerns, as given (``None`` for all).
+        sdp_mline_index: as given.
+        username_fragment: the ICE generation it ends, as given.
+    """
+
+    sdp_mid: str | None = None
+    sdp_mline_index: int | None = None
+    username_fragment: str | None = None
+
+
+def _target(
+    description: SessionDescription, sdp_mid: str | None, sdp_mline_index: int | None
+) -> int:
+    if sdp_mid is not None:
+        for index, media in enumerate(description.media):
+            if media.mid == sdp_mid:
+                return index
+        raise CandidateError(
+            "candidate.unknown_mid", f"sdpMid {sdp_mid[:64]!r} names no m-section",
+            field="sdpMid",
+        )  # fmt: skip
+    if sdp_mline_index is None:
+        raise CandidateError(
+            "candidate.no_target", "a candidate needs sdpMid or sdpMLineIndex", field="sdpMid"
+        )
+    if (
+        not isinstance(sdp_mline_index, int)
+        or isinstance(sdp_mline_index, bool)
+        or not 0 <= sdp_mline_index < len(description.media)
+    ):
+        raise CandidateError(
+            "candidate.mline_index",
+            f"sdpMLineIndex {sdp_mline_index!r} is not 0 to {len(description.media) - 1}",
+            field="sdpMLineIndex",
+        )
+    return sdp_mline_index
+
+
+def validate_candidate(
+    candidate: str | Candidate,
+    *,
+    sdp_mid: str | None,
+    sdp_mline_index: int | None,
+    username_fragment: str | None,
+    description: SessionDescription | None,
+    policy: SdpPolicy | None = None,
+) -> Candidate | EndOfCandidates:
+    """Check a trickled candidate against the description of the peer that sent it.
+
+    Args:
+        candidate: the candidate string (``"candidate:..."``, ``"a=candidate:..."`` or
+            ``""`` for end-of-candidates) or a parsed :class:`Candidate`.
+        sdp_mid: ``RTCIceCandidateInit.sdpMid``.
+        sdp_mline_index: ``RTCIceCandidateInit.sdpMLineIndex``.
+        username_fragment: ``RTCIceCandidateInit.usernameFragment``.
+        description: the sender's current description (its offer or answer), or ``None``
+            when unknown (then only the grammar and the policy are checked).
+        policy: limits and the candidate address policy; ``None`` for the defaults.
+
+    Returns:
+        The parsed :class:`Candidate`, or :class:`EndOfCandidates` for ``""``.
+
+    Raises:
+        CandidateDropped: ``ice.stale_generation``: the candidate belongs to a previous
+            ICE generation; drop it quietly.
+        CandidateError: the candidate is malformed (``candidate.*``), mis-addressed, too
+            long (``limit.line_length``) or refused by policy (``policy.candidate_address``).
+    """
+    policy = DEFAULT_POLICY if policy is None else policy
+    if isinstance(candidate, Candidate):
+        parsed: Candidate | EndOfCandidates = candidate
+    elif not isinstance(candidate, str):
+        raise CandidateError(
+            "candidate.syntax", f"a candidate must be text, not {type(candidate).__name__}"
+        )
+    elif len(candidate) > policy.max_line_length:
+        raise CandidateError(
+            "limit.line_length",
+            f"the candidate is {len(candidate)} characters; the limit is {policy.max_line_length}",
+            field="candidate",
+        )
+    elif candidate == "":
+        parsed = EndOfCandidates(
+            sdp_mid=sdp_mid, sdp_mline_index=sdp_mline_index, username_fragment=username_fragment
+        )
+    else:
+        parsed = parse_candidate(candidate)
+    if isinstance(parsed, Candidate):
+        check_address_policy(parsed, policy.candidate_address_policy)
+        ext_ufrag = parsed.ufrag
+        if (
+            ext_ufrag is not None
+            and username_fragment is not None
+            and ext_ufrag != username_fragment
+        ):
+            raise CandidateError(
+                "candidate.ufrag_mismatch",
+                f"the candidate's ufrag {ext_ufrag!r} differs from usernameFragment "
+                f"{username_fragment!r}",
+                field="usernameFragment",
+            )
+        ufrag = username_fragment if username_fragment is not None else ext_ufrag
+    else:
+        ufrag = username_fragment
+    if description is None:
+        return parsed
+    index = _target(description, sdp_mid, sdp_mline_index)
+    current = description.ice_ufrag_of(index)
+    if ufrag is not None and current is not None and ufrag != current:
+        raise CandidateDropped(
+            "ice.stale_generation",
+            f"usernameFragment {ufrag[:64]!r} is not the current ICE generation "
+            f"({current!r}); dropped, not relayed",
+            field="usernameFragment",
+        )
+    return parsed

@@ -1,0 +1,566 @@
+"""WebRTC/JSEP validation of offers and answers (RFC 8829, 8839, 8842, 8843, 8841).
+
+Theory of operation. A description is parsed (RFC 8866 syntax, :mod:`._parser`), then
+each scope (the session level and every m-section) is scanned once: a dict maps each
+attribute name WebRTC relies on to a checker that validates its grammar and records what
+the cross-checks need. The cross-checks then run over the recorded facts:
+
+* mids: present on every m-section in use (RFC 8829 §5.2.1) and unique (RFC 5888 §4);
+* groups: every mid a group names exists (RFC 5888 §5); a mid is in at most one BUNDLE
+  group (RFC 8843 §6); a ``bundle-only`` section is in one (RFC 8843 §6);
+* transport: every m-section in use has ICE credentials, a fingerprint and ``a=setup``,
+  found on the section itself, else on a section of its BUNDLE group (RFC 8843 §7.1.3:
+  transport attributes may sit in the BUNDLE-tagged section only), else at session
+  level (RFC 8839 §5.4, RFC 8842 §5); ``setup`` is ``actpass`` in offers
+  (RFC 8842 §5.2) and ``active``/``passive`` in answers (RFC 8842 §5.3);
+* RTP: formats are payload types 0-127 listed once, each non-static one with an
+  ``a=rtpmap`` (RFC 8866 §6.6, RFC 3551 §6); codecs within ``policy.allowed_codecs``;
+* candidates: each ``a=candidate`` follows RFC 8839 §5.1 and the address policy, and the
+  description holds at most ``policy.max_candidates``;
+* an answer has as many m-sections as its offer, of the same media types, in the same
+  order, with the same mids (RFC 3264 §6, RFC 8829 §5.3.1).
+
+"In use" excludes rejected m-sections: port 0 without ``a=bundle-only`` (RFC 3264 §6).
+The first failure is raised; validation never rewrites the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from ._attributes import (
+    is_ice_chars,
+    is_token,
+    parse_fingerprint,
+    parse_group,
+    parse_int,
+    parse_msid,
+    parse_rid,
+    parse_simulcast,
+    parse_ssrc_group,
+    scan_extmap,
+    scan_fmtp,
+    scan_rtcp_fb,
+    scan_rtpmap,
+    scan_ssrc,
+)
+from ._candidate import check_address_policy, parse_candidate
+from ._errors import SdpError, SdpSyntaxError, SdpValidationError
+from ._model import Attribute, MediaSection, SessionDescription
+from ._parser import parse
+from ._policy import ALWAYS_ALLOWED_CODECS, DEFAULT_POLICY, CandidateAddressPolicy, SdpPolicy
+
+__all__ = ["validate_answer", "validate_offer"]
+
+MIN_UFRAG: Final = 4  # RFC 8839 §5.4: ufrag = 4*256ice-char
+MIN_PWD: Final = 22  # RFC 8839 §5.4: password = 22*256ice-char
+MAX_CREDENTIAL: Final = 256  # RFC 8839 §5.4
+MAX_MID_LENGTH: Final = 64
+"""RFC 5888 sets no bound on a mid; stacks emit 1-3 characters (Firefox ``{uuid}`` forms
+stay under 40), and the MID header extension (RFC 8843 §15.1) repeats it in packets.
+64 admits every real stack and bounds abuse."""
+MAX_SCTP_MESSAGE: Final = 2**64 - 1  # RFC 8841 §6: max-message-size is a 64-bit count
+# RFC 3551 §6 table 4/5: payload types statically assigned to a codec (name lower-cased).
+STATIC_PAYLOAD_TYPES: Final = {
+    0: "pcmu", 3: "gsm", 4: "g723", 5: "dvi4", 6: "dvi4", 7: "lpc", 8: "pcma", 9: "g722",
+    10: "l16", 11: "l16", 12: "qcelp", 13: "cn", 14: "mpa", 15: "g728", 16: "dvi4",
+    17: "dvi4", 18: "g729", 25: "celb", 26: "jpeg", 28: "nv", 31: "h261", 32: "mpv",
+    33: "mp2t", 34: "h263",
+}  # fmt: skip
+SETUP_VALUES: Final = frozenset({"active", "passive", "actpass", "holdconn"})  # RFC 4145 §4
+_FLAGS: Final = frozenset(
+    {"rtcp-mux", "rtcp-rsize", "bundle-only", "end-of-candidates", "extmap-allow-mixed"}
+)
+_DIRECTIONS: Final = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})
+
+
+class _Scope:
+    """What one scan of a scope's attributes records (internal, mutable)."""
+
+    __slots__ = (
+        "bundle_only", "candidates", "direction", "fingerprint_line", "fingerprints",
+        "groups", "lines", "mid", "pwd", "rtpmap", "setup", "ufrag",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.mid: str | None = None
+        self.ufrag: str | None = None
+        self.pwd: str | None = None
+        self.setup: str | None = None
+        self.fingerprints = 0
+        self.fingerprint_line = 0
+        self.direction: str | None = None
+        self.bundle_only = False
+        self.rtpmap: dict[int, str] = {}
+        self.candidates: list[tuple[str, int]] = []
+        self.groups: list[tuple[str, tuple[str, ...], int]] = []
+        self.lines: dict[str, int] = {}
+
+
+def _err(rule: str, message: str, line: int, field: str | None = None) -> SdpValidationError:
+    return SdpValidationError(rule, message, line=line, field=field)
+
+
+def _once(scope: _Scope, name: str, line: int) -> None:
+    if name in scope.lines:
+        raise SdpSyntaxError(
+            "attr.duplicate",
+            f"a={name} appears twice in one scope (first on line {scope.lines[name]})",
+            line=line, field=f"a={name}",
+        )  # fmt: skip
+    scope.lines[name] = line
+
+
+def _credential(value: str, kind: str, low: int, line: int) -> None:
+    # RFC 8839 §5.4: ufrag = 4*256ice-char, password = 22*256ice-char
+    name = "ufrag" if kind == "ice-ufrag" else "pwd"
+    if not is_ice_chars(value):
+        raise SdpSyntaxError(
+            f"ice.{name}_charset",
+            f"a={kind} has characters outside ALPHA / DIGIT / '+' / '/'",
+            line=line, field=f"a={kind}",
+        )  # fmt: skip
+    if not low <= len(value) <= MAX_CREDENTIAL:
+        raise SdpSyntaxError(
+            f"ice.{name}_length",
+            f"a={kind} is {len(value)} characters; RFC 8839 requires {low} to {MAX_CREDENTIAL}",
+            line=line, field=f"a={kind}",
+        )  # fmt: skip
+
+
+def _on_mid(scope: _Scope, value: str | None, line: int) -> None:
+    _once(scope, "mid", line)
+    # RFC 5888 §4: identification-tag = token
+    if value is None or not is_token(value) or len(value) > MAX_MID_LENGTH:
+        raise SdpSyntaxError(
+            "attr.mid", f"a=mid value {value!r} is not a token of 1-{MAX_MID_LENGTH} characters",
+            line=line, field="a=mid",
+        )  # fmt: skip
+    scope.mid = value
+
+
+def _on_ufrag(scope: _Scope, value: str | None, line: int) -> None:
+    _once(scope, "ice-ufrag", line)
+    _credential(value or "", "ice-ufrag", MIN_UFRAG, line)
+    scope.ufrag = value
+
+
+def _on_pwd(scope: _Scope, value: str | None, line: int) -> None:
+    _once(scope, "ice-pwd", line)
+    _credential(value or "", "ice-pwd", MIN_PWD, line)
+    scope.pwd = value
+
+
+def _on_ice_options(scope: _Scope, value: str | None, line: int) -> None:
+    _once(scope, "ice-options", line)
+    # RFC 8839 §5.6: ice-options = ice-option-tag *(SP ice-option-tag), tags are 1*ice-char
+    tags = (value or "").split(" ")
+    if not all(tag and is_ice_chars(tag.replace("-", "").replace("_", "")) for tag in tags):
+        raise SdpSyntaxError(
+            "attr.ice_options", f"a=ice-options:{value} is not space-separated tags",
+            line=line, field="a=ice-options",
+        )  # fmt: skip
+
+
+def _on_setup(scope: _Scope, value: str | None, line: int) -> None:
+    _once(scope, "setup", line)
+    if value not in SETUP_VALUES:
+        raise SdpSyntaxError(
+            "attr.setup", f"a=setup:{value} is not active, passive, actpass or holdconn",
+            line=line, field="a=setup",
+        )  # fmt: skip
+    scope.setup = value
+
+
+def _on_fingerprint(scope: _Scope, value: str | None, line: int) -> None:
+    # RFC 8842 §5: several fingerprints (one per certificate hash) may be given.
+    parse_fingerprint(value or "")
+    if not scope.fingerprints:
+        scope.fingerprint_line = line
+    scope.fingerprints += 1
+
+
+def _on_rtpmap(scope: _Scope, value: str | None, line: int) -> None:
+    pt, encoding, _, _ = scan_rtpmap(value or "")
+    if pt in scope.rtpmap:
+        raise SdpSyntaxError(
+            "rtp.duplicate_payload_type", f"a second a=rtpmap for payload type {pt}",
+            line=line, field="a=rtpmap",
+        )  # fmt: skip
+    scope.rtpmap[pt] = encoding
+
+
+def _on_candidate(scope: _Scope, value: str | None, line: int) -> None:
+    scope.candidates.append((value or "", line))
+
+
+def _on_group(scope: _Scope, value: str | None, line: int) -> None:
+    group = parse_group(value or "")
+    scope.groups.append((group.semantics, group.mids, line))
+
+
+def _on_flag(scope: _Scope, value: str | None, line: int) -> None:
+    if value is not None:
+        raise SdpSyntaxError(
+            "attr.flag", f"a property attribute carries a value ({value[:40]!r})",
+            line=line, field="a=",
+        )  # fmt: skip
+
+
+def _on_bundle_only(scope: _Scope, value: str | None, line: int) -> None:
+    _on_flag(scope, value, line)
+    scope.bundle_only = True
+
+
+def _on_direction(scope: _Scope, value: str | None, line: int) -> None:
+    _on_flag(scope, value, line)
+    if scope.direction is not None:
+        raise SdpSyntaxError(
+            "attr.direction", "more than one of sendrecv/sendonly/recvonly/inactive",
+            line=line, field="a=direction",
+        )  # fmt: skip
+    scope.direction = "set"
+
+
+def _on_sctp_port(scope: _Scope, value: str | None, line: int) -> None:
+    _once(scope, "sctp-port", line)
+    if parse_int(value or "", 0, 65535) is None:  # RFC 8841 §5.1: 1*5DIGIT port
+        raise SdpSyntaxError(
+            "attr.sctp_port", f"a=sctp-port:{value} is not a port number", line=line,
+            field="a=sctp-port",
+        )  # fmt: skip
+
+
+def _on_max_message_size(scope: _Scope, value: str | None, line: int) -> None:
+    _once(scope, "max-message-size", line)
+    text = value or ""
+    if not text.isascii() or not text.isdigit() or len(text) > 20 or int(text) > MAX_SCTP_MESSAGE:
+        raise SdpSyntaxError(
+            "attr.max_message_size", f"a=max-message-size:{value} is not an integer",
+            line=line, field="a=max-message-size",
+        )  # fmt: skip
+
+
+_Handler = Callable[[_Scope, str | None, int], None]
+# Attributes whose grammar is checked and nothing recorded: value -> parsed or raise.
+_CHECKS: Final[dict[str, Callable[[str], object]]] = {
+    "fmtp": scan_fmtp,
+    "rtcp-fb": scan_rtcp_fb,
+    "extmap": scan_extmap,
+    "ssrc": scan_ssrc,
+    "ssrc-group": parse_ssrc_group,
+    "msid": parse_msid,
+    "rid": parse_rid,
+    "simulcast": parse_simulcast,
+}
+# Attributes the cross-checks need: recorded into the scope.
+_HANDLERS: Final[dict[str, _Handler]] = {
+    "mid": _on_mid,
+    "ice-ufrag": _on_ufrag,
+    "ice-pwd": _on_pwd,
+    "ice-options": _on_ice_options,
+    "setup": _on_setup,
+    "fingerprint": _on_fingerprint,
+    "rtpmap": _on_rtpmap,
+    "candidate": _on_candidate,
+    "group": _on_group,
+    "bundle-only": _on_bundle_only,
+    "sctp-port": _on_sctp_port,
+    "max-message-size": _on_max_message_size,
+    **dict.fromkeys(_FLAGS - {"bundle-only"}, _on_flag),
+    **dict.fromkeys(_DIRECTIONS, _on_direction),
+}
+
+
+def _scan(attributes: tuple[Attribute, ...], first_line: int) -> _Scope:
+    scope = _Scope()
+    checks = _CHECKS
+    handlers = _HANDLERS
+    index = 0
+    try:
+        for index, (name, value) in enumerate(attributes):
+            check = checks.get(name)
+            if check is not None:
+                check(value or "")
+                continue
+            handler = handlers.get(name)
+            if handler is not None:
+                handler(scope, value, first_line + index)
+    except SdpError as err:
+        if err.line is not None:
+            raise
+        raise err.with_line(first_line + index) from None
+    return scope
+
+
+def _check_rtp(media: MediaSection, scope: _Scope, in_use: bool, policy: SdpPolicy) -> None:
+    seen: set[int] = set()
+    allowed = policy.allowed_codecs
+    for fmt in media.formats:
+        pt = parse_int(fmt, 0, 127)
+        if pt is None:  # RFC 3551 §6: RTP payload types are 7 bits
+            raise _err(
+                "rtp.payload_type", f"format {fmt!r} is not a payload type 0-127", media.line, "m="
+            )
+        if pt in seen:
+            raise _err(
+                "rtp.duplicate_payload_type", f"payload type {pt} is listed twice", media.line, "m="
+            )
+        seen.add(pt)
+        if not in_use:
+            continue  # a rejected m-section keeps its format list without rtpmaps
+        encoding = scope.rtpmap.get(pt)
+        if encoding is None:
+            encoding = STATIC_PAYLOAD_TYPES.get(pt)
+            if encoding is None:
+                # RFC 8866 §6.6: dynamic payload types (Chromium uses 35-63 too) need rtpmap
+                raise _err(
+                    "rtp.missing_rtpmap", f"payload type {pt} has no a=rtpmap", media.line, "m="
+                )
+        if allowed is not None:
+            name = encoding.lower()
+            if name not in allowed and name not in ALWAYS_ALLOWED_CODECS:
+                raise _err(
+                    "policy.codec",
+                    f"codec {encoding} (payload type {pt}) is not allowed",
+                    media.line,
+                    "m=",
+                )
+
+
+def _check_candidates(scope: _Scope, addresses: CandidateAddressPolicy, check_policy: bool) -> None:
+    for value, line in scope.candidates:
+        try:
+            candidate = parse_candidate("candidate:" + value)
+            if check_policy:
+                check_address_policy(candidate, addresses)
+        except SdpError as err:
+            raise err.with_line(line) from None
+
+
+def _is_dtls_proto(proto: str) -> bool:
+    # RFC 8829 §5.1.2/§5.1.3: UDP/TLS/RTP/SAVPF, TCP/DTLS/RTP/SAVPF, UDP/DTLS/SCTP,
+    # TCP/DTLS/SCTP, and the legacy RTP/SAVPF and DTLS/SCTP that receivers MUST accept.
+    return "TLS" in proto or "SAVP" in proto
+
+
+_ALLOW_ALL: Final = CandidateAddressPolicy()
+
+
+def _validate(desc: SessionDescription, policy: SdpPolicy, role: str) -> None:
+    if len(desc.media) > policy.max_media_sections:
+        raise _err(
+            "limit.media_sections",
+            f"more than {policy.max_media_sections} m-sections",
+            desc.media[policy.max_media_sections].line,
+            "m=",
+        )
+    session = _scan(desc.attributes, desc.attribute_line(0))
+    scopes = [_scan(m.attributes, m.attribute_line(0)) for m in desc.media]
+    check_policy = policy.candidate_address_policy != _ALLOW_ALL
+    total = len(session.candidates) + sum(len(s.candidates) for s in scopes)
+    if total > policy.max_candidates:
+        lines = sorted(line for s in (session, *scopes) for _, line in s.candidates)
+        raise _err(
+            "limit.candidates",
+            f"{total} candidates; the limit is {policy.max_candidates}",
+            lines[policy.max_candidates],
+            "a=candidate",
+        )
+    _check_candidates(session, policy.candidate_address_policy, check_policy)
+
+    by_mid: dict[str, int] = {}
+    for index, (media, scope) in enumerate(zip(desc.media, scopes, strict=True)):
+        in_use = media.port != 0 or scope.bundle_only
+        if scope.mid is None:
+            if in_use:
+                raise _err(
+                    "media.missing_mid",
+                    f"m-section {index} ({media.kind}) has no a=mid",
+                    media.line,
+                    "a=mid",
+                )
+        elif scope.mid in by_mid:
+            raise _err(
+                "media.duplicate_mid",
+                f"mid {scope.mid!r} is already used by m-section {by_mid[scope.mid]}",
+                scope.lines["mid"],
+                "a=mid",
+            )
+        else:
+            by_mid[scope.mid] = index
+        if media.is_rtp:
+            _check_rtp(media, scope, in_use, policy)
+        _check_candidates(scope, policy.candidate_address_policy, check_policy)
+
+    bundle_of: dict[str, tuple[str, ...]] = {}
+    for semantics, mids, line in session.groups:
+        bundle = semantics == "BUNDLE"
+        for mid in mids:
+            if mid not in by_mid:
+                rule = "bundle.unknown_mid" if bundle else "group.unknown_mid"
+                raise _err(
+                    rule,
+                    f"a=group:{semantics} names mid {mid!r}, which no m-section has",
+                    line,
+                    "a=group",
+                )
+            if bundle:
+                if mid in bundle_of:
+                    raise _err(
+                        "bundle.duplicate_mid",
+                        f"mid {mid!r} is in two BUNDLE groups",
+                        line,
+                        "a=group",
+                    )
+                bundle_of[mid] = mids
+
+    for media, scope in zip(desc.media, scopes, strict=True):
+        if media.port == 0 and not scope.bundle_only:
+            continue  # rejected (RFC 3264 §6): no transport to check
+        if scope.bundle_only and (scope.mid is None or scope.mid not in bundle_of):
+            raise _err(
+                "bundle.only_not_bundled",
+                "a=bundle-only m-section is in no BUNDLE group",
+                media.line,
+                "a=bundle-only",
+            )
+        group = [scopes[by_mid[m]] for m in bundle_of.get(scope.mid or "", ())]
+        _check_transport(media, scope, group, session, policy, role)
+
+
+def _first(scope: _Scope, group: list[_Scope], session: _Scope, attr: str) -> _Scope | None:
+    for candidate in (scope, *group, session):
+        if getattr(candidate, attr):
+            return candidate
+    return None
+
+
+def _check_transport(
+    media: MediaSection,
+    scope: _Scope,
+    group: list[_Scope],
+    session: _Scope,
+    policy: SdpPolicy,
+    role: str,
+) -> None:
+    where = f"m-section at line {media.line} ({media.kind})"
+    if _first(scope, group, session, "ufrag") is None:
+        raise _err("ice.missing_ufrag", f"{where} has no a=ice-ufrag", media.line, "a=ice-ufrag")
+    if _first(scope, group, session, "pwd") is None:
+        raise _err("ice.missing_pwd", f"{where} has no a=ice-pwd", media.line, "a=ice-pwd")
+    fingerprint = _first(scope, group, session, "fingerprints")
+    if policy.require_dtls:
+        if not _is_dtls_proto(media.proto):
+            raise _err(
+                "dtls.proto",
+                f"{where} uses {media.proto}, which is not DTLS-protected",
+                media.line,
+                "m=",
+            )
+        if fingerprint is None:
+            raise _err(
+                "dtls.missing_fingerprint",
+                f"{where} has no a=fingerprint",
+                media.line,
+                "a=fingerprint",
+            )
+    if fingerprint is None:
+        return
+    holder = _first(scope, group, session, "setup")
+    setup = holder.setup if holder is not None else None
+    line = holder.lines["setup"] if holder is not None else media.line
+    if role == "offer" and setup != "actpass":
+        raise _err(
+            "dtls.setup_offer",
+            f"{where}: an offer must use a=setup:actpass, not {setup or 'nothing'}",
+            line,
+            "a=setup",
+        )
+    if role == "answer" and setup not in ("active", "passive"):
+        raise _err(
+            "dtls.setup_answer",
+            f"{where}: an answer must use a=setup:active or passive, not {setup or 'nothing'}",
+            line,
+            "a=setup",
+        )
+
+
+def _load(text: str | bytes | SessionDescription, policy: SdpPolicy) -> SessionDescription:
+    if isinstance(text, SessionDescription):
+        return text
+    return parse(text, policy=policy)
+
+
+def validate_offer(
+    text: str | bytes | SessionDescription, policy: SdpPolicy | None = None
+) -> SessionDescription:
+    """Parse and validate an offer (RFC 8829 §5.2) under ``policy``.
+
+    Args:
+        text: the offer SDP (``str``/UTF-8 ``bytes``), or an already parsed description.
+        policy: limits, DTLS requirement, codecs, candidate address policy; ``None`` for
+            the defaults.
+
+    Returns:
+        The parsed :class:`SessionDescription`.
+
+    Raises:
+        SdpError: an :class:`SdpSyntaxError`, :class:`SdpValidationError` or
+            :class:`CandidateError` naming the first broken rule.
+    """
+    policy = DEFAULT_POLICY if policy is None else policy
+    desc = _load(text, policy)
+    _validate(desc, policy, "offer")
+    return desc
+
+
+def validate_answer(
+    answer: str | bytes | SessionDescription,
+    offer: str | bytes | SessionDescription,
+    policy: SdpPolicy | None = None,
+) -> SessionDescription:
+    """Parse and validate an answer (RFC 8829 §5.3) against the offer it answers.
+
+    Args:
+        answer: the answer SDP, or an already parsed description.
+        offer: the offer it answers (text or description); only parsed here, not
+            re-validated.
+        policy: as for :func:`validate_offer`.
+
+    Returns:
+        The parsed answer.
+
+    Raises:
+        SdpError: the first broken rule, including ``answer.media_count``,
+            ``answer.media_kind`` and ``answer.mid`` for a mismatch with the offer.
+    """
+    policy = DEFAULT_POLICY if policy is None else policy
+    desc = _load(answer, policy)
+    offered = _load(offer, policy)
+    if len(desc.media) != len(offered.media):
+        line = desc.media[0].line if desc.media else 1
+        raise _err(
+            "answer.media_count",
+            f"the answer has {len(desc.media)} m-sections; the offer has {len(offered.media)}",
+            line,
+            "m=",
+        )
+    for mine, theirs in zip(desc.media, offered.media, strict=True):
+        if mine.kind != theirs.kind:
+            raise _err(
+                "answer.media_kind",
+                f"answer m-section is {mine.kind}; the offer's is {theirs.kind}",
+                mine.line,
+                "m=",
+            )
+        if mine.mid is not None and theirs.mid is not None and mine.mid != theirs.mid:
+            raise _err(
+                "answer.mid",
+                f"answer mid {mine.mid!r}; the offer's is {theirs.mid!r}",
+                mine.line,
+                "a=mid",
+            )
+    _validate(desc, policy, "answer")
+    return desc

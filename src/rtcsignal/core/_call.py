@@ -112,7 +112,7 @@ far above what one signaling instance serves concurrently; beyond it is abuse.""
 MAX_TOMBSTONES: Final = 1_024
 """Just-ended calls remembered for quiet idempotent repeats: a late decline travels for
 seconds, and 1,024 covers that window at hundreds of call ends per second."""
-CALL_LIMIT_CODE: Final = ErrorCode.RATE_LIMITED
+CALL_LIMIT_CODE: Final = ErrorCode.TOO_MANY_CALLS
 """The code for ``max_calls`` exceeded: the book is full, retry later."""
 _COMPACT_SLACK: Final = 64
 """Stale heap entries tolerated beyond the live timers before the heap is rebuilt."""
@@ -477,6 +477,11 @@ class CallBook:
         ``incoming_call`` to a connection that comes up while they ring)."""
         ids = self._ringing.get(user, {})
         return tuple(self._calls[i].record() for i in ids)
+
+    def counts(self) -> tuple[int, int]:
+        """Returns: ``(ringing, active)`` numbers of live calls (for health endpoints)."""
+        active = sum(1 for call in self._calls.values() if call.state is CallState.ACTIVE)
+        return len(self._calls) - active, active
 
     def may_join(self, call_id: str, user: str) -> bool:
         """Returns: whether ``user`` is active in the live call ``call_id`` (so its

@@ -65,6 +65,8 @@ class ErrorCode(enum.StrEnum):
     """No such call, or the sender is neither its caller nor an invitee."""
     CALL_ENDED = "call_ended"
     """The call has already ended."""
+    TOO_MANY_CALLS = "too_many_calls"
+    """The server holds its maximum number of live calls; try again later."""
     # -- negotiation --
     INVALID_SDP = "invalid_sdp"
     """The session description failed validation; ``details`` names the rule and line."""

@@ -1,0 +1,103 @@
+"""The core's configuration: one frozen object, every default named and explained."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+
+from rtcsignal.protocol import MAX_FRAME_BYTES
+
+from ._call import DEFAULT_MAX_DURATION, DEFAULT_RING_TIMEOUT, DEFAULT_WARNING_BEFORE
+from ._room import RoomPolicy
+from ._session import DEFAULT_REPLAY_BYTES, DEFAULT_REPLAY_EVENTS
+
+__all__ = [
+    "DEFAULT_HANDSHAKE_TIMEOUT",
+    "DEFAULT_MAX_ROOMS_PER_SESSION",
+    "DEFAULT_PING_INTERVAL",
+    "DEFAULT_PING_TIMEOUT",
+    "DEFAULT_RECONNECT_GRACE",
+    "ServerConfig",
+]
+
+DEFAULT_PING_INTERVAL: Final = 20.0
+"""Clients ping every 20 s: under the 30-60 s idle timeouts of common proxies and NATs."""
+DEFAULT_PING_TIMEOUT: Final = 45.0
+"""Two missed pings plus slack: a silent connection counts as dropped after 45 s."""
+DEFAULT_HANDSHAKE_TIMEOUT: Final = 10.0
+"""A connection must say ``hello`` within 10 s, so idle sockets cannot pile up."""
+DEFAULT_RECONNECT_GRACE: Final = 30.0
+"""A dropped session may resume for 30 s: covers Wi-Fi/cellular hand-over and a reload."""
+DEFAULT_MAX_ROOMS_PER_SESSION: Final = 8
+"""One session in more than 8 rooms at once is a bot, not a person."""
+
+
+@attrs.frozen(kw_only=True)
+class ServerConfig:
+    """Configuration of :class:`~rtcsignal.core.Server`.
+
+    Attributes:
+        max_frame_bytes: larger frames are refused and the connection closed (1009).
+        ping_interval: announced to clients: how often to send something.
+        ping_timeout: a connection silent this long counts as dropped.
+        handshake_timeout: a connection without ``hello`` this long is closed.
+        reconnect_grace: how long a dropped session may resume.
+        replay_events / replay_bytes: the bounds of each session's replay buffer.
+        max_rooms_per_session: rooms (and lobbies) one session may be in at once.
+        auto_create_rooms: create a room on first join (with ``default_room``); when
+            false, only rooms made with :meth:`Server.create_room` exist.
+        default_room: the policy of auto-created rooms.
+        ring_timeout / max_call_duration / call_warning_before: call timers.
+    """
+
+    max_frame_bytes: int = attrs.field(default=MAX_FRAME_BYTES, validator=attrs.validators.ge(256))
+    ping_interval: float = attrs.field(
+        default=DEFAULT_PING_INTERVAL, validator=attrs.validators.gt(0)
+    )
+    ping_timeout: float = attrs.field(
+        default=DEFAULT_PING_TIMEOUT, validator=attrs.validators.gt(0)
+    )
+    handshake_timeout: float = attrs.field(
+        default=DEFAULT_HANDSHAKE_TIMEOUT, validator=attrs.validators.gt(0)
+    )
+    reconnect_grace: float = attrs.field(
+        default=DEFAULT_RECONNECT_GRACE, validator=attrs.validators.ge(0)
+    )
+    replay_events: int = attrs.field(
+        default=DEFAULT_REPLAY_EVENTS, validator=attrs.validators.ge(0)
+    )
+    replay_bytes: int = attrs.field(default=DEFAULT_REPLAY_BYTES, validator=attrs.validators.ge(0))
+    max_rooms_per_session: int = attrs.field(
+        default=DEFAULT_MAX_ROOMS_PER_SESSION, validator=attrs.validators.ge(1)
+    )
+    auto_create_rooms: bool = True
+    default_room: RoomPolicy = attrs.field(factory=RoomPolicy)
+    ring_timeout: float = attrs.field(
+        default=DEFAULT_RING_TIMEOUT, validator=attrs.validators.gt(0)
+    )
+    max_call_duration: float = attrs.field(
+        default=DEFAULT_MAX_DURATION, validator=attrs.validators.gt(0)
+    )
+    call_warning_before: float = attrs.field(
+        default=DEFAULT_WARNING_BEFORE, validator=attrs.validators.ge(0)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.call_warning_before >= self.max_call_duration:
+            raise ValueError(
+                f"call_warning_before ({self.call_warning_before}) must be below "
+                f"max_call_duration ({self.max_call_duration})"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ServerConfig:
+        """Build a config from plain data (TOML, JSON, env), via cattrs.
+
+        Raises:
+            ValueError: naming the offending key and value.
+        """
+        from ._configio import structure_config
+
+        return structure_config(data)

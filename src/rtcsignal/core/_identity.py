@@ -1,0 +1,40 @@
+"""Who is on a connection: supplied by the adapter's authentication, never by the client."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from rtcsignal.protocol import Role
+
+__all__ = ["Identity"]
+
+
+def _grants(value: Mapping[str, Role | str]) -> Mapping[str, Role]:
+    return {room: Role(role) for room, role in value.items()}
+
+
+@attrs.frozen(kw_only=True)
+class Identity:
+    """An authenticated identity.
+
+    Attributes:
+        user: the user id every participant and call refers to. The client's own words
+            never set it.
+        name: a default display name (a ``join`` may give another).
+        grants: roles granted per room id (``"*"`` for every room), e.g. a token minted
+            for the host of ``standup``: ``{"standup": Role.HOST}``. A grant also counts
+            as an invitation and lets its holder past a lock (moderator and host) or a
+            lobby (moderator and host).
+        address: the remote address, for per-address limits and logs.
+    """
+
+    user: str = attrs.field(validator=attrs.validators.min_len(1))
+    name: str | None = None
+    grants: Mapping[str, Role] = attrs.field(factory=dict, converter=_grants)
+    address: str | None = None
+
+    def grant_for(self, room: str) -> Role | None:
+        """The role granted in ``room`` (a room-specific grant wins over ``"*"``)."""
+        return self.grants.get(room) or self.grants.get("*")

@@ -1,0 +1,98 @@
+"""Sessions and connections: a dropped connection is not a leave.
+
+Theory of operation
+-------------------
+A *connection* is one WebSocket; a *session* is what survives it. ``hello`` creates a
+session (or resumes one with its token) and attaches the connection. When the connection
+drops, the session is *reconnecting* for ``reconnect_grace`` seconds: its participants stay
+in their rooms (marked ``reconnecting``), events addressed to it keep being numbered and
+kept in its bounded replay buffer, and a ``hello`` with the resume token and the last
+``seq`` it saw replays what it missed, in order. A newer connection presenting the token
+takes the session over and the older one is closed (``4000``). After the grace period the
+session ends for real: every participant leaves (host transfer, call end, room expiry).
+
+The replay buffer keeps the last events even while connected, because frames written just
+before a drop may never have arrived; it is bounded by count and bytes, and a resume from
+before its start is a *gap*: the server says so and sends fresh room snapshots.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Final
+
+from rtcsignal.protocol import Format
+
+from ._identity import Identity
+
+__all__ = ["DEFAULT_REPLAY_BYTES", "DEFAULT_REPLAY_EVENTS", "Connection", "Session"]
+
+DEFAULT_REPLAY_EVENTS: Final = 128
+"""Events kept for replay: a 30 s outage in a busy 8-person room (joins, media flags,
+chat, renegotiation) stays well under 128."""
+DEFAULT_REPLAY_BYTES: Final = 256 * 1024
+"""Bytes kept for replay per session: two full-size offers plus chatter; bounds the worst
+case (128 x 64 KiB frames) to a quarter MiB."""
+
+
+class Connection:
+    """One transport connection (mutable, owned by the server)."""
+
+    __slots__ = ("fmt", "id", "identity", "last_seen", "opened_at", "session")
+
+    def __init__(self, conn_id: str, identity: Identity, now: float) -> None:
+        self.id = conn_id
+        self.identity = identity
+        self.opened_at = now
+        self.last_seen = now
+        self.session: Session | None = None
+        self.fmt = Format.JSON
+
+
+class Session:
+    """A user's session: its rooms, its event stream and its replay buffer."""
+
+    __slots__ = (
+        "conn",
+        "ended",
+        "fmt",
+        "grace_deadline",
+        "id",
+        "identity",
+        "replay",
+        "replay_bytes",
+        "rooms",
+        "seq",
+        "token",
+        "user",
+    )
+
+    def __init__(self, session_id: str, identity: Identity, token: str, fmt: Format) -> None:
+        self.id = session_id
+        self.identity = identity
+        self.user = identity.user
+        self.token = token
+        self.fmt = fmt
+        self.conn: str | None = None
+        self.rooms: dict[str, str] = {}  # room id -> participant (or lobby entry) id
+        self.seq = 0
+        self.replay: deque[tuple[int, bytes]] = deque()
+        self.replay_bytes = 0
+        self.grace_deadline: float | None = None
+        self.ended = False
+
+    def remember(self, seq: int, frame: bytes, max_events: int, max_bytes: int) -> None:
+        """Keep ``frame`` for replay, evicting the oldest beyond the bounds."""
+        self.replay.append((seq, frame))
+        self.replay_bytes += len(frame)
+        while self.replay and (len(self.replay) > max_events or self.replay_bytes > max_bytes):
+            self.replay_bytes -= len(self.replay.popleft()[1])
+
+    def missed_since(self, last_seq: int) -> list[bytes] | None:
+        """Frames after ``last_seq`` in order, or ``None`` if some were already evicted."""
+        if last_seq >= self.seq:
+            return []
+        first = self.replay[0][0] if self.replay else self.seq + 1
+        if last_seq + 1 < first:
+            return None
+        return [frame for seq, frame in self.replay if seq > last_seq]

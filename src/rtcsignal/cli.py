@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rtcsignal import _demo
 
     _demo.register(sub)
+    from rtcsignal.sdp import _cli as _sdp_cli
+
+    _sdp_cli.register(sub)
     # --- end of registration ---
     return parser
 

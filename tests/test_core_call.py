@@ -196,7 +196,7 @@ def test_max_calls_is_enforced_and_frees_up() -> None:
     invite(b, "c1", "a", ("b",))
     invite(b, "c2", "c", ("d",))
     err = error(lambda: invite(b, "c3", "e", ("f",)))
-    assert err.code is ErrorCode.RATE_LIMITED
+    assert err.code is ErrorCode.TOO_MANY_CALLS
     assert "c3" in err.message
     assert len(b) == 2
     b.cancel("c1", user="a", now=1.0)

@@ -159,7 +159,10 @@ GENERIC: dict[str, tuple[str, Mutation]] = {
     "bad group": ("attr.group", lambda t: _replace_values(t, "a=group:BUNDLE", lambda v: "/x")),
     "bad ice-options": (
         "attr.ice_options",
-        lambda t: _insert_after(t, "a=mid:", "a=ice-options:tr!ckle"),
+        lambda t: (
+            _replace_values(t, "a=ice-options:", lambda v: "tr!ckle")
+            or _insert_after(t, "a=mid:", "a=ice-options:tr!ckle")
+        ),
     ),
     "payload type 128": ("rtp.payload_type", lambda t: _first_rtp_m_line(t, lambda p: [*p, "128"])),
     "payload type twice": (

@@ -1,0 +1,123 @@
+"""The ``websockets`` adapter (the library's asyncio server, ``websockets>=13``).
+
+Example::
+
+    from rtcsignal.adapters.websockets import serve
+    from rtcsignal.runtime import Runtime, RuntimeSettings
+
+    async with Runtime(RuntimeSettings(auth_secret=SECRET)) as runtime:
+        async with serve(runtime, host="127.0.0.1", port=8080) as server:
+            await server.serve_forever()
+
+The WebSocket lives at ``path``; plain HTTP ``GET`` requests to a path in ``routes`` are
+answered by that route (health checks, a demo page); anything else is 404.
+"""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as _serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from rtcsignal.runtime import HandshakeRequest, Runtime
+
+__all__ = ["Route", "handler", "serve"]
+
+Route = Callable[[HandshakeRequest], tuple[int, str, bytes]]
+"""A plain HTTP route: returns ``(status, content type, body)``."""
+
+
+class _Transport:
+    __slots__ = ("ws",)
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self.ws = ws
+
+    async def recv(self) -> str | bytes | None:
+        try:
+            return await self.ws.recv()
+        except ConnectionClosed:
+            return None
+
+    async def send(self, data: bytes, text: bool) -> None:
+        try:
+            await self.ws.send(data, text=text)
+        except ConnectionClosed:
+            return
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.ws.close(code, reason)
+
+
+def _request(ws: ServerConnection, request: Request) -> HandshakeRequest:
+    remote = ws.remote_address
+    address = str(remote[0]) if isinstance(remote, tuple) and remote else None
+    return HandshakeRequest.build(request.path, request.headers.raw_items(), address)
+
+
+def handler(runtime: Runtime) -> Callable[[ServerConnection], Any]:
+    """The connection handler to pass to ``websockets.asyncio.server.serve`` yourself."""
+
+    async def handle(ws: ServerConnection) -> None:
+        assert ws.request is not None  # websockets sets it before calling the handler
+        await runtime.serve(_request(ws, ws.request), _Transport(ws))
+
+    return handle
+
+
+def serve(
+    runtime: Runtime,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    path: str = "/ws",
+    routes: Mapping[str, Route] | None = None,
+    compression: bool | None = None,
+    **kwargs: Any,
+) -> Server:
+    """Create the server (use it as ``async with``).
+
+    Args:
+        runtime: the running :class:`~rtcsignal.runtime.Runtime`.
+        host / port: where to listen (default: the runtime settings').
+        path: where the WebSocket lives.
+        routes: plain HTTP GET routes by path.
+        compression: negotiate permessage-deflate; default ``settings.compression``
+            (off: see ``docs/adapters.md`` for its measured cost).
+        kwargs: passed on to ``websockets.asyncio.server.serve``.
+
+    Returns:
+        The ``websockets`` server (an async context manager).
+    """
+    settings = runtime.settings
+    table = dict(routes or {})
+    deflate = settings.compression if compression is None else compression
+
+    def process_request(ws: ServerConnection, request: Request) -> Response | None:
+        target = HandshakeRequest.build(request.path, request.headers.raw_items(), None)
+        if target.path == path and target.headers.get("upgrade", "").lower() == "websocket":
+            return None
+        route = table.get(target.path)
+        if route is None:
+            return ws.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
+        status, content_type, body = route(target)
+        headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return Response(status, http.HTTPStatus(status).phrase, headers, body)
+
+    kwargs.setdefault("ping_interval", None)  # the protocol has its own ping and timeout
+    kwargs.setdefault("close_timeout", settings.close_timeout)
+    return _serve(
+        handler(runtime),
+        settings.host if host is None else host,
+        settings.port if port is None else port,
+        compression="deflate" if deflate else None,
+        max_size=runtime.max_frame_bytes,
+        process_request=process_request,
+        **kwargs,
+    )

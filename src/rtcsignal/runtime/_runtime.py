@@ -1,0 +1,506 @@
+"""The anyio runtime: drives one core :class:`~rtcsignal.core.Server` for every adapter.
+
+Theory of operation
+-------------------
+The runtime is where the clock, the randomness and the tasks live. It owns one ``Server``
+(ids from :func:`secrets.token_urlsafe`, ``now`` from :func:`time.monotonic`), one timer
+task, and per connection one :class:`Outbound` queue and one writer task.
+
+* **Admission** (:meth:`Runtime.serve`): origin allow-list, then the ``authenticate`` hook,
+  then the per-user / per-address connection guards. A refused connection is closed
+  (4003 unauthorized, 1008 policy, 1001 shutting down) and never reaches the core.
+* **Frames**: the adapter's read loop hands each frame to the core *synchronously* (no
+  await between a frame's arrival and the core seeing it: "join before await"). The
+  effects are executed at once: frames go to the recipients' queues, closes are queued
+  behind them, observer events go to metrics, observers and :mod:`logging`.
+* **Back-pressure**: a queue over ``max_queued_bytes`` means its reader is not reading;
+  the connection is aborted with 4008 and its session enters its reconnect grace. The
+  core is never blocked and memory never grows with a slow reader.
+* **Timers**: one task sleeps until ``next_deadline()`` and calls ``tick``; any call that
+  brings a nearer deadline wakes it to re-arm.
+* **Faults**: an exception while handling one connection is logged with the connection,
+  user and address, and ends only that connection (its session may resume).
+* **Shutdown**: stop admitting, ``going_away`` + close 1001 to every connection (queued
+  after the replies already accepted), wait for the queues to drain (bounded by
+  ``shutdown_grace``), then cancel what remains.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, Final, Protocol
+
+import anyio
+import anyio.abc
+import attrs
+import msgspec
+
+from rtcsignal.auth import Authenticate, AuthError, HandshakeRequest, OriginPolicy, TokenVerifier
+from rtcsignal.auth import extract_token as _extract_token
+from rtcsignal.core import Close, Identity, NegotiationValidator, Send, Server
+from rtcsignal.core.events import InternalError, ObserverEvent, RateLimitDenied
+from rtcsignal.protocol import MAX_REASON_CHARS, CloseCode
+from rtcsignal.ratelimit import ConnectionTracker
+
+from ._metrics import EventSamples, Metrics
+from ._outbound import Outbound
+from ._settings import RuntimeSettings
+
+__all__ = [
+    "ID_BYTES",
+    "TRANSPORT_FRAME_FACTOR",
+    "Health",
+    "Runtime",
+    "Transport",
+    "anonymous_authenticator",
+    "token_authenticator",
+]
+
+logger: Final = logging.getLogger("rtcsignal")
+
+ID_BYTES: Final = 16
+"""128 random bits per id (session, resume token, participant): unguessable (RFC 4086 §8)."""
+TRANSPORT_FRAME_FACTOR: Final = 2
+"""Frameworks accept frames up to twice the core's ``max_frame_bytes``: the core answers a
+typed ``frame_too_large`` and closes 1009; larger frames the framework refuses itself
+(also 1009) without buffering them whole."""
+INTERNAL_ERROR: Final = 1011
+"""RFC 6455 §7.4.1: the server hit an unexpected condition."""
+
+_LEVELS: Final[dict[type[ObserverEvent], int]] = {
+    InternalError: logging.ERROR,
+    RateLimitDenied: logging.INFO,
+}
+
+
+class Transport(Protocol):
+    """What an adapter wraps its framework's WebSocket in (three small coroutines)."""
+
+    async def recv(self) -> str | bytes | None:
+        """The next frame (``str`` text, ``bytes`` binary), or ``None`` once closed.
+        Closing is not an error: swallow the framework's "connection closed"."""
+
+    async def send(self, data: bytes, text: bool) -> None:
+        """Write one frame (a text frame when ``text``: ``data`` is UTF-8). On a closed
+        connection, return quietly."""
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close with ``code`` and ``reason`` (idempotent)."""
+
+
+@attrs.frozen(kw_only=True)
+class Health:
+    """A snapshot for health endpoints.
+
+    Attributes:
+        connections / sessions / reconnecting / rooms / participants / active_calls /
+            ringing_calls: the core's counts.
+        queued_bytes: bytes waiting in all outbound queues.
+        uptime: seconds since the runtime started.
+        accepting: ``False`` once shutdown began.
+    """
+
+    connections: int
+    sessions: int
+    reconnecting: int
+    rooms: int
+    participants: int
+    active_calls: int
+    ringing_calls: int
+    queued_bytes: int
+    uptime: float
+    accepting: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """The snapshot as JSON-ready data."""
+        return attrs.asdict(self)
+
+
+class _Link:
+    __slots__ = ("address", "conn", "out", "scope", "user", "writer")
+
+    def __init__(self, conn: str, identity: Identity, limit: int) -> None:
+        self.conn = conn
+        self.user = identity.user
+        self.address = identity.address
+        self.out = Outbound(limit)
+        self.scope: anyio.CancelScope | None = None
+        self.writer: anyio.CancelScope | None = None
+
+    def context(self) -> dict[str, Any]:
+        return {"connection": self.conn, "user": self.user, "address": self.address}
+
+
+def token_authenticator(
+    verifier: Callable[[str, float], Identity], *, clock: Callable[[], float] = time.time
+) -> Authenticate:
+    """An ``authenticate`` hook reading the request's token (bearer header, ``token``
+    query parameter or cookie: :func:`rtcsignal.auth.extract_token`).
+
+    Args:
+        verifier: :class:`~rtcsignal.auth.TokenVerifier`, :class:`~rtcsignal.auth.JwtVerifier`
+            or any ``(token, now) -> Identity`` raising :class:`~rtcsignal.auth.AuthError`.
+        clock: wall-clock seconds for expiry checks.
+    """
+
+    def authenticate(request: HandshakeRequest) -> Identity:
+        token = _extract_token(request)
+        if not token:
+            raise AuthError("no token")
+        return verifier(token, clock())
+
+    return authenticate
+
+
+def anonymous_authenticator(prefix: str = "guest-") -> Authenticate:
+    """An ``authenticate`` hook that mints a fresh anonymous identity per connection
+    (demos only: anyone may connect, and nobody can resume as anyone else)."""
+
+    def authenticate(request: HandshakeRequest) -> Identity:
+        return Identity(user=f"{prefix}{secrets.token_urlsafe(6)}")
+
+    return authenticate
+
+
+class Runtime:
+    """Runs the core for the adapters. Use as ``async with Runtime(...) as runtime:``.
+
+    Args:
+        settings: limits, timeouts, policies (defaults if ``None``).
+        authenticate: the handshake hook; default: tokens signed with
+            ``settings.auth_secret``.
+        metrics: the metrics hook (:class:`MemoryMetrics`, :class:`PrometheusMetrics`).
+        observers: callables receiving every observer event (call records, webhooks);
+            one that raises is logged and skipped.
+        validator: the core's SDP/ICE validator (default: the strict one).
+        clock: monotonic seconds for the core.
+
+    Raises:
+        ValueError: neither ``authenticate`` nor ``settings.auth_secret`` is given.
+    """
+
+    def __init__(
+        self,
+        settings: RuntimeSettings | None = None,
+        *,
+        authenticate: Authenticate | None = None,
+        metrics: Metrics | None = None,
+        observers: Iterable[Callable[[ObserverEvent], object]] = (),
+        validator: NegotiationValidator | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings = settings or RuntimeSettings()
+        if authenticate is None:
+            if settings.auth_secret is None:
+                raise ValueError("give an authenticate hook or settings.auth_secret")
+            authenticate = token_authenticator(TokenVerifier(settings.auth_secret))
+        self._authenticate = authenticate
+        self._origins = OriginPolicy(
+            allowed=settings.origins, allow_missing=settings.allow_missing_origin
+        )
+        self.metrics = metrics
+        self._observers = tuple(observers)
+        self._samples = EventSamples()
+        self._clock = clock
+        self.server = Server(
+            settings.server,
+            id_factory=lambda: secrets.token_urlsafe(ID_BYTES),
+            validator=validator,
+            rate_policy=settings.rate,
+        )
+        self._tracker = ConnectionTracker(settings.rate.guards)
+        self._queue_limit: int = settings.rate.guards.max_queued_bytes
+        self.max_frame_bytes: int = settings.server.max_frame_bytes * TRANSPORT_FRAME_FACTOR
+        """The frame size adapters configure their framework with."""
+        self._links: dict[str, _Link] = {}
+        self._accepting = False
+        self._drained: anyio.Event | None = None
+        self._armed: float | None = None
+        self._wake: anyio.Event | None = None
+        self._started = clock()
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    # ------------------------------------------------------------ lifecycle
+    async def __aenter__(self) -> Runtime:
+        if self._tg is not None:
+            raise RuntimeError("this runtime is already running")
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._started = self._clock()
+        self._accepting = True
+        self._tg.start_soon(self._timer)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        tg, self._tg = self._tg, None
+        if tg is None:
+            return None
+        if self._accepting:
+            with anyio.CancelScope(shield=True):
+                await self.shutdown()
+        tg.cancel_scope.cancel()
+        return await tg.__aexit__(exc_type, exc, tb)
+
+    @property
+    def accepting(self) -> bool:
+        """Whether new connections are admitted (running and not shutting down)."""
+        return self._accepting
+
+    async def shutdown(self, reason: str = "server shutting down; reconnect") -> None:
+        """Graceful shutdown: stop admitting, send ``going_away`` and close 1001 to every
+        connection after what is already queued, wait for the queues to drain (at most
+        ``settings.shutdown_grace``), then cancel the rest. Idempotent."""
+        self._accepting = False
+        self._execute(self.server.shutdown(self._clock(), reason))
+        if self._links:
+            drained = self._drained = anyio.Event()
+            with anyio.move_on_after(self.settings.shutdown_grace):
+                await drained.wait()
+        for link in list(self._links.values()):
+            if link.scope is not None:
+                link.scope.cancel()
+
+    def health(self) -> Health:
+        """The health snapshot (core counts, queued bytes, uptime)."""
+        stats = msgspec.structs.asdict(self.server.stats())
+        return Health(
+            **stats,
+            queued_bytes=sum(link.out.size for link in self._links.values()),
+            uptime=self._clock() - self._started,
+            accepting=self._accepting,
+        )
+
+    # ------------------------------------------------------------ connections
+    async def serve(self, request: HandshakeRequest, transport: Transport) -> None:
+        """Serve one accepted WebSocket until it closes: admission, then the read loop
+        and the write loop. Never raises (errors are logged and end this connection).
+
+        Args:
+            request: the upgrade request (for the origin and authentication checks).
+            transport: the adapter's wrapper around the framework's socket.
+        """
+        link = await self._admit(request, transport)
+        if link is None:
+            return
+        try:
+            async with anyio.create_task_group() as tg:
+                link.scope = tg.cancel_scope
+                tg.start_soon(self._writer, link, transport)
+                await self._reader(link, transport)
+                if link.out.open:
+                    tg.cancel_scope.cancel()  # the peer went away: stop writing
+        finally:
+            self._drop(link)
+
+    async def _admit(self, request: HandshakeRequest, transport: Transport) -> _Link | None:
+        refusal: tuple[int, str, str] | None = None
+        identity: Identity | None = None
+        if not self._accepting:
+            refusal = (CloseCode.GOING_AWAY, "server shutting down; reconnect", "shutdown")
+        else:
+            try:
+                identity = await self._identify(request)
+            except AuthError as exc:
+                refusal = (CloseCode.UNAUTHORIZED, exc.reason, "unauthorized")
+            except Exception:
+                logger.exception(
+                    "authenticate hook failed",
+                    extra={"event": "auth_error", "address": request.remote_address},
+                )
+                refusal = (INTERNAL_ERROR, "authentication unavailable", "auth_error")
+        if identity is not None and self._accepting:
+            conn = self.server.connect(identity, self._clock())
+            verdict = self._tracker.admit(conn, user=identity.user, address=identity.address)
+            if verdict.allowed:
+                link = self._links[conn] = _Link(conn, identity, self._queue_limit)
+                self._count("rtcsignal_connections_opened_total", {})
+                self._rearm()
+                return link
+            self.server.disconnect(conn, self._clock())
+            refusal = (
+                CloseCode.POLICY_VIOLATION,
+                f"too many connections for this {verdict.scope}",
+                "connection_limit",
+            )
+        code, reason, why = refusal or (CloseCode.GOING_AWAY, "server shutting down", "shutdown")
+        self._count("rtcsignal_handshake_refused_total", {"reason": why})
+        logger.info(
+            "handshake refused: %s",
+            reason,
+            extra={"event": "handshake_refused", "address": request.remote_address, "why": why},
+        )
+        await self._close_transport(transport, code, reason)
+        return None
+
+    async def _identify(self, request: HandshakeRequest) -> Identity:
+        self._origins.check(request.origin)
+        result = self._authenticate(request)
+        if inspect.isawaitable(result):
+            result = await result
+        if not isinstance(result, Identity):
+            raise TypeError(f"authenticate returned {type(result).__name__}, not an Identity")
+        if result.address is None and request.remote_address is not None:
+            result = attrs.evolve(result, address=request.remote_address)
+        return result
+
+    async def _reader(self, link: _Link, transport: Transport) -> None:
+        receive = self.server.receive
+        clock = self._clock
+        execute = self._execute
+        conn = link.conn
+        try:
+            while (data := await transport.recv()) is not None:
+                # Join before await: the core sees the frame before anything else runs.
+                execute(receive(conn, data, clock()))
+                if self._wake is not None:
+                    self._rearm()
+        except Exception:
+            logger.exception(
+                "connection %s failed while reading",
+                conn,
+                extra={"event": "connection_error", **link.context()},
+            )
+            self._count("rtcsignal_internal_errors_total", {"where": "reader"})
+
+    async def _writer(self, link: _Link, transport: Transport) -> None:
+        out = link.out
+        try:
+            with anyio.CancelScope() as scope:
+                link.writer = scope
+                while (frames := await out.take()) is not None:
+                    for data, text in frames:
+                        await transport.send(data, text)
+        except Exception:
+            logger.exception(
+                "connection %s failed while writing",
+                link.conn,
+                extra={"event": "connection_error", **link.context()},
+            )
+            self._count("rtcsignal_internal_errors_total", {"where": "writer"})
+            out.abort(INTERNAL_ERROR, "internal error")
+        await self._close_transport(transport, out.close_code or CloseCode.NORMAL, out.close_reason)
+
+    async def _close_transport(self, transport: Transport, code: int, reason: str) -> None:
+        # RFC 6455 §5.5: a close frame's reason must fit 123 bytes of UTF-8.
+        data = reason.encode()[:123].decode("utf-8", "ignore")
+        with anyio.move_on_after(self.settings.close_timeout + 1, shield=True):
+            try:
+                await transport.close(code, data)
+            except Exception:
+                logger.exception("close failed", extra={"event": "close_error"})
+
+    def _drop(self, link: _Link) -> None:
+        """The connection is over: tell the core (idempotent, O(1) per connection)."""
+        self._links.pop(link.conn, None)
+        self._tracker.release(link.conn)
+        link.out.abort(CloseCode.GOING_AWAY, "")
+        self._execute(self.server.disconnect(link.conn, self._clock()))
+        self._rearm()
+        if not self._links and self._drained is not None:
+            self._drained.set()
+
+    # ------------------------------------------------------------ effects
+    def _execute(self, effects: list[Any]) -> None:
+        links = self._links
+        for effect in effects:
+            kind = type(effect)
+            if kind is Send:
+                link = links.get(effect.conn)
+                if link is not None and not link.out.push(effect.data, effect.text):
+                    self._overflow(link)
+            elif kind is Close:
+                link = links.get(effect.conn)
+                if link is not None:
+                    link.out.close(effect.code, effect.reason[:MAX_REASON_CHARS])
+            else:
+                self._observe(effect)
+
+    def _overflow(self, link: _Link) -> None:
+        if not link.out.open:
+            return  # frames after a close are dropped by design
+        limit = self._queue_limit
+        link.out.abort(CloseCode.SLOW_CONSUMER, f"slow consumer: over {limit} bytes queued")
+        if link.writer is not None:
+            link.writer.cancel()
+        self._count("rtcsignal_slow_consumer_closes_total", {})
+        logger.warning(
+            "closing slow consumer %s",
+            link.conn,
+            extra={"event": "slow_consumer", **link.context()},
+        )
+        self._execute(self.server.disconnect(link.conn, self._clock()))
+
+    def _observe(self, event: ObserverEvent) -> None:
+        metrics = self.metrics
+        if metrics is not None:
+            try:
+                for kind, name, labels, value in self._samples(event):
+                    if kind == "count":
+                        metrics.count(name, labels, value)
+                    else:
+                        metrics.observe(name, labels, value)
+            except Exception:
+                logger.exception("metrics hook failed", extra={"event": "hook_error"})
+        for observer in self._observers:
+            try:
+                observer(event)
+            except Exception:
+                logger.exception("observer %r failed", observer, extra={"event": "hook_error"})
+        level = _LEVELS.get(type(event), logging.DEBUG)
+        if logger.isEnabledFor(level):
+            fields = attrs.asdict(event, recurse=False)
+            logger.log(
+                level,
+                "%s %s",
+                type(event).__name__,
+                fields,
+                extra={"event": type(event).__name__, "fields": fields},
+            )
+
+    def _count(self, name: str, labels: dict[str, str]) -> None:
+        if self.metrics is not None:
+            try:
+                self.metrics.count(name, labels)
+            except Exception:
+                logger.exception("metrics hook failed", extra={"event": "hook_error"})
+
+    # ------------------------------------------------------------ timers
+    def _rearm(self) -> None:
+        """Wake the timer task if the core now has a nearer deadline."""
+        wake = self._wake
+        if wake is None:
+            return
+        deadline = self.server.next_deadline()
+        if deadline is not None and (self._armed is None or deadline < self._armed):
+            self._wake = None
+            wake.set()
+
+    async def _timer(self) -> None:
+        while True:
+            deadline = self.server.next_deadline()
+            self._armed = deadline
+            wake = self._wake = anyio.Event()
+            if deadline is None:
+                await wake.wait()
+                continue
+            delay = deadline - self._clock()
+            if delay > 0:
+                with anyio.move_on_after(delay):
+                    await wake.wait()
+            now = self._clock()
+            if now >= deadline:
+                try:
+                    self._execute(self.server.tick(now))
+                except Exception:
+                    logger.exception("timer tick failed", extra={"event": "timer_error"})
+                    self._count("rtcsignal_internal_errors_total", {"where": "timer"})

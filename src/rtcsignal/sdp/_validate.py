@@ -112,18 +112,25 @@ def _once(scope: _Scope, name: str, line: int) -> None:
     scope.lines[name] = line
 
 
-def _credential(value: str, kind: str, low: int, line: int) -> None:
-    # RFC 8839 §5.4: ufrag = 4*256ice-char, password = 22*256ice-char
-    name = "ufrag" if kind == "ice-ufrag" else "pwd"
+# RFC 8839 §5.4: ufrag = 4*256ice-char, password = 22*256ice-char.
+# attribute -> (minimum length, charset rule, length rule)
+_CREDENTIAL_RULES: Final = {
+    "ice-ufrag": (MIN_UFRAG, "ice.ufrag_charset", "ice.ufrag_length"),
+    "ice-pwd": (MIN_PWD, "ice.pwd_charset", "ice.pwd_length"),
+}
+
+
+def _credential(value: str, kind: str, line: int) -> None:
+    low, charset_rule, length_rule = _CREDENTIAL_RULES[kind]
     if not is_ice_chars(value):
         raise SdpSyntaxError(
-            f"ice.{name}_charset",
+            charset_rule,
             f"a={kind} has characters outside ALPHA / DIGIT / '+' / '/'",
             line=line, field=f"a={kind}",
         )  # fmt: skip
     if not low <= len(value) <= MAX_CREDENTIAL:
         raise SdpSyntaxError(
-            f"ice.{name}_length",
+            length_rule,
             f"a={kind} is {len(value)} characters; RFC 8839 requires {low} to {MAX_CREDENTIAL}",
             line=line, field=f"a={kind}",
         )  # fmt: skip
@@ -142,13 +149,13 @@ def _on_mid(scope: _Scope, value: str | None, line: int) -> None:
 
 def _on_ufrag(scope: _Scope, value: str | None, line: int) -> None:
     _once(scope, "ice-ufrag", line)
-    _credential(value or "", "ice-ufrag", MIN_UFRAG, line)
+    _credential(value or "", "ice-ufrag", line)
     scope.ufrag = value
 
 
 def _on_pwd(scope: _Scope, value: str | None, line: int) -> None:
     _once(scope, "ice-pwd", line)
-    _credential(value or "", "ice-pwd", MIN_PWD, line)
+    _credential(value or "", "ice-pwd", line)
     scope.pwd = value
 
 

@@ -85,7 +85,8 @@ def serve(
 
     Args:
         runtime: the running :class:`~rtcsignal.runtime.Runtime`.
-        host / port: where to listen (default: the runtime settings').
+        host / port: where to listen (default: the runtime settings', unless a ``sock``
+            is passed in ``kwargs``).
         path: where the WebSocket lives.
         routes: plain HTTP GET routes by path.
         compression: negotiate permessage-deflate; default ``settings.compression``
@@ -112,10 +113,13 @@ def serve(
 
     kwargs.setdefault("ping_interval", None)  # the protocol has its own ping and timeout
     kwargs.setdefault("close_timeout", settings.close_timeout)
+    if "sock" not in kwargs:
+        host = settings.host if host is None else host
+        port = settings.port if port is None else port
     return _serve(
         handler(runtime),
-        settings.host if host is None else host,
-        settings.port if port is None else port,
+        host,
+        port,
         compression="deflate" if deflate else None,
         max_size=runtime.max_frame_bytes,
         process_request=process_request,

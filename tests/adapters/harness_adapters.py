@@ -239,7 +239,8 @@ class Client:
             while True:
                 self.ws.recv(timeout=WAIT)
         except ConnectionClosed as exc:
-            assert exc.rcvd is not None, f"no close frame received: {exc!r}"
+            if exc.rcvd is None:
+                raise AssertionError(f"no close frame received: {exc!r}") from None
             return exc.rcvd.code, exc.rcvd.reason
 
     def close(self) -> None:

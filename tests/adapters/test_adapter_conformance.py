@@ -17,7 +17,6 @@ from harness_adapters import (
     Served,
     hello,
     open_client,
-    token,
 )
 
 from rtcsignal._demo import ANSWER, CANDIDATE, OFFER
@@ -72,7 +71,6 @@ def test_bad_and_expired_tokens_are_refused(served: Served) -> None:
     from websockets.sync.client import connect
 
     forged = mint_token("x" * 32, user="mallory", ttl=60, now=0.0)
-    expired = token("alice", ttl=1.0)
     expired = mint_token(SECRET, user="alice", ttl=1, now=1_000.0)
     for bad, reason in [(forged, "bad token signature"), (expired, "token expired")]:
         url = f"{served.url}?token={bad}"

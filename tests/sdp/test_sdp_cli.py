@@ -126,7 +126,8 @@ def test_candidate_check_invalid(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["candidate", "check", SRFLX.replace("srflx", "server")]) == 1
     out = capsys.readouterr().out
     assert out == (
-        "candidate: typ 'server' is not host, srflx, prflx or relay [candidate.type, RFC 8839 §5.1]\n"
+        "candidate: typ 'server' is not host, srflx, prflx or relay "
+        "[candidate.type, RFC 8839 §5.1]\n"
     )
     assert _run(["candidate", "check", "nonsense", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["errors"][0]["rule"] == "candidate.syntax"

@@ -15,6 +15,7 @@ import attrs
 from ._errors import SdpSyntaxError
 
 __all__ = [
+    "PAYLOAD_TYPES",
     "Extmap",
     "Fingerprint",
     "Fmtp",
@@ -83,7 +84,7 @@ def parse_int(text: str, low: int, high: int) -> int | None:
 
 # Payload types as text: a dict lookup is the fastest exact check (no sign, no leading
 # zero, 0-127; RFC 3551 §6).
-_PAYLOAD_TYPES: Final = {str(pt): pt for pt in range(128)}
+PAYLOAD_TYPES: Final = {str(pt): pt for pt in range(128)}
 
 
 def _fail(rule: str, name: str, value: str, why: str) -> SdpSyntaxError:
@@ -101,6 +102,20 @@ class Rtpmap:
     channels: int | None
 
 
+# The "<encoding>/<clock rate>[/<channels>]" texts WebRTC stacks emit, pre-parsed: a fast
+# path only (any other well-formed value takes the general path below).
+_KNOWN_CODECS: Final = {
+    text: (text.split("/")[0], int(text.split("/")[1]),
+           int(text.split("/")[2]) if text.count("/") == 2 else None)
+    for text in (
+        "opus/48000/2", "red/48000/2", "G722/8000", "G722/8000/1", "PCMU/8000", "PCMA/8000",
+        "CN/8000", "telephone-event/48000", "telephone-event/8000", "telephone-event/8000/1",
+        "VP8/90000", "VP9/90000", "H264/90000", "H265/90000", "AV1/90000", "rtx/90000",
+        "red/90000", "ulpfec/90000", "flexfec-03/90000",
+    )
+}  # fmt: skip
+
+
 def scan_rtpmap(value: str) -> tuple[int, str, int, int | None]:
     """Check an ``a=rtpmap`` value; return (payload type, encoding, clock rate, channels).
 
@@ -108,7 +123,10 @@ def scan_rtpmap(value: str) -> tuple[int, str, int, int | None]:
         SdpSyntaxError: ``attr.rtpmap``.
     """
     pt_text, sep, rest = value.partition(" ")
-    pt = _PAYLOAD_TYPES.get(pt_text)
+    pt = PAYLOAD_TYPES.get(pt_text)
+    known = _KNOWN_CODECS.get(rest)
+    if known is not None and pt is not None:
+        return pt, known[0], known[1], known[2]
     parts = rest.split("/")
     if pt is None or not sep or len(parts) > 3 or not is_token(parts[0]):
         raise _fail("attr.rtpmap", "rtpmap", value, "is not '<pt> <encoding>/<clock rate>'")
@@ -175,7 +193,7 @@ def scan_rtcp_fb(value: str) -> tuple[str, str, str | None]:
     kind, _, params = rest.partition(" ")
     if (
         not sep
-        or (pt != "*" and pt not in _PAYLOAD_TYPES)
+        or (pt != "*" and pt not in PAYLOAD_TYPES)
         or (kind not in _FEEDBACK_TYPES and not is_token(kind))
     ):
         raise _fail("attr.rtcp_fb", "rtcp-fb", value, "is not '<pt|*> <type> [<param>]'")

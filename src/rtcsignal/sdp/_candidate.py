@@ -24,10 +24,12 @@ from ._policy import CandidateAddressPolicy
 
 __all__ = [
     "Candidate",
+    "check_address",
     "check_address_policy",
     "classify_address",
     "is_valid_address",
     "parse_candidate",
+    "scan_candidate",
 ]
 
 MAX_FOUNDATION_LENGTH: Final = 32  # RFC 8839 §5.1: foundation = 1*32ice-char
@@ -154,15 +156,14 @@ def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | 
     return text if is_valid_hostname(text) else None
 
 
+# Dotted-quad octets as text: canonical 0-255 without leading zeros (RFC 3986 dec-octet,
+# which RFC 8839 §5.1 IP4-address uses). A set lookup checks one octet.
+_OCTETS: Final = frozenset(str(n) for n in range(256))
+
+
 def _is_ipv4(text: str) -> bool:
-    # Dotted quad, no leading zeros (RFC 8839 §5.1 IP4-address follows RFC 3986).
     octets = text.split(".")
-    if len(octets) != 4:
-        return False
-    for octet in octets:
-        if parse_int(octet, 0, 255) is None or (len(octet) > 1 and octet[0] == "0"):
-            return False
-    return True
+    return len(octets) == 4 and _OCTETS.issuperset(octets)
 
 
 def is_valid_address(text: str) -> bool:
@@ -204,7 +205,16 @@ def check_address_policy(candidate: Candidate, policy: CandidateAddressPolicy) -
     Raises:
         CandidateError: the address is refused.
     """
-    kind = classify_address(candidate.address)
+    check_address(candidate.address, policy)
+
+
+def check_address(address: str, policy: CandidateAddressPolicy) -> None:
+    """Raise ``policy.candidate_address`` if ``policy`` refuses ``address``.
+
+    Raises:
+        CandidateError: the address is refused.
+    """
+    kind = classify_address(address)
     ipv6 = kind.startswith("ipv6_")
     base = kind[5:] if ipv6 else kind
     allowed = {
@@ -221,9 +231,15 @@ def check_address_policy(candidate: Candidate, policy: CandidateAddressPolicy) -
         shown = kind.replace("_", "-")
         raise CandidateError(
             "policy.candidate_address",
-            f"candidate address {candidate.address} ({shown}) is refused by the address policy",
+            f"candidate address {address} ({shown}) is refused by the address policy",
             field="connection-address",
         )
+
+
+_CandidateFields = tuple[
+    str, int, str, int, str, int, str, str | None, int | None, str | None,
+    tuple[tuple[str, str], ...],
+]  # fmt: skip
 
 
 def parse_candidate(text: str) -> Candidate:
@@ -239,6 +255,31 @@ def parse_candidate(text: str) -> Candidate:
     Raises:
         CandidateError: with the rule naming the first field that breaks the grammar
             (``candidate.syntax``, ``candidate.foundation`` ... ``candidate.extension``).
+    """
+    (
+        foundation, component, transport, priority, address, port, cand_type, raddr, rport,
+        tcptype, extensions,
+    ) = scan_candidate(text)  # fmt: skip
+    return Candidate(
+        foundation=foundation,
+        component=component,
+        transport=transport,
+        priority=priority,
+        address=address,
+        port=port,
+        type=cand_type,
+        related_address=raddr,
+        related_port=rport,
+        tcptype=tcptype,
+        extensions=extensions,
+    )
+
+
+def scan_candidate(text: str) -> _CandidateFields:
+    """Check a candidate like :func:`parse_candidate`; return its fields as a tuple.
+
+    Raises:
+        CandidateError: as :func:`parse_candidate`.
     """
     if not isinstance(text, str):
         raise _fail("candidate.syntax", f"a candidate must be text, not {type(text).__name__}")
@@ -311,16 +352,7 @@ def parse_candidate(text: str) -> Candidate:
     for key, value in extensions:
         if not is_token(key) or not value or key in ("raddr", "rport", "tcptype", "typ"):
             raise _fail("candidate.extension", f"extension {key!r} {value!r} is misplaced or empty")
-    return Candidate(
-        foundation=foundation,
-        component=component,
-        transport=transport,
-        priority=priority,
-        address=address,
-        port=port,
-        type=cand_type,
-        related_address=raddr,
-        related_port=rport,
-        tcptype=tcptype,
-        extensions=extensions,
-    )
+    return (
+        foundation, component, transport, priority, address, port, cand_type, raddr, rport,
+        tcptype, extensions,
+    )  # fmt: skip

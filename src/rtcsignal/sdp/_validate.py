@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Final
 
 from ._attributes import (
+    PAYLOAD_TYPES,
     is_ice_chars,
     is_token,
     parse_fingerprint,
@@ -45,7 +46,7 @@ from ._attributes import (
     scan_rtpmap,
     scan_ssrc,
 )
-from ._candidate import check_address_policy, parse_candidate
+from ._candidate import check_address, scan_candidate
 from ._errors import SdpError, SdpSyntaxError, SdpValidationError
 from ._model import Attribute, MediaSection, SessionDescription
 from ._parser import parse
@@ -305,7 +306,7 @@ def _check_rtp(media: MediaSection, scope: _Scope, in_use: bool, policy: SdpPoli
     seen: set[int] = set()
     allowed = policy.allowed_codecs
     for fmt in media.formats:
-        pt = parse_int(fmt, 0, 127)
+        pt = PAYLOAD_TYPES.get(fmt)
         if pt is None:  # RFC 3551 §6: RTP payload types are 7 bits
             raise _err(
                 "rtp.payload_type", f"format {fmt!r} is not a payload type 0-127", media.line, "m="
@@ -339,9 +340,9 @@ def _check_rtp(media: MediaSection, scope: _Scope, in_use: bool, policy: SdpPoli
 def _check_candidates(scope: _Scope, addresses: CandidateAddressPolicy, check_policy: bool) -> None:
     for value, line in scope.candidates:
         try:
-            candidate = parse_candidate("candidate:" + value)
+            fields = scan_candidate("candidate:" + value)
             if check_policy:
-                check_address_policy(candidate, addresses)
+                check_address(fields[4], addresses)
         except SdpError as err:
             raise err.with_line(line) from None
 

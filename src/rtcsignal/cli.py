@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rtcsignal.sdp import _cli as _sdp_cli
 
     _sdp_cli.register(sub)
+    from rtcsignal import _serve
+
+    _serve.register(sub)
     # --- end of registration ---
     return parser
 

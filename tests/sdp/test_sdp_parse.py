@@ -89,8 +89,9 @@ def test_model_fields() -> None:
     assert desc.media_by_mid("2") is data and desc.media_by_mid("9") is None
     assert audio.get("nothing") is None and audio.get("rtcp-mux") == ""
     assert audio.get_all("rtcp-mux") == ("",)
-    assert sdp.Attribute("rtcp-mux", None).to_sdp() == "a=rtcp-mux"
-    assert desc.attributes[1] == sdp.Attribute("extmap-allow-mixed", None)
+    assert sdp.attribute_to_sdp(("rtcp-mux", None)) == "a=rtcp-mux"
+    assert sdp.attribute_to_sdp(("mid", "0")) == "a=mid:0"
+    assert desc.attributes[1] == ("extmap-allow-mixed", None)
 
 
 def test_session_level_transport_firefox() -> None:

@@ -48,6 +48,7 @@ from ._model import Line as Line
 from ._model import MediaSection as MediaSection
 from ._model import Origin as Origin
 from ._model import SessionDescription as SessionDescription
+from ._model import attribute_to_sdp as attribute_to_sdp
 from ._parser import parse as parse
 from ._policy import ALWAYS_ALLOWED_CODECS as ALWAYS_ALLOWED_CODECS
 from ._policy import DEFAULT_MAX_BYTES as DEFAULT_MAX_BYTES
@@ -97,6 +98,7 @@ __all__ = [
     "Ssrc",
     "SsrcGroup",
     "TurnCredentials",
+    "attribute_to_sdp",
     "classify_address",
     "mint_turn_credentials",
     "parse",

@@ -15,6 +15,8 @@ import attrs
 from ._errors import SdpSyntaxError
 
 __all__ = [
+    "FEEDBACK_TYPES",
+    "KNOWN_CODECS",
     "PAYLOAD_TYPES",
     "Extmap",
     "Fingerprint",
@@ -104,7 +106,7 @@ class Rtpmap:
 
 # The "<encoding>/<clock rate>[/<channels>]" texts WebRTC stacks emit, pre-parsed: a fast
 # path only (any other well-formed value takes the general path below).
-_KNOWN_CODECS: Final = {
+KNOWN_CODECS: Final = {
     text: (text.split("/")[0], int(text.split("/")[1]),
            int(text.split("/")[2]) if text.count("/") == 2 else None)
     for text in (
@@ -124,7 +126,7 @@ def scan_rtpmap(value: str) -> tuple[int, str, int, int | None]:
     """
     pt_text, sep, rest = value.partition(" ")
     pt = PAYLOAD_TYPES.get(pt_text)
-    known = _KNOWN_CODECS.get(rest)
+    known = KNOWN_CODECS.get(rest)
     if known is not None and pt is not None:
         return pt, known[0], known[1], known[2]
     parts = rest.split("/")
@@ -175,7 +177,7 @@ def parse_fmtp(value: str) -> Fmtp:
 
 
 # RFC 4585 §4.2, RFC 5104 §7.1, RFC 8888: the feedback types stacks emit (fast path).
-_FEEDBACK_TYPES: Final = frozenset({"nack", "ccm", "goog-remb", "transport-cc", "trr-int", "ack"})
+FEEDBACK_TYPES: Final = frozenset({"nack", "ccm", "goog-remb", "transport-cc", "trr-int", "ack"})
 
 
 @attrs.frozen(kw_only=True)
@@ -194,7 +196,7 @@ def scan_rtcp_fb(value: str) -> tuple[str, str, str | None]:
     if (
         not sep
         or (pt != "*" and pt not in PAYLOAD_TYPES)
-        or (kind not in _FEEDBACK_TYPES and not is_token(kind))
+        or (kind not in FEEDBACK_TYPES and not is_token(kind))
     ):
         raise _fail("attr.rtcp_fb", "rtcp-fb", value, "is not '<pt|*> <type> [<param>]'")
     return pt, kind, params or None

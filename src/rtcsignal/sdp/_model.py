@@ -1,8 +1,8 @@
 """The SDP model: a session description with its media sections (RFC 8866 §5).
 
 The model keeps every line: ``to_sdp()`` gives back the parsed text exactly (for input
-with consistent line endings). Attribute values stay text in :class:`Attribute` (a
-Chromium offer has ~150 of them, so they are light tuples); the typed views
+with consistent line endings). Attributes stay text, as ``(name, value)`` pairs (a
+Chromium offer has ~150 of them, so they are plain tuples); the typed views
 (:meth:`MediaSection.rtpmaps`, :meth:`SessionDescription.bundle_groups`, ...) parse on
 demand with the grammars of :mod:`._attributes` and raise :class:`SdpSyntaxError`
 carrying the line number.
@@ -43,23 +43,30 @@ from ._attributes import (
 from ._candidate import Candidate, parse_candidate
 from ._errors import SdpError
 
-__all__ = ["Attribute", "Line", "MediaSection", "Origin", "SessionDescription"]
+__all__ = [
+    "Attribute",
+    "Line",
+    "MediaSection",
+    "Origin",
+    "SessionDescription",
+    "attribute_to_sdp",
+]
 
 _T = TypeVar("_T")
 
 DIRECTION_ATTRIBUTES = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})
 
 
-class Attribute(NamedTuple):
-    """One ``a=`` line: ``name`` and ``value`` (``None`` for a property such as
-    ``a=rtcp-mux``; ``""`` for ``a=name:`` with nothing after the colon)."""
+Attribute = tuple[str, str | None]
+"""One ``a=`` line as a ``(name, value)`` pair: ``value`` is ``None`` for a property such as
+``a=rtcp-mux`` and ``""`` for ``a=name:`` with nothing after the colon. Plain tuples: a
+Chromium offer has ~150 attributes and the parser builds them in one comprehension."""
 
-    name: str
-    value: str | None
 
-    def to_sdp(self) -> str:
-        """Return the line without its line ending, e.g. ``"a=mid:0"``."""
-        return f"a={self.name}" if self.value is None else f"a={self.name}:{self.value}"
+def attribute_to_sdp(attribute: Attribute) -> str:
+    """Return an attribute as its line without the line ending, e.g. ``"a=mid:0"``."""
+    name, value = attribute
+    return f"a={name}" if value is None else f"a={name}:{value}"
 
 
 class Line(NamedTuple):
@@ -285,7 +292,7 @@ class MediaSection(_Attributes):
         port = str(self.port) if self.port_count is None else f"{self.port}/{self.port_count}"
         out = [f"m={self.kind} {port} {self.proto} {' '.join(self.formats)}"]
         out.extend(f"{t}={v}" for t, v in self.lines)
-        out.extend(a.to_sdp() for a in self.attributes)
+        out.extend(attribute_to_sdp(a) for a in self.attributes)
         out.append("")
         return eol.join(out)
 
@@ -389,7 +396,7 @@ class SessionDescription(_Attributes):
         eol = self.eol
         head = ["v=0", self.origin.to_sdp(), f"s={self.session_name}"]
         head.extend(f"{t}={v}" for t, v in self.lines)
-        head.extend(a.to_sdp() for a in self.attributes)
+        head.extend(attribute_to_sdp(a) for a in self.attributes)
         head.append("")
         text = eol.join(head) + "".join(m.to_sdp(eol) for m in self.media)
         return text if self.final_eol else text[: -len(eol)]

@@ -21,7 +21,7 @@ refused before any work.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, NoReturn
 
 from ._attributes import is_token, parse_int
 from ._errors import SdpSyntaxError
@@ -154,30 +154,34 @@ def _check_line(kind: str, value: str, number: int) -> None:
             raise _error("syntax.timing", "t= must be '<start> <stop>'", number, "t=")
 
 
-_new_tuple = tuple.__new__
+def _attribute_run(lines: list[str], start: int, stop: int) -> list[Attribute]:
+    """Read ``lines[start:stop]``, which must all be ``a=`` lines (RFC 8866 §5: nothing
+    but attributes follows the first attribute of a scope, up to the next ``m=``).
 
-
-def _attribute_run(lines: list[str], start: int, total: int) -> tuple[list[Attribute], int]:
-    """Read the run of ``a=`` lines from ``start``; return them and the index after.
-
-    The hot loop of the parser: list comprehensions, a tuple constructor and one set
-    difference check the attribute names (RFC 8866 §5.13: att-field = token).
+    The hot path of the parser: two list comprehensions and a check per *distinct*
+    attribute name (RFC 8866 §5.13: att-field = token), not per line.
     """
-    end = start
-    while end < total and lines[end].startswith("a="):
-        end += 1
-    parts = [line[2:].partition(":") for line in lines[start:end]]
-    attrs = [_new_tuple(Attribute, (n, v if sep else None)) for n, sep, v in parts]
-    unknown = {n for n, _, _ in parts} - _COMMON_ATTRIBUTES
-    if unknown and not all(is_token(n) for n in unknown):
-        for offset, (name, _, _) in enumerate(parts):
-            if not is_token(name):
-                raise _error(
-                    "syntax.attribute",
-                    f"a={name[:40]} is not a valid attribute name",
-                    start + offset + 1,
-                )
-    return attrs, end
+    parts = [line.partition(":") for line in lines[start:stop]]
+    names: dict[str, str] = {}
+    for raw in {p[0] for p in parts}:
+        name = raw[2:]
+        if raw[:2] != "a=" or (name not in _COMMON_ATTRIBUTES and not is_token(name)):
+            _bad_run(lines, start, stop)
+        names[raw] = name
+    return [(names[n], v if sep else None) for n, sep, v in parts]
+
+
+def _bad_run(lines: list[str], start: int, stop: int) -> NoReturn:
+    """Raise the precise error for the first line of a run that is not an attribute."""
+    for number, line in enumerate(lines[start:stop], start + 1):
+        if not line.startswith("a="):
+            if len(line) >= 2 and line[1] == "=" and line[0] in _KNOWN_TYPES:
+                raise _error("syntax.line_order", f"{line[0]}= cannot follow a= lines", number)
+            raise _bad_line(line, number)
+        name = line[2:].partition(":")[0]
+        if not is_token(name):
+            raise _error("syntax.attribute", f"a={name[:40]} is not a valid attribute name", number)
+    raise AssertionError("_bad_run called on a valid run")  # pragma: no cover
 
 
 def _parse_media_line(value: str, number: int) -> tuple[str, int, int | None, str, tuple[str, ...]]:
@@ -229,7 +233,7 @@ def parse(text: str | bytes, *, policy: SdpPolicy | None = None) -> SessionDescr
         raise SdpSyntaxError("syntax.encoding", "the description contains a NUL character")
     lines, eol, final_eol = _split_lines(text)
     max_line = policy.max_line_length
-    if len(text) > max_line:
+    if len(text) > max_line and max(map(len, lines)) > max_line:
         for number, line in enumerate(lines, 1):
             if len(line) > max_line:
                 raise _error(
@@ -267,6 +271,9 @@ def _parse_lines(
     if not session_name:
         raise _error("syntax.session_name", "s= must not be empty (use 's=-')", 3, "s=")
 
+    # Where each m-section starts (and the end of the text): the attribute runs end there.
+    m_starts = [i for i, line in enumerate(lines) if line.startswith("m=")]
+    m_starts.append(total)
     session_lines: list[Line] = []
     session_attrs: list[Attribute] = []
     rank = 2
@@ -279,10 +286,10 @@ def _parse_lines(
             raise _bad_line(line, number)
         letter = line[0]
         if letter == "a":
-            run, index = _attribute_run(lines, index, total)
-            session_attrs.extend(run)
-            rank = 13
-            continue
+            stop = m_starts[0]
+            session_attrs = _attribute_run(lines, index, stop)
+            index = stop
+            break
         if letter == "m":
             break
         new_rank = _SESSION_RANK.get(letter)
@@ -304,7 +311,9 @@ def _parse_lines(
 
     media: list[MediaSection] = []
     max_media = policy.max_media_sections
+    section = -1
     while index < total:
+        section += 1
         m_number = index + 1
         kind, port, count, proto, formats = _parse_media_line(lines[index][2:], m_number)
         if len(media) == max_media:
@@ -321,10 +330,10 @@ def _parse_lines(
                 raise _bad_line(line, index + 1)
             letter = line[0]
             if letter == "a":
-                run, index = _attribute_run(lines, index, total)
-                attrs.extend(run)
-                rank = 5
-                continue
+                stop = m_starts[section + 1]
+                attrs = _attribute_run(lines, index, stop)
+                index = stop
+                break
             if letter == "m":
                 break
             new_rank = _MEDIA_RANK.get(letter)

@@ -27,6 +27,7 @@ The first failure is raised; validation never rewrites the text.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 from ._attributes import (
@@ -434,7 +435,8 @@ def _validate(desc: SessionDescription, policy: SdpPolicy, role: str) -> None:
                 media.line,
                 "a=bundle-only",
             )
-        group = [scopes[by_mid[m]] for m in bundle_of.get(scope.mid or "", ())]
+        mids = bundle_of.get(scope.mid or "", ())
+        group = partial(_group_scopes, mids, scopes, by_mid)
         _check_transport(media, scope, group, session, policy, role)
 
 
@@ -448,51 +450,71 @@ def _first(scope: _Scope, group: list[_Scope], session: _Scope, attr: str) -> _S
 def _check_transport(
     media: MediaSection,
     scope: _Scope,
-    group: list[_Scope],
+    group: Callable[[], list[_Scope]],
     session: _Scope,
     policy: SdpPolicy,
     role: str,
 ) -> None:
-    where = f"m-section at line {media.line} ({media.kind})"
-    if _first(scope, group, session, "ufrag") is None:
-        raise _err("ice.missing_ufrag", f"{where} has no a=ice-ufrag", media.line, "a=ice-ufrag")
-    if _first(scope, group, session, "pwd") is None:
-        raise _err("ice.missing_pwd", f"{where} has no a=ice-pwd", media.line, "a=ice-pwd")
-    fingerprint = _first(scope, group, session, "fingerprints")
+    if scope.ufrag and scope.pwd and scope.fingerprints and scope.setup:
+        # The common case (browsers repeat transport attributes in every section).
+        fingerprint: _Scope | None = scope
+        holder: _Scope | None = scope
+    else:
+        chain = group()
+        if _first(scope, chain, session, "ufrag") is None:
+            raise _err("ice.missing_ufrag", f"{_where(media)} has no a=ice-ufrag", media.line,
+                       "a=ice-ufrag")  # fmt: skip
+        if _first(scope, chain, session, "pwd") is None:
+            raise _err("ice.missing_pwd", f"{_where(media)} has no a=ice-pwd", media.line,
+                       "a=ice-pwd")  # fmt: skip
+        fingerprint = _first(scope, chain, session, "fingerprints")
+        holder = _first(scope, chain, session, "setup")
     if policy.require_dtls:
         if not _is_dtls_proto(media.proto):
             raise _err(
                 "dtls.proto",
-                f"{where} uses {media.proto}, which is not DTLS-protected",
+                f"{_where(media)} uses {media.proto}, which is not DTLS-protected",
                 media.line,
                 "m=",
             )
         if fingerprint is None:
             raise _err(
                 "dtls.missing_fingerprint",
-                f"{where} has no a=fingerprint",
+                f"{_where(media)} has no a=fingerprint",
                 media.line,
                 "a=fingerprint",
             )
     if fingerprint is None:
         return
-    holder = _first(scope, group, session, "setup")
     setup = holder.setup if holder is not None else None
+    if setup == ("actpass" if role == "offer" else "active") or (
+        role == "answer" and setup == "passive"
+    ):
+        return
     line = holder.lines["setup"] if holder is not None else media.line
-    if role == "offer" and setup != "actpass":
+    if role == "offer":
         raise _err(
             "dtls.setup_offer",
-            f"{where}: an offer must use a=setup:actpass, not {setup or 'nothing'}",
+            f"{_where(media)}: an offer must use a=setup:actpass, not {setup or 'nothing'}",
             line,
             "a=setup",
         )
-    if role == "answer" and setup not in ("active", "passive"):
-        raise _err(
-            "dtls.setup_answer",
-            f"{where}: an answer must use a=setup:active or passive, not {setup or 'nothing'}",
-            line,
-            "a=setup",
-        )
+    raise _err(
+        "dtls.setup_answer",
+        f"{_where(media)}: an answer must use a=setup:active or passive, not {setup or 'nothing'}",
+        line,
+        "a=setup",
+    )
+
+
+def _group_scopes(
+    mids: tuple[str, ...], scopes: list[_Scope], by_mid: dict[str, int]
+) -> list[_Scope]:
+    return [scopes[by_mid[m]] for m in mids]
+
+
+def _where(media: MediaSection) -> str:
+    return f"m-section at line {media.line} ({media.kind})"
 
 
 def _load(text: str | bytes | SessionDescription, policy: SdpPolicy) -> SessionDescription:

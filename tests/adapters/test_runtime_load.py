@@ -19,6 +19,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import pytest
 from harness_adapters import GOOD_ORIGIN, WAIT, Served, serve_adapter, settings, token
 from websockets.asyncio.client import ClientConnection, connect
@@ -26,7 +27,7 @@ from websockets.exceptions import ConnectionClosed
 
 from rtcsignal._demo import ANSWER, CANDIDATE, OFFER
 from rtcsignal.core import RoomPolicy, SdpValidator, ServerConfig
-from rtcsignal.ratelimit import RatePolicy
+from rtcsignal.ratelimit import DEFAULT_KINDS, LimitSpec, RatePolicy
 
 IDLE_CONNECTIONS = 1_000
 STORM_PEERS = 200
@@ -100,15 +101,22 @@ def test_a_thousand_idle_connections() -> None:
 
 
 def _generous() -> RatePolicy:
-    """Connection guards wide enough for the load tests (every peer is its own user on
-    one loopback address)."""
-    return RatePolicy.from_dict(
-        {
-            "guards": {
-                "max_connections_per_address": 4 * IDLE_CONNECTIONS,
-                "max_queued_bytes": SLOW_QUEUE_BYTES,
-            }
-        }
+    """The default policy with every rate raised above the tests' load (every check still
+    runs) and connection guards wide enough for many users on one loopback address."""
+    high = LimitSpec(rate=1e6, burst=1e6)
+    policy = RatePolicy.default()
+    return attrs.evolve(
+        policy,
+        connection=high,
+        user=high,
+        address=high,
+        room=high,
+        kinds={name: attrs.evolve(kind, limit=high) for name, kind in DEFAULT_KINDS.items()},
+        guards=attrs.evolve(
+            policy.guards,
+            max_connections_per_address=4 * IDLE_CONNECTIONS,
+            max_queued_bytes=SLOW_QUEUE_BYTES,
+        ),
     )
 
 

@@ -1,0 +1,1 @@
+"""Helper processes of ``bench_relay``: the servers under test and the load generator."""

@@ -111,6 +111,9 @@ def test_rid_and_simulcast_views() -> None:
     video = sdp.validate_offer(text).media[1]
     assert video.rids()[0] == sdp.Rid(id="h", direction="send", restrictions="max-width=1280")
     assert video.simulcast() == sdp.Simulcast(send=(("h",), ("~l",)), recv=(("x", "y"),))
+    spaced = sdp.validate_offer(text.replace("a=simulcast:send", "a=simulcast: send"))
+    assert spaced.media[1].simulcast() == video.simulcast()
+    assert spaced.media[1].get("simulcast") == " send h;~l recv x,y"
 
 
 def test_typed_view_errors_carry_the_line() -> None:

@@ -353,7 +353,9 @@ def _sc_list(text: str) -> tuple[tuple[str, ...], ...] | None:
 
 def parse_simulcast(value: str) -> Simulcast:
     """Parse an ``a=simulcast`` value. Raises: SdpSyntaxError (``attr.simulcast``)."""
-    parts = value.split(" ")
+    # Firefox writes "a=simulcast: send ..." (a space after the colon); RFC 8866 §5.13
+    # values are opaque byte-strings, so the leading space is tolerated.
+    parts = value.lstrip(" ").split(" ")
     found: dict[str, tuple[tuple[str, ...], ...]] = {}
     ok = len(parts) in (2, 4)
     for i in range(0, len(parts) - 1 if ok else 0, 2):

@@ -43,7 +43,7 @@ EXPECTED = {
     ErrorCode.INVALID_STATE,
     ErrorCode.FORBIDDEN,
     ErrorCode.INVALID_MESSAGE,
-    ErrorCode.RATE_LIMITED,
+    ErrorCode.TOO_MANY_CALLS,
 }
 _REACHABLE = {
     source: {t for (s, _), targets in CALL_TRANSITIONS.items() if s is source for t in targets}

@@ -58,17 +58,23 @@ def _core_error(err: CallError) -> CoreError:
 
 
 class CallGlue:
-    """The Server's call handlers (a mixin: it only uses the Server's own state)."""
+    """The Server's call handlers and the translation of call outputs (composed into the
+    :class:`~rtcsignal.core.Server`, whose state it uses)."""
 
-    def _call_invite(
-        self: Server, conn: Connection, msg: p.CallInvite, now: float, fx: list[Effect]
+    __slots__ = ("s",)
+
+    def __init__(self, server: Server) -> None:
+        self.s = server
+
+    def call_invite(
+        self, conn: Connection, msg: p.CallInvite, now: float, fx: list[Effect]
     ) -> p.Ok:
-        session = self._sess(conn)
-        if len(session.rooms) >= self.config.max_rooms_per_session:
+        session = self.s._sess(conn)
+        if len(session.rooms) >= self.s.config.max_rooms_per_session:
             raise CoreError(ErrorCode.TOO_MANY_ROOMS, "too many rooms for this session")
-        call_id = self._ids()
+        call_id = self.s._ids()
         try:
-            record, outputs = self.calls.invite(
+            record, outputs = self.s.calls.invite(
                 call_id=call_id,
                 room=call_room_id(call_id),
                 caller=session.user,
@@ -88,17 +94,17 @@ class CallGlue:
                 duplicate=DuplicatePolicy.REPLACE,
                 call=record.id,
             )
-            self._new_room(record.room, policy, now, fx)
-        self._enter_call_room(session, record, now, fx, answering=record.id != call_id)
-        self._apply_call_outputs(outputs, now, fx)
-        return p.Ok(id=msg.id, result=self._call_info(record.id))
+            self.s._new_room(record.room, policy, now, fx)
+        self.enter_call_room(session, record, now, fx, answering=record.id != call_id)
+        self.apply_call_outputs(outputs, now, fx)
+        return p.Ok(id=msg.id, result=self.call_info(record.id))
 
-    def _call_info(self: Server, call_id: str) -> p.CallInfo | None:
-        record = self.calls.get(call_id)
+    def call_info(self, call_id: str) -> p.CallInfo | None:
+        record = self.s.calls.get(call_id)
         return record.to_wire() if record is not None else None
 
-    def _enter_call_room(
-        self: Server,
+    def enter_call_room(
+        self,
         session: Any,
         record: CallRecord,
         now: float,
@@ -106,114 +112,110 @@ class CallGlue:
         *,
         answering: bool,
     ) -> p.RoomSnapshot | p.LobbyWait | None:
-        entry = self._rooms.get(record.room)
+        entry = self.s._rooms.get(record.room)
         if entry is None or record.room in session.rooms:
             return None
-        return self._join_room(session, entry, None, None, now, fx)
+        return self.s._join_room(session, entry, None, None, now, fx)
 
-    def _call_accept(
-        self: Server, conn: Connection, msg: p.CallAccept, now: float, fx: list[Effect]
+    def call_accept(
+        self, conn: Connection, msg: p.CallAccept, now: float, fx: list[Effect]
     ) -> p.Ok:
-        session = self._sess(conn)
-        record = self.calls.get(msg.call)
+        session = self.s._sess(conn)
+        record = self.s.calls.get(msg.call)
         if (
             record is not None
             and record.room not in session.rooms
-            and len(session.rooms) >= self.config.max_rooms_per_session
+            and len(session.rooms) >= self.s.config.max_rooms_per_session
         ):
             raise CoreError(ErrorCode.TOO_MANY_ROOMS, "too many rooms for this session")
         try:
-            record, outputs = self.calls.accept(
+            record, outputs = self.s.calls.accept(
                 msg.call, user=session.user, device=session.id, now=now
             )
         except CallError as err:
             raise _core_error(err) from None
-        snapshot = self._enter_call_room(session, record, now, fx, answering=True)
-        self._apply_call_outputs(outputs, now, fx)
+        snapshot = self.enter_call_room(session, record, now, fx, answering=True)
+        self.apply_call_outputs(outputs, now, fx)
         return p.Ok(id=msg.id, result=snapshot)
 
-    def _call_decline(
-        self: Server, conn: Connection, msg: p.CallDecline, now: float, fx: list[Effect]
+    def call_decline(
+        self, conn: Connection, msg: p.CallDecline, now: float, fx: list[Effect]
     ) -> None:
-        self._call_op(self.calls.decline, conn, msg.call, now, fx)
+        self.call_op(self.s.calls.decline, conn, msg.call, now, fx)
 
-    def _call_cancel(
-        self: Server, conn: Connection, msg: p.CallCancel, now: float, fx: list[Effect]
+    def call_cancel(
+        self, conn: Connection, msg: p.CallCancel, now: float, fx: list[Effect]
     ) -> None:
-        self._call_op(self.calls.cancel, conn, msg.call, now, fx)
+        self.call_op(self.s.calls.cancel, conn, msg.call, now, fx)
 
-    def _call_hangup(
-        self: Server, conn: Connection, msg: p.CallHangup, now: float, fx: list[Effect]
+    def call_hangup(
+        self, conn: Connection, msg: p.CallHangup, now: float, fx: list[Effect]
     ) -> None:
-        self._call_op(self.calls.hangup, conn, msg.call, now, fx)
+        self.call_op(self.s.calls.hangup, conn, msg.call, now, fx)
 
-    def _call_op(
-        self: Server, op: Any, conn: Connection, call_id: str, now: float, fx: list[Effect]
+    def call_op(
+        self, op: Any, conn: Connection, call_id: str, now: float, fx: list[Effect]
     ) -> None:
-        session = self._sess(conn)
+        session = self.s._sess(conn)
         try:
             _, outputs = op(call_id, user=session.user, now=now)
         except CallError as err:
             raise _core_error(err) from None
-        self._apply_call_outputs(outputs, now, fx)
+        self.apply_call_outputs(outputs, now, fx)
 
-    def _check_call_join(self: Server, call_id: str, user: str) -> None:
-        if not self.calls.may_join(call_id, user):
+    def check_call_join(self, call_id: str, user: str) -> None:
+        if not self.s.calls.may_join(call_id, user):
             raise CoreError(ErrorCode.NOT_INVITED, "answer the call to join its room")
 
-    def _call_member_left(
-        self: Server, call_id: str, user: str, now: float, fx: list[Effect]
-    ) -> None:
-        record = self.calls.get(call_id)
+    def call_member_left(self, call_id: str, user: str, now: float, fx: list[Effect]) -> None:
+        record = self.s.calls.get(call_id)
         if record is None or user not in record.active:
             return
         if any(
-            call_room_id(call_id) in self._sessions[sid].rooms
-            for sid in self._user_sessions.get(user, ())
-            if sid in self._sessions
+            call_room_id(call_id) in self.s._sessions[sid].rooms
+            for sid in self.s._user_sessions.get(user, ())
+            if sid in self.s._sessions
         ):
             return  # another device of the user is still in the call
         try:
-            _, outputs = self.calls.member_left(call_id, user=user, now=now)
+            _, outputs = self.s.calls.member_left(call_id, user=user, now=now)
         except CallError:
             return
-        self._apply_call_outputs(outputs, now, fx)
+        self.apply_call_outputs(outputs, now, fx)
 
-    def _ring_pending(self: Server, session: Any, fx: list[Effect]) -> None:
-        for record in self.calls.calls_of(session.user):
-            self._deliver(session.id, p.IncomingCall(call=record.to_wire()), fx)
+    def ring_pending(self, session: Any, fx: list[Effect]) -> None:
+        for record in self.s.calls.calls_of(session.user):
+            self.s._deliver(session.id, p.IncomingCall(call=record.to_wire()), fx)
 
-    def _apply_call_outputs(
-        self: Server, outputs: list[CallOutput], now: float, fx: list[Effect]
-    ) -> None:
+    def apply_call_outputs(self, outputs: list[CallOutput], now: float, fx: list[Effect]) -> None:
         for output in outputs:
             if isinstance(output, RemoveFromRoom):
-                self._remove_from_call_room(output, now, fx)
+                self.remove_from_call_room(output, now, fx)
                 continue
             if isinstance(output, Ring) or (
                 isinstance(output, CallChanged) and output.state_changed
             ):
                 fx.append(ev.CallChangedEvent(at=now, call=output.call))
             if isinstance(output, AnsweredElsewhere):
-                self._deliver_user(output.user, output.message(), fx, except_session=output.device)
+                self.s._deliver_user(
+                    output.user, output.message(), fx, except_session=output.device
+                )
             else:
                 message = output.message()
                 for user in output.users:
-                    self._deliver_user(user, message, fx)
+                    self.s._deliver_user(user, message, fx)
 
-    def _remove_from_call_room(
-        self: Server, output: RemoveFromRoom, now: float, fx: list[Effect]
-    ) -> None:
-        entry = self._rooms.get(output.call.room)
+    def remove_from_call_room(self, output: RemoveFromRoom, now: float, fx: list[Effect]) -> None:
+        entry = self.s._rooms.get(output.call.room)
         if entry is None:
             return
         out = Outbox()
         for user in output.users:
-            for sid in sorted(self._user_sessions.get(user, ())):
-                session = self._sessions.get(sid)
+            for sid in sorted(self.s._user_sessions.get(user, ())):
+                session = self.s._sessions.get(sid)
                 pid = session.rooms.get(entry.room.id) if session else None
                 if pid is not None:
                     entry.room.leave(pid, "left", now, out)
-        self._flush(entry, out, now, fx)
-        if entry.room.is_empty() and self.calls.get(output.call.id) is None:
-            self._delete_room(entry.room.id, "call_ended", now, fx)
+        self.s._flush(entry, out, now, fx)
+        if entry.room.is_empty() and self.s.calls.get(output.call.id) is None:
+            self.s._delete_room(entry.room.id, "call_ended", now, fx)

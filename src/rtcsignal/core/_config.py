@@ -96,7 +96,7 @@ class ServerConfig:
         """Build a config from plain data (TOML, JSON, env), via cattrs.
 
         Raises:
-            ValueError: naming the offending key and value.
+            ServerConfigError: (a ``ValueError``) naming the offending key and value.
         """
         from ._configio import structure_config
 

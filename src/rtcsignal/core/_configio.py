@@ -1,52 +1,65 @@
 """Structuring :class:`ServerConfig` from plain data with cattrs, with errors that name
-the offending key and value."""
+the offending key and value (the key-path machinery is shared with the rate-limit
+policy loader)."""
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import cattrs
+from cattrs.errors import ForbiddenExtraKeysError
+
+from rtcsignal.ratelimit._config import _MISSING, _lookup, _path_of
 
 from ._config import ServerConfig
 
-__all__ = ["structure_config"]
+__all__ = ["ServerConfigError", "structure_config"]
 
-_CONVERTER = cattrs.Converter(forbid_extra_keys=True)
-_CONVERTER.register_structure_hook(frozenset[str], lambda v, _: frozenset(str(x) for x in v))
+_VALIDATOR_NAME: Final = re.compile(r"^'([a-z_]+)' must be ")
+_CONVERTER: Final = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
 
 
-def _first_leaf(exc: BaseException, path: str) -> tuple[str, BaseException]:
-    if isinstance(exc, cattrs.ClassValidationError | cattrs.IterableValidationError):
-        for sub in exc.exceptions:
-            notes = [n for n in getattr(sub, "__notes__", []) if isinstance(n, str)]
-            name = ""
-            for note in notes:
-                if "attribute" in note or "key" in note:
-                    name = note.split("@ attribute", 1)[-1].strip() if "@ attribute" in note else ""
-            for attr_note in getattr(sub, "__notes__", []):
-                label = getattr(attr_note, "name", None)
-                if label is not None:
-                    name = str(label)
-            child = f"{path}.{name}" if path and name else (name or path)
-            return _first_leaf(sub, child)
-    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        keys = ", ".join(sorted(exc.extra_fields))
-        return (f"{path}.{keys}" if path else keys), exc
-    return path, exc
+class ServerConfigError(ValueError):
+    """A server setting is unknown or invalid.
+
+    Attributes:
+        key: the dotted path of the offending setting (``default_room.capacity``).
+        value: the offending value as given.
+        message: what is wrong with it.
+    """
+
+    def __init__(self, key: str, value: object, message: str) -> None:
+        shown = value.value if isinstance(value, enum.Enum) else value
+        super().__init__(f"server config: {key or '<root>'} = {shown!r}: {message}")
+        self.key = key
+        self.value = value
+        self.message = message
 
 
 def structure_config(data: Mapping[str, Any]) -> ServerConfig:
-    """Structure ``data`` into a :class:`ServerConfig` or raise ``ValueError`` naming
-    the key and the value."""
+    """Structure ``data`` into a :class:`ServerConfig`.
+
+    Raises:
+        ServerConfigError: naming the key path, the value and the rule.
+    """
+    if not isinstance(data, Mapping):
+        raise ServerConfigError("", data, "expected a table")
     try:
         return _CONVERTER.structure(dict(data), ServerConfig)
     except Exception as exc:
-        key, leaf = _first_leaf(exc, "")
-        value: Any = data
-        for part in key.split(".") if key else ():
-            value = value.get(part, "<missing>") if isinstance(value, Mapping) else value
-        kind = "unknown key" if isinstance(leaf, cattrs.ForbiddenExtraKeysError) else "bad value"
-        shown = value.value if isinstance(value, enum.Enum) else value
-        raise ValueError(f"server config: {kind} {key or '<root>'!s} = {shown!r}: {leaf}") from None
+        parts, leaf = _path_of(exc)
+    if isinstance(leaf, ForbiddenExtraKeysError):
+        parts.append(sorted(leaf.extra_fields)[0])
+        message = "unknown key"
+    elif isinstance(leaf, KeyError):
+        message = "missing key"
+    else:
+        message = str(leaf) or type(leaf).__name__
+        named = _VALIDATOR_NAME.match(message)
+        if named:  # attrs validators name the field in their message: 'capacity' must be ...
+            parts.append(named.group(1))
+    value = _lookup(data, parts)
+    raise ServerConfigError(".".join(parts), None if value is _MISSING else value, message)

@@ -283,7 +283,7 @@ class Room:
     @property
     def join_policy_name(self) -> JoinPolicyName:
         """The join policy as its wire name."""
-        return self.policy.join.value  # type: ignore[return-value]
+        return self.policy.join.value
 
     def is_empty(self) -> bool:
         """True when the room has no members and nobody waits in its lobby."""

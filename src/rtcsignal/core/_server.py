@@ -75,7 +75,7 @@ class _RoomEntry:
         self.neg = Negotiations()
 
 
-class Server(CallGlue):
+class Server:
     """The signaling server core. See the module docstring.
 
     Args:
@@ -113,6 +113,7 @@ class Server(CallGlue):
             max_duration=self.config.max_call_duration,
             warning_before=self.config.call_warning_before,
         )
+        self._glue = CallGlue(self)
         c = self.config
         self._limits = p.ServerLimits(
             max_frame_bytes=c.max_frame_bytes,
@@ -145,11 +146,11 @@ class Server(CallGlue):
             p.Typing: self._relay,
             p.App: self._app,
             p.Stats: self._stats,
-            p.CallInvite: self._call_invite,
-            p.CallAccept: self._call_accept,
-            p.CallDecline: self._call_decline,
-            p.CallCancel: self._call_cancel,
-            p.CallHangup: self._call_hangup,
+            p.CallInvite: self._glue.call_invite,
+            p.CallAccept: self._glue.call_accept,
+            p.CallDecline: self._glue.call_decline,
+            p.CallCancel: self._glue.call_cancel,
+            p.CallHangup: self._glue.call_hangup,
         }
 
     # ================================================================ entry points
@@ -251,7 +252,7 @@ class Server(CallGlue):
             else:
                 del self._armed[(kind, key)]
                 self._fire(kind, key, now, fx)
-        self._apply_call_outputs(self.calls.tick(now), now, fx)
+        self._glue.apply_call_outputs(self.calls.tick(now), now, fx)
         return fx
 
     def next_deadline(self) -> float | None:
@@ -418,7 +419,7 @@ class Server(CallGlue):
         """Number ``message`` in session ``sid``'s stream, keep it, send it if connected."""
         session = self._sessions[sid]
         session.seq += 1
-        frame = p.encode(msgspec.structs.replace(message, seq=session.seq), session.fmt)  # type: ignore[type-var]
+        frame = p.encode(msgspec.structs.replace(message, seq=session.seq), session.fmt)
         c = self.config
         session.remember(session.seq, frame, c.replay_events, c.replay_bytes)
         if session.conn is not None:
@@ -564,7 +565,7 @@ class Server(CallGlue):
             if session is not None and session.rooms.get(room.id) == pid:
                 del session.rooms[room.id]
                 if room.policy.call is not None:
-                    self._call_member_left(room.policy.call, session.user, now, fx)
+                    self._glue.call_member_left(room.policy.call, session.user, now, fx)
         for sid in out.close_sessions:
             session = self._sessions.get(sid)
             if session is not None:
@@ -645,7 +646,7 @@ class Server(CallGlue):
         fx.append(
             ev.SessionStarted(at=now, session=session.id, user=session.user, connection=conn.id)
         )
-        self._ring_pending(session, fx)
+        self._glue.ring_pending(session, fx)
         return self._welcome(msg, session, resumed=False, gap=False)
 
     def _welcome(self, msg: p.Hello, session: Session, *, resumed: bool, gap: bool) -> p.Welcome:
@@ -720,7 +721,7 @@ class Server(CallGlue):
             entry = self._new_room(msg.room, self.config.default_room, now, fx)
         call_id = entry.room.policy.call
         if call_id is not None:
-            self._check_call_join(call_id, session.user)
+            self._glue.check_call_join(call_id, session.user)
         return p.Ok(
             id=msg.id, result=self._join_room(session, entry, msg.name, msg.invite, now, fx)
         )

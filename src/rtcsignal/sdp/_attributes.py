@@ -164,8 +164,8 @@ class Fmtp:
 
 def scan_fmtp(value: str) -> tuple[str, str]:
     """Check an ``a=fmtp`` value; return (format, parameters). Raises: SdpSyntaxError."""
-    fmt, sep, params = value.partition(" ")
-    if not sep or not is_token(fmt) or not params:
+    fmt, _, params = value.partition(" ")
+    if not params or (fmt not in PAYLOAD_TYPES and not is_token(fmt)):
         raise _fail("attr.fmtp", "fmtp", value, "is not '<format> <parameters>'")
     return fmt, params
 
@@ -180,6 +180,10 @@ def parse_fmtp(value: str) -> Fmtp:
 FEEDBACK_TYPES: Final = frozenset({"nack", "ccm", "goog-remb", "transport-cc", "trr-int", "ack"})
 
 
+_COMMON_FEEDBACK: Final = frozenset({"nack", "nack pli", "ccm fir", "goog-remb", "transport-cc"})
+_PT_OR_STAR: Final = frozenset((*PAYLOAD_TYPES, "*"))
+
+
 @attrs.frozen(kw_only=True)
 class RtcpFb:
     """``a=rtcp-fb:<pt or *> <type> [<subtype>]`` (RFC 4585 §4.2)."""
@@ -192,6 +196,9 @@ class RtcpFb:
 def scan_rtcp_fb(value: str) -> tuple[str, str, str | None]:
     """Check an ``a=rtcp-fb`` value; return (pt, type, parameters). Raises: SdpSyntaxError."""
     pt, sep, rest = value.partition(" ")
+    if rest in _COMMON_FEEDBACK and pt in _PT_OR_STAR:  # fast path, same result
+        kind, _, params = rest.partition(" ")
+        return pt, kind, params or None
     kind, _, params = rest.partition(" ")
     if (
         not sep

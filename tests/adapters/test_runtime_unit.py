@@ -100,36 +100,33 @@ def test_outbound_keeps_order_and_bounds_bytes() -> None:
     assert out.close_code == 1000
 
 
-@pytest.mark.anyio
-async def test_outbound_take_drains_then_reports_the_close() -> None:
+def test_outbound_take_drains_then_reports_the_close() -> None:
     out = Outbound(100)
     out.push(b"a", True)
     out.push(b"b", True)
     out.close(4000, "replaced")
     out.close(1000, "ignored: the first close wins")
-    assert await out.take() == [(b"a", True), (b"b", True)]
-    assert await out.take() is None
+    assert out.take() == [(b"a", True), (b"b", True)]
+    assert out.size == 0
+    assert out.take() == []
+    assert not out.open
     assert (out.close_code, out.close_reason) == (4000, "replaced")
 
 
-@pytest.mark.anyio
-async def test_outbound_abort_drops_pending_frames_and_wakes_the_writer() -> None:
+def test_outbound_abort_drops_pending_frames() -> None:
     out = Outbound(100)
-    taken: list[object] = []
-
-    async def writer() -> None:
-        taken.append(await out.take())
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(writer)
-        await anyio.sleep(0.01)
-        assert out.abort(4008, "slow") == 0
-    assert taken == [None]
-    out2 = Outbound(100)
-    out2.push(b"abcd", True)
-    assert out2.abort(4008, "slow") == 4
-    assert await out2.take() is None
-    assert out2.close_code == 4008
+    out.push(b"abcd", True)
+    assert out.abort(4008, "slow") == 4
+    assert out.take() == []
+    assert (out.close_code, out.size) == (4008, 0)
+    assert out.abort(1000, "again") == 0  # idempotent: the first reason stays
+    assert out.close_code == 4008
+    closing = Outbound(100)
+    closing.push(b"x", True)
+    closing.close(4000, "replaced")
+    closing.abort(1001, "going away")  # an abort keeps a queued close's code
+    assert closing.close_code == 4000
+    assert closing.take() == []
 
 
 # ---------------------------------------------------------------- the runtime

@@ -3,20 +3,18 @@
 Theory of operation
 -------------------
 The core returns effects synchronously; the runtime must hand them over without awaiting
-("join before await"), so :meth:`Outbound.push` is synchronous and never blocks. One writer
-task per connection drains the queue into the socket. If the socket does not drain (a
-reader that does not read: TCP back-pressure stops the writer), the queue grows; past
-``limit`` bytes the connection is *aborted* (pending frames dropped, close 4008) instead of
-letting memory grow. A normal close (:meth:`close`) keeps its place in the order: frames
-queued before it are still written, then the close.
+("join before await"), so :meth:`Outbound.push` is synchronous and never blocks. A writer
+task drains the queue into the socket; it exists only while there is something to write
+(an idle connection holds no writer task and no event, which keeps memory per connection
+low). If the socket does not drain (a reader that does not read: TCP back-pressure stops
+the writer), the queue grows; past ``limit`` bytes the connection is *aborted* (pending
+frames dropped, close 4008) instead of letting memory grow. A normal close (:meth:`close`)
+keeps its place in the order: frames queued before it are still written, then the close.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Final
-
-import anyio
 
 __all__ = ["Frame", "Outbound"]
 
@@ -35,14 +33,13 @@ class Outbound:
         limit: the most bytes that may wait in the queue.
     """
 
-    __slots__ = ("_event", "_frames", "_state", "close_code", "close_reason", "limit", "size")
+    __slots__ = ("_frames", "_state", "close_code", "close_reason", "limit", "size")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.size = 0
-        self._frames: deque[Frame] = deque()
+        self._frames: list[Frame] = []
         self._state = _OPEN
-        self._event: anyio.Event | None = None
         self.close_code: int | None = None
         self.close_reason = ""
 
@@ -61,7 +58,6 @@ class Outbound:
             return False
         self.size = size
         self._frames.append((data, text))
-        self._wake()
         return True
 
     def close(self, code: int, reason: str) -> None:
@@ -69,7 +65,6 @@ class Outbound:
         if self._state == _OPEN:
             self._state = _CLOSING
             self.close_code, self.close_reason = code, reason
-            self._wake()
 
     def abort(self, code: int, reason: str) -> int:
         """Drop pending frames and close now. Returns the bytes dropped."""
@@ -78,26 +73,15 @@ class Outbound:
             if self._state == _OPEN or self.close_code is None:
                 self.close_code, self.close_reason = code, reason
             self._state = _ABORTED
-            self._frames.clear()
+            self._frames = []
             self.size = 0
-            self._wake()
         return dropped
 
-    def _wake(self) -> None:
-        event = self._event
-        if event is not None:
-            self._event = None
-            event.set()
-
-    async def take(self) -> list[Frame] | None:
-        """Wait for frames and take all of them, in order; ``None`` once closed and empty
-        (then :attr:`close_code` says how to close)."""
-        while not self._frames:
-            if self._state != _OPEN:
-                return None
-            event = self._event = anyio.Event()
-            await event.wait()
-        frames = list(self._frames)
-        self._frames.clear()
-        self.size = 0
+    def take(self) -> list[Frame]:
+        """Take every queued frame, in order (empty when none: then, unless :attr:`open`,
+        :attr:`close_code` says how to close)."""
+        frames = self._frames
+        if frames:
+            self._frames = []
+            self.size = 0
         return frames

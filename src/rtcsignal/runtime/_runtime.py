@@ -122,15 +122,30 @@ class Health:
 
 
 class _Link:
-    __slots__ = ("address", "conn", "out", "scope", "user", "writer")
+    """One admitted connection: its queue, its transport, its writer (while one runs)."""
 
-    def __init__(self, conn: str, identity: Identity, limit: int) -> None:
+    __slots__ = (
+        "address",
+        "close_sent",
+        "conn",
+        "out",
+        "reader",
+        "transport",
+        "user",
+        "writer",
+        "writing",
+    )
+
+    def __init__(self, conn: str, identity: Identity, limit: int, transport: Transport) -> None:
         self.conn = conn
         self.user = identity.user
         self.address = identity.address
         self.out = Outbound(limit)
-        self.scope: anyio.CancelScope | None = None
+        self.transport = transport
+        self.reader: anyio.CancelScope | None = None
         self.writer: anyio.CancelScope | None = None
+        self.writing = False
+        self.close_sent = False
 
     def context(self) -> dict[str, Any]:
         return {"connection": self.conn, "user": self.user, "address": self.address}
@@ -267,8 +282,8 @@ class Runtime:
             with anyio.move_on_after(self.settings.shutdown_grace):
                 await drained.wait()
         for link in list(self._links.values()):
-            if link.scope is not None:
-                link.scope.cancel()
+            if link.reader is not None:
+                link.reader.cancel()
 
     def health(self) -> Health:
         """The health snapshot (core counts, queued bytes, uptime)."""
@@ -293,12 +308,8 @@ class Runtime:
         if link is None:
             return
         try:
-            async with anyio.create_task_group() as tg:
-                link.scope = tg.cancel_scope
-                tg.start_soon(self._writer, link, transport)
+            with anyio.CancelScope() as link.reader:
                 await self._reader(link, transport)
-                if link.out.open:
-                    tg.cancel_scope.cancel()  # the peer went away: stop writing
         finally:
             self._drop(link)
 
@@ -322,7 +333,8 @@ class Runtime:
             conn = self.server.connect(identity, self._clock())
             verdict = self._tracker.admit(conn, user=identity.user, address=identity.address)
             if verdict.allowed:
-                link = self._links[conn] = _Link(conn, identity, self._queue_limit)
+                link = _Link(conn, identity, self._queue_limit, transport)
+                self._links[conn] = link
                 self._count("rtcsignal_connections_opened_total", {})
                 self._rearm()
                 return link
@@ -371,13 +383,23 @@ class Runtime:
                 extra={"event": "connection_error", **link.context()},
             )
             self._count("rtcsignal_internal_errors_total", {"where": "reader"})
+            link.out.abort(INTERNAL_ERROR, "internal error")
+            if not link.close_sent:
+                link.close_sent = True
+                await self._close_transport(transport, INTERNAL_ERROR, "internal error")
 
-    async def _writer(self, link: _Link, transport: Transport) -> None:
-        out = link.out
+    def _wake_writer(self, link: _Link) -> None:
+        """Start the connection's writer unless one runs: it drains the queue and exits
+        when it is empty, so an idle connection costs no task."""
+        if not link.writing and not link.close_sent and self._tg is not None:
+            link.writing = True
+            self._tg.start_soon(self._writer, link)
+
+    async def _writer(self, link: _Link) -> None:
+        out, transport = link.out, link.transport
         try:
-            with anyio.CancelScope() as scope:
-                link.writer = scope
-                while (frames := await out.take()) is not None:
+            with anyio.CancelScope() as link.writer:
+                while frames := out.take():
                     for data, text in frames:
                         await transport.send(data, text)
         except Exception:
@@ -388,7 +410,14 @@ class Runtime:
             )
             self._count("rtcsignal_internal_errors_total", {"where": "writer"})
             out.abort(INTERNAL_ERROR, "internal error")
-        await self._close_transport(transport, out.close_code or CloseCode.NORMAL, out.close_reason)
+        finally:
+            link.writer = None
+            link.writing = False
+        if not out.open and not link.close_sent:
+            link.close_sent = True
+            await self._close_transport(
+                transport, out.close_code or CloseCode.NORMAL, out.close_reason
+            )
 
     async def _close_transport(self, transport: Transport, code: int, reason: str) -> None:
         # RFC 6455 §5.5: a close frame's reason must fit 123 bytes of UTF-8.
@@ -403,6 +432,9 @@ class Runtime:
         """The connection is over: tell the core (idempotent, O(1) per connection)."""
         self._links.pop(link.conn, None)
         self._tracker.release(link.conn)
+        if link.out.open and link.writer is not None:
+            link.writer.cancel()  # the peer is gone: nothing left to write to
+        link.close_sent = True
         link.out.abort(CloseCode.GOING_AWAY, "")
         self._execute(self.server.disconnect(link.conn, self._clock()))
         self._rearm()
@@ -416,12 +448,16 @@ class Runtime:
             kind = type(effect)
             if kind is Send:
                 link = links.get(effect.conn)
-                if link is not None and not link.out.push(effect.data, effect.text):
-                    self._overflow(link)
+                if link is not None:
+                    if not link.out.push(effect.data, effect.text):
+                        self._overflow(link)
+                    elif not link.writing:
+                        self._wake_writer(link)
             elif kind is Close:
                 link = links.get(effect.conn)
                 if link is not None:
                     link.out.close(effect.code, effect.reason[:MAX_REASON_CHARS])
+                    self._wake_writer(link)
             else:
                 self._observe(effect)
 
@@ -431,7 +467,9 @@ class Runtime:
         limit = self._queue_limit
         link.out.abort(CloseCode.SLOW_CONSUMER, f"slow consumer: over {limit} bytes queued")
         if link.writer is not None:
-            link.writer.cancel()
+            link.writer.cancel()  # it is blocked in a send; it then closes the transport
+        else:
+            self._wake_writer(link)
         self._count("rtcsignal_slow_consumer_closes_total", {})
         logger.warning(
             "closing slow consumer %s",

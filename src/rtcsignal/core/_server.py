@@ -114,6 +114,8 @@ class Server:
             warning_before=self.config.call_warning_before,
         )
         self._glue = CallGlue(self)
+        self._replay_events = self.config.replay_events
+        self._replay_bytes = self.config.replay_bytes
         c = self.config
         self._limits = p.ServerLimits(
             max_frame_bytes=c.max_frame_bytes,
@@ -415,15 +417,16 @@ class Server:
         if action is OnDeny.CLOSE:
             self._close(conn, CloseCode.POLICY_VIOLATION, "sustained rate-limit abuse", now, fx)
 
-    def _deliver(self, sid: str, message: p.Message, fx: list[Effect]) -> None:
-        """Number ``message`` in session ``sid``'s stream, keep it, send it if connected."""
+    def _deliver(self, sid: str, message: p.Message, fx: list[Effect], **stamp: str | None) -> None:
+        """Number ``message`` in session ``sid``'s stream (applying ``stamp`` in the same
+        copy), keep it for replay, and send it if the session is connected."""
         session = self._sessions[sid]
-        session.seq += 1
-        frame = p.encode(msgspec.structs.replace(message, seq=session.seq), session.fmt)
-        c = self.config
-        session.remember(session.seq, frame, c.replay_events, c.replay_bytes)
+        seq = session.seq = session.seq + 1
+        fmt = session.fmt
+        frame = p.encode(msgspec.structs.replace(message, seq=seq, **stamp), fmt)
+        session.remember(seq, frame, self._replay_events, self._replay_bytes)
         if session.conn is not None:
-            fx.append(Send(conn=session.conn, data=frame, text=session.fmt is Format.JSON))
+            fx.append(Send(conn=session.conn, data=frame, text=fmt is Format.JSON))
 
     def _deliver_user(
         self, user: str, message: p.Message, fx: list[Effect], *, except_session: str | None = None
@@ -837,8 +840,7 @@ class Server:
         return entry, pid, polite
 
     def _forward(self, entry: _RoomEntry, pid: str, msg: p.Directed, fx: list[Effect]) -> None:
-        _, sid = self._pids[msg.to]
-        self._deliver(sid, msgspec.structs.replace(msg, id=None, from_=pid), fx)
+        self._deliver(self._pids[msg.to][1], msg, fx, id=None, from_=pid)
 
     def _offer(self, conn: Connection, msg: p.Offer, now: float, fx: list[Effect]) -> None:
         entry, pid, polite = self._pair(conn, msg)

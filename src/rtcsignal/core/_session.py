@@ -83,10 +83,12 @@ class Session:
 
     def remember(self, seq: int, frame: bytes, max_events: int, max_bytes: int) -> None:
         """Keep ``frame`` for replay, evicting the oldest beyond the bounds."""
-        self.replay.append((seq, frame))
+        replay = self.replay
+        replay.append((seq, frame))
         self.replay_bytes += len(frame)
-        while self.replay and (len(self.replay) > max_events or self.replay_bytes > max_bytes):
-            self.replay_bytes -= len(self.replay.popleft()[1])
+        if len(replay) > max_events or self.replay_bytes > max_bytes:
+            while replay and (len(replay) > max_events or self.replay_bytes > max_bytes):
+                self.replay_bytes -= len(replay.popleft()[1])
 
     def missed_since(self, last_seq: int) -> list[bytes] | None:
         """Frames after ``last_seq`` in order, or ``None`` if some were already evicted."""

@@ -138,9 +138,10 @@ class InboundLimiter:
         "_address",
         "_allowed",
         "_clock",
-        "_conn_inserts",
         "_conns",
         "_default",
+        "_denied",
+        "_free",
         "_interval",
         "_room",
         "_rules",
@@ -165,7 +166,10 @@ class InboundLimiter:
         self._strikes = policy.strikes
         self._strike_window = policy.strike_window
         self._conns: dict[str, _Conn] = {}  # insertion order is recency order
-        self._conn_inserts = 0
+        self._free = min(policy.max_keys, SWEEP_MIN_INSERTS)  # new connections before upkeep
+        self._denied = Verdict(
+            allowed=False, action=OnDeny.REJECT, retry_after=0.0, scope=None, kind=""
+        )  # the last denial, reused while a flood repeats it
         self._clock = -math.inf
 
     def check(
@@ -201,7 +205,11 @@ class InboundLimiter:
         conns = self._conns
         st = conns.pop(connection, None)
         if st is None:
-            st = self._new_conn(now)
+            st = _Conn(now)
+            if self._free > 0:
+                self._free -= 1
+            else:
+                self._make_room(now)
         conns[connection] = st  # most recently used last
         worst = 0.0
         scope: str | None = None
@@ -322,7 +330,17 @@ class InboundLimiter:
             del strikes[0]
         if len(strikes) >= self._strikes and now - strikes[0] <= self._strike_window:
             action = OnDeny.CLOSE
-        return Verdict(allowed=False, action=action, retry_after=wait, scope=scope, kind=kind)
+        last = self._denied
+        if (
+            last.retry_after != wait
+            or last.action is not action
+            or last.scope != scope
+            or last.kind != kind
+        ):
+            last = self._denied = Verdict(
+                allowed=False, action=action, retry_after=wait, scope=scope, kind=kind
+            )
+        return last
 
     def _recovered(self, st: _Conn, now: float) -> bool:
         if st.tat > now or any(t > now for t in st.kinds.values()):
@@ -334,19 +352,21 @@ class InboundLimiter:
         dead = [c for c, st in conns.items() if self._recovered(st, now)]
         for c in dead:
             del conns[c]
-        self._conn_inserts = 0
+        self._renew_budget()
         return len(dead)
 
-    def _new_conn(self, now: float) -> _Conn:
+    def _renew_budget(self) -> None:
+        size = len(self._conns)
+        self._free = min(self.policy.max_keys - size, max(SWEEP_MIN_INSERTS, size))
+
+    def _make_room(self, now: float) -> None:
+        """Upkeep before a new connection when the budget is spent (as ``Limiter``):
+        sweep recovered connections, evict the least recently used 1/16 if still full."""
         conns = self._conns
         cap = self.policy.max_keys
-        self._conn_inserts += 1
-        if len(conns) >= cap or (
-            self._conn_inserts >= SWEEP_MIN_INSERTS and self._conn_inserts >= len(conns)
-        ):
-            self._sweep_conns(now)
-            excess = len(conns) - (cap - max(1, cap // EVICT_FRACTION))
-            if len(conns) >= cap and excess > 0:
-                for old in list(islice(conns, excess)):
-                    del conns[old]
-        return _Conn(now)
+        self._sweep_conns(now)
+        if len(conns) >= cap:
+            for old in list(islice(conns, len(conns) - (cap - max(1, cap // EVICT_FRACTION)))):
+                del conns[old]
+            self._renew_budget()
+        self._free -= 1

@@ -146,7 +146,8 @@ class Limiter:
 
     __slots__ = (
         "_clock",
-        "_inserts",
+        "_denied",
+        "_free",
         "_interval",
         "_tat",
         "_tolerance",
@@ -167,7 +168,9 @@ class Limiter:
         # key -> TAT; dict order is recency order (touched keys are re-inserted)
         self._tat: dict[Hashable, float] = {}
         self._clock = -math.inf
-        self._inserts = 0
+        # new keys that may be added before the next sweep / cap check
+        self._free = min(max_keys, SWEEP_MIN_INSERTS)
+        self._denied = Decision(allowed=False, retry_after=math.inf)  # the last denial, reused
 
     def __len__(self) -> int:
         """The number of keys held (recovering keys not yet swept)."""
@@ -201,18 +204,22 @@ class Limiter:
         tat = tats.pop(key, None)
         if tat is None:
             new = now + cost * self._interval
-            if new - now <= self._tolerance:
+            if new - now > self._tolerance:
+                return self._deny(math.inf)
+            if self._free > 0:
+                self._free -= 1
+                tats[key] = new
+            else:
                 self._insert(key, new, now)
-                return ALLOWED
-            return Decision(allowed=False, retry_after=math.inf)
+            return ALLOWED
         new = (tat if tat > now else now) + cost * self._interval
         if new - now <= self._tolerance:
             tats[key] = new
             return ALLOWED
         tats[key] = tat  # a denied key was used just now: keep it most recent
         if tat <= now:
-            return Decision(allowed=False, retry_after=math.inf)
-        return Decision(allowed=False, retry_after=retry_after(new, now, self._tolerance))
+            return self._deny(math.inf)
+        return self._deny(retry_after(new, now, self._tolerance))
 
     def peek(self, key: Hashable, now: float, cost: float = 1) -> Decision:
         """What :meth:`check` would answer, without charging or touching ``key``.
@@ -232,8 +239,8 @@ class Limiter:
         if new - now <= self._tolerance:
             return ALLOWED
         if tat <= now:
-            return Decision(allowed=False, retry_after=math.inf)
-        return Decision(allowed=False, retry_after=retry_after(new, now, self._tolerance))
+            return self._deny(math.inf)
+        return self._deny(retry_after(new, now, self._tolerance))
 
     def charge(self, key: Hashable, now: float, cost: float = 1) -> None:
         """Charge ``cost`` for ``key`` unconditionally (after :meth:`peek` allowed it).
@@ -251,7 +258,7 @@ class Limiter:
             raise ValueError(f"cost must be > 0, not {cost!r}")
         tat = self._tat.pop(key, None)
         if tat is None:
-            self._insert(key, now + cost * self._interval, now)
+            self._store(key, now + cost * self._interval, now)
         else:
             self._tat[key] = (tat if tat > now else now) + cost * self._interval
 
@@ -273,26 +280,40 @@ class Limiter:
         dead = [k for k, t in tats.items() if t <= now]
         for k in dead:
             del tats[k]
-        self._inserts = 0
+        self._free = min(self.max_keys - len(tats), max(SWEEP_MIN_INSERTS, len(tats)))
         return len(dead)
 
     def _store(self, key: Hashable, tat: float, now: float) -> None:
         """Set ``key``'s TAT (already computed against the clamped ``now``), most recent."""
         tats = self._tat
-        if tats.pop(key, None) is None:
-            self._insert(key, tat, now)
-        else:
+        if tats.pop(key, None) is not None:
             tats[key] = tat
+        elif self._free > 0:
+            self._free -= 1
+            tats[key] = tat
+        else:
+            self._insert(key, tat, now)
+
+    def _deny(self, wait: float) -> Decision:
+        """A denial with ``wait``: the previous one when equal (floods repeat the same
+        millisecond), so a flood allocates almost nothing."""
+        if self._denied.retry_after != wait:
+            self._denied = Decision(allowed=False, retry_after=wait)
+        return self._denied
 
     def _insert(self, key: Hashable, tat: float, now: float) -> None:
+        """Insert a new key when the insert budget is spent: sweep recovered keys, evict
+        the least recently used ``1/EVICT_FRACTION`` if still at the cap, renew the budget.
+
+        Between two of these, at most ``max(SWEEP_MIN_INSERTS, len)`` keys are added
+        (O(1) amortized per new key) and never past ``max_keys``.
+        """
         tats = self._tat
-        self._inserts += 1
-        if len(tats) >= self.max_keys or (
-            self._inserts >= SWEEP_MIN_INSERTS and self._inserts >= len(tats)
-        ):
-            self.sweep(now)
-            excess = len(tats) - (self.max_keys - max(1, self.max_keys // EVICT_FRACTION))
-            if len(tats) >= self.max_keys and excess > 0:
-                for old in list(islice(tats, excess)):
-                    del tats[old]
+        self.sweep(now)
+        if len(tats) >= self.max_keys:
+            keep = self.max_keys - max(1, self.max_keys // EVICT_FRACTION)
+            for old in list(islice(tats, len(tats) - keep)):
+                del tats[old]
+            self._free = min(self.max_keys - len(tats), max(SWEEP_MIN_INSERTS, len(tats)))
+        self._free -= 1
         tats[key] = tat

@@ -280,6 +280,19 @@ async def test_observer_events_are_logged_with_structure(
         tg.cancel_scope.cancel()
 
 
+@pytest.mark.anyio
+async def test_a_runtime_that_is_not_running_refuses_with_1011(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime, _ = _runtime()
+    t = FakeTransport()
+    with caplog.at_level(logging.ERROR, logger="rtcsignal"):
+        await runtime.serve(_request("alice"), t)
+    assert t.closed == (1011, "server not running")
+    assert "not running" in caplog.text
+    assert runtime.server.stats().connections == 0
+
+
 def test_a_runtime_needs_a_way_to_authenticate() -> None:
     with pytest.raises(ValueError, match="authenticate"):
         Runtime(RuntimeSettings())

@@ -86,5 +86,11 @@ def setup(app: web.Application, runtime: Runtime, *, path: str = "/ws") -> None:
         async with runtime:
             yield
 
+    async def going_away(_app: web.Application) -> None:
+        # on_shutdown runs before aiohttp waits for its handlers: close clients with
+        # going_away + 1001 first, or the wait would last its whole timeout.
+        await runtime.shutdown()
+
     app.cleanup_ctx.append(run)
+    app.on_shutdown.append(going_away)
     app.router.add_get(path, handler(runtime))

@@ -89,8 +89,11 @@ ALLOWED: Final = Decision(allowed=True, retry_after=0.0)
 """The one allowed decision: returned on every admission, so the hot path allocates nothing."""
 
 
+_PER_SECOND: Final = round(1 / RETRY_AFTER_RESOLUTION)  # resolution steps per second
+
+
 def _round_up(seconds: float) -> float:
-    return math.ceil(seconds / RETRY_AFTER_RESOLUTION) * RETRY_AFTER_RESOLUTION
+    return math.ceil(seconds * _PER_SECOND) / _PER_SECOND
 
 
 def retry_after(new_tat: float, now: float, tolerance: float) -> float:
@@ -108,11 +111,13 @@ def retry_after(new_tat: float, now: float, tolerance: float) -> float:
     Returns:
         the wait in seconds, ``> 0``.
     """
-    wait = _round_up(new_tat - now - tolerance)
+    wait = math.ceil((new_tat - now - tolerance) * _PER_SECOND) / _PER_SECOND
+    if wait > 0.0 and new_tat - (now + wait) <= tolerance:
+        return wait  # the common case, inline
     for _ in range(_RETRY_FIXUPS):
-        if wait > 0.0 and new_tat - (now + wait) <= tolerance:
+        wait = _round_up(max(wait, 0.0) + RETRY_AFTER_RESOLUTION)
+        if new_tat - (now + wait) <= tolerance:
             return wait
-        wait = _round_up(wait + RETRY_AFTER_RESOLUTION)
     return wait
 
 

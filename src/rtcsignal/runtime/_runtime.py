@@ -316,7 +316,14 @@ class Runtime:
     async def _admit(self, request: HandshakeRequest, transport: Transport) -> _Link | None:
         refusal: tuple[int, str, str] | None = None
         identity: Identity | None = None
-        if not self._accepting:
+        if self._tg is None:
+            logger.error(
+                "Runtime.serve called on a runtime that is not running: enter "
+                "`async with runtime:` (or the adapter's lifespan) first",
+                extra={"event": "not_running"},
+            )
+            refusal = (INTERNAL_ERROR, "server not running", "not_running")
+        elif not self._accepting:
             refusal = (CloseCode.GOING_AWAY, "server shutting down; reconnect", "shutdown")
         else:
             try:

@@ -2,7 +2,9 @@
 
 The README gives two commands, and ``.ci/run`` calls the test one verbatim:
 
-* ``nox -s demo``   – set up and run the demo on the embedded in-memory default.
+* ``nox -s demo``   – set up and run the demo signaling server (``python -m rtcsignal
+  serve``) on the embedded in-memory default; extra arguments go to ``serve``
+  (``nox -s demo -- --port 9000``).
 * ``nox -s lint typecheck tests fuzz docs`` – set up and run every check.
 
 System packages that tests need (browsers for the SDP corpus and end-to-end
@@ -26,9 +28,9 @@ SRC = ["src", "tests", "benchmarks", "examples", "scripts", "noxfile.py"]
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Run the demo on the embedded, in-memory default."""
-    session.install("-e", ".")
-    session.run("python", "-m", "rtcsignal", "demo", *session.posargs)
+    """Run the demo signaling server on the embedded, in-memory default (Ctrl-C stops it)."""
+    session.install("-e", ".[serve]")
+    session.run("python", "-m", "rtcsignal", "serve", *session.posargs)
 
 
 @nox.session

@@ -39,7 +39,9 @@ DIAGRAMS = {"negotiation": negotiation, "recording": recording, "call": call_sta
 def render(text: str) -> str:
     for name, make in DIAGRAMS.items():
         pattern = re.compile(rf"(<!-- diagram:{name} -->\n```mermaid\n)(.*?)(```\n)", re.S)
-        text, n = pattern.subn(lambda m, make=make: m.group(1) + make() + "\n" + m.group(3), text)
+        text, n = pattern.subn(
+            lambda m, make=make: m.group(1) + make().rstrip("\n") + "\n" + m.group(3), text
+        )
         if n != 1:
             raise SystemExit(f"docs/protocol.md has {n} blocks for diagram {name}")
     return text

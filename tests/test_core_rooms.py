@@ -308,3 +308,36 @@ def test_empty_room_expires_after_idle_timeout_exactly() -> None:
     h.advance(0.001)
     assert h.server.room("room1") is None
     assert "RoomClosed" in h.event_types()
+
+
+@pytest.mark.parametrize("kick_first", [True, False])
+def test_host_leaving_while_its_kick_is_in_flight(kick_first: bool) -> None:
+    """The host sends a kick and leaves (or drops) at the same instant: whichever the
+    server sees first decides, deterministically, and the room is always consistent."""
+    h = Harness()
+    host, alice, bob = h.peer("host"), h.peer("alice"), h.peer("bob")
+    join(host)
+    snap_a = join(alice)
+    snap_b = join(bob)
+    bob.drain()
+    kick = p.Kick(room="room1", target=snap_a.you, id="k")
+    leave = p.Leave(room="room1", id="l")
+    for message in (kick, leave) if kick_first else (leave, kick):
+        host.send(message)
+    replies = {m.id: m for m in host.drain() if isinstance(m, p.Ok | p.Error)}
+    assert set(replies) == {"k", "l"}  # exactly one reply each
+    room = h.server.room("room1")
+    assert room is not None
+    if kick_first:
+        assert isinstance(replies["k"], p.Ok)
+        assert set(room.participants) == {snap_b.you}
+        assert room.host == snap_b.you
+    else:
+        assert code(replies["k"]) == ErrorCode.NOT_IN_ROOM
+        assert set(room.participants) == {snap_a.you, snap_b.you}
+        assert room.host == snap_a.you  # longest present after the host
+    assert isinstance(replies["l"], p.Ok)
+    hosts = [x for x in room.participants.values() if x.role == Role.HOST]
+    assert len(hosts) == 1
+    left = [(x.participant, x.reason) for x in bob.drain("participant_left")]
+    assert (snap_a.you, "kicked") in left if kick_first else all(x[0] != snap_a.you for x in left)

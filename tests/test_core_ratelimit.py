@@ -106,3 +106,27 @@ def test_bad_frames_never_reach_the_handlers(raw: str) -> None:
     (error,) = alice.drain("error")
     assert error.code in {"malformed_frame", "unknown_type", "invalid_message"}
     assert h.server.stats() == snapshot
+
+
+def test_connection_guards_tighten_the_core_limits() -> None:
+    """The policy's guards and the server config both bound frames, handshake time and
+    rooms per session; the stricter applies and the welcome announces it."""
+    policy = RatePolicy.from_dict(
+        {
+            "guards": {
+                "max_frame_bytes": 1024,
+                "handshake_timeout": 2.0,
+                "max_rooms_per_connection": 1,
+            }
+        }
+    )
+    h = Harness(rate_policy=policy)
+    alice = h.peer("alice")
+    assert h.server.config.max_frame_bytes == 1024
+    assert h.server.config.handshake_timeout == 2.0
+    assert h.server.config.max_rooms_per_session == 1
+    alice.ok(p.Join(room="room1"))
+    assert alice.request(p.Join(room="room2")).code == ErrorCode.TOO_MANY_ROOMS  # type: ignore[union-attr]
+    alice.send_raw('{"type": "chat", "room": "room1", "text": "' + "x" * 1100 + '"}')
+    assert [m.code for m in alice.drain("error")] == [ErrorCode.FRAME_TOO_LARGE]
+    assert alice.closed is not None and alice.closed[0] == 1009

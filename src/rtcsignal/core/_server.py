@@ -29,6 +29,7 @@ import heapq
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+import attrs
 import msgspec
 
 from rtcsignal import protocol as p
@@ -53,6 +54,17 @@ _HS: Final = 0  # handshake timer
 _PING: Final = 1
 _GRACE: Final = 2
 _ROOM: Final = 3
+
+
+def _stricter(config: ServerConfig, policy: RatePolicy) -> ServerConfig:
+    """``config`` with the policy's connection guards applied where they are stricter."""
+    g = policy.guards
+    return attrs.evolve(
+        config,
+        max_frame_bytes=min(config.max_frame_bytes, g.max_frame_bytes),
+        handshake_timeout=min(config.handshake_timeout, g.handshake_timeout),
+        max_rooms_per_session=min(config.max_rooms_per_session, g.max_rooms_per_connection),
+    )
 
 
 class ServerStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,7 +96,10 @@ class Server:
             resume tokens, calls). The runtime passes ``secrets.token_urlsafe``-based ids;
             tests pass :class:`rtcsignal.testing.CountingIds`.
         validator: checks offers, answers and candidates; default :class:`SdpValidator`.
-        rate_policy: the abuse limits; default :meth:`RatePolicy.default`.
+        rate_policy: the abuse limits; default :meth:`RatePolicy.default`. Its
+            connection guards and ``config`` both bound the frame size, the handshake
+            timeout and the rooms per session: the stricter of the two applies, and
+            ``welcome.limits`` announces it.
     """
 
     def __init__(
@@ -95,10 +110,11 @@ class Server:
         validator: NegotiationValidator | None = None,
         rate_policy: RatePolicy | None = None,
     ) -> None:
-        self.config = config or ServerConfig()
+        policy = rate_policy or RatePolicy.default()
+        self.config = _stricter(config or ServerConfig(), policy)
         self._ids = id_factory
         self._validator: NegotiationValidator = validator or SdpValidator()
-        self._limiter = InboundLimiter(rate_policy or RatePolicy.default())
+        self._limiter = InboundLimiter(policy)
         self._conns: dict[str, Connection] = {}
         self._sessions: dict[str, Session] = {}
         self._tokens: dict[str, str] = {}

@@ -166,10 +166,32 @@ def _is_ipv4(text: str) -> bool:
     return len(octets) == 4 and _OCTETS.issuperset(octets)
 
 
+def _is_plain_ipv6(text: str) -> bool:
+    """A fast check for the IPv6 texts stacks emit, without :mod:`ipaddress`.
+
+    Accepts a strict subset of RFC 4291 §2.2 text: 8 groups of 1-4 hex digits, or at
+    most 7 around a single ``::``. ``False`` means "not this simple form": the caller
+    then asks :mod:`ipaddress` (embedded IPv4, or invalid).
+    """
+    head, sep, tail = text.partition("::")
+    groups = head.split(":") if head else []
+    if tail:
+        groups += tail.split(":")
+    if len(groups) != 8 and not (sep and len(groups) <= 7):
+        return False
+    hexdigits = _HEX_DIGITS
+    return all(0 < len(group) <= 4 and hexdigits.issuperset(group) for group in groups)
+
+
+_HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
+
+
 def is_valid_address(text: str) -> bool:
     """Return whether ``text`` is an IPv4, IPv6 or host-name connection address."""
     if _IPV4_CHARS.issuperset(text):
         return _is_ipv4(text)
+    if ":" in text and "%" not in text and _is_plain_ipv6(text):
+        return True
     return parse_address(text) is not None
 
 
@@ -275,12 +297,96 @@ def parse_candidate(text: str) -> Candidate:
     )
 
 
+# Canonical decimal texts of the small fields, for one dict lookup each.
+_COMPONENTS: Final = {str(n): n for n in range(1, MAX_COMPONENT_ID + 1)}
+_TRANSPORTS: Final = {"udp": "UDP", "UDP": "UDP", "tcp": "TCP", "TCP": "TCP"}
+# The extensions stacks add: names known to be tokens.
+_KNOWN_EXTENSIONS: Final = frozenset({"generation", "ufrag", "network-id", "network-cost"})
+_ICE: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
 def scan_candidate(text: str) -> _CandidateFields:
     """Check a candidate like :func:`parse_candidate`; return its fields as a tuple.
+
+    The common shape (``candidate:`` prefix, no ``raddr``, known extensions) takes a fast
+    path of inline checks; anything it does not accept at once goes through the full
+    check, which gives the same result or the precise error.
 
     Raises:
         CandidateError: as :func:`parse_candidate`.
     """
+    if type(text) is str and text.startswith("candidate:"):
+        fields = scan_candidate_value(text[10:])
+        if fields is not None:
+            return fields
+    return _scan_candidate_checked(text)
+
+
+def scan_candidate_value(value: str) -> _CandidateFields | None:
+    """The fast path of :func:`scan_candidate` for an ``a=candidate`` value: the fields,
+    or ``None`` when the value needs the full check (which may still accept it)."""
+    parts = value.split(" ")
+    count = len(parts)
+    if count < 8 or parts[6] != "typ" or not value.isascii() or not value.isprintable():
+        return None
+    foundation, comp, transport, prio, address, port_text, _, cand_type = parts[:8]
+    component = _COMPONENTS.get(comp)
+    upper = _TRANSPORTS.get(transport)
+    # priority and port: canonical 1*DIGIT (no leading zero), in range
+    if (
+        component is None
+        or upper is None
+        or cand_type not in CANDIDATE_TYPES
+        or not 0 < len(prio) <= 10
+        or not prio.isdigit()
+        or prio[0] == "0"
+        or not 0 < len(port_text) <= 5
+        or not port_text.isdigit()
+        or (port_text[0] == "0" and port_text != "0")
+        or not 0 < len(foundation) <= MAX_FOUNDATION_LENGTH
+        or not _ICE.issuperset(foundation)
+    ):
+        return None
+    priority = int(prio)
+    port = int(port_text)
+    if priority > MAX_PRIORITY or port > 65535:
+        return None
+    if _IPV4_CHARS.issuperset(address):
+        octets = address.split(".")
+        if len(octets) != 4 or not _OCTETS.issuperset(octets):
+            return None
+    elif not is_valid_address(address):
+        return None
+    index = 8
+    tcptype = None
+    if count > 9 and parts[8] == "tcptype":
+        tcptype = parts[9]
+        if upper != "TCP" or tcptype not in TCP_TYPES:
+            return None
+        index = 10
+    if (count - index) % 2:
+        return None
+    extensions = []
+    for i in range(index, count, 2):
+        key = parts[i]
+        ext_value = parts[i + 1]
+        if (
+            not ext_value
+            or key in _RESERVED_KEYS
+            or (key not in _KNOWN_EXTENSIONS and not is_token(key))
+        ):
+            return None
+        extensions.append((key, ext_value))
+    return (
+        foundation, component, transport, priority, address, port, cand_type, None, None,
+        tcptype, tuple(extensions),
+    )  # fmt: skip
+
+
+_RESERVED_KEYS: Final = frozenset({"raddr", "rport", "tcptype", "typ"})
+
+
+def _scan_candidate_checked(text: str) -> _CandidateFields:
     if not isinstance(text, str):
         raise _fail("candidate.syntax", f"a candidate must be text, not {type(text).__name__}")
     body = text[2:] if text.startswith("a=") else text

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sdp_samples import sample
 
 from rtcsignal import sdp
+from rtcsignal.sdp._candidate import _is_plain_ipv6, is_valid_address
 
 MDNS = "b2d4c1e5-7f3a-4b6c-9d8e-0a1b2c3d4e5f.local"
 REAL = [
@@ -262,3 +267,31 @@ def test_unspecified_and_multicast_are_refused_by_any_policy() -> None:
     assert sdp.classify_address("no pe") == "invalid"
     with pytest.raises(sdp.CandidateError):
         _check(None, candidate="candidate:1 1 udp 1 0.0.0.0 9 typ host")
+
+
+@given(st.text(alphabet="0aF:.1", max_size=40))
+def test_ipv6_fast_path_accepts_only_what_ipaddress_accepts(text: str) -> None:
+    # The call-free IPv6 check is a strict subset of ipaddress; is_valid_address agrees
+    # with ipaddress on every text with a colon.
+    try:
+        ipaddress.IPv6Address(text)
+        valid = True
+    except ValueError:
+        valid = False
+    if _is_plain_ipv6(text):
+        assert valid, text
+    if ":" in text:
+        assert is_valid_address(text) == valid, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1:2:3:4:5:6:7::", "::1:2:3:4:5:6:7", "::", "fd00::2", "Fa::1F:a:f:0a:1:a:fa", "1::2::3"],
+)
+def test_ipv6_fast_path_edges(text: str) -> None:
+    try:
+        ipaddress.IPv6Address(text)
+        valid = True
+    except ValueError:
+        valid = False
+    assert is_valid_address(text) == valid

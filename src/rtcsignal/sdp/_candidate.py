@@ -177,7 +177,7 @@ def _is_plain_ipv6(text: str) -> bool:
     groups = head.split(":") if head else []
     if tail:
         groups += tail.split(":")
-    if len(groups) != 8 and not (sep and len(groups) <= 7):
+    if len(groups) > 7 if sep else len(groups) != 8:
         return False
     hexdigits = _HEX_DIGITS
     return all(0 < len(group) <= 4 and hexdigits.issuperset(group) for group in groups)

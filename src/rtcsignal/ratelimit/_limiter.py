@@ -224,7 +224,15 @@ class Limiter:
         tats[key] = tat  # a denied key was used just now: keep it most recent
         if tat <= now:
             return self._deny(math.inf)
-        return self._deny(retry_after(new, now, self._tolerance))
+        # retry_after() inlined for its common case (floods take this path at full rate)
+        tolerance = self._tolerance
+        wait = math.ceil((new - now - tolerance) * _PER_SECOND) / _PER_SECOND
+        if not (wait > 0.0 and new - (now + wait) <= tolerance):
+            wait = retry_after(new, now, tolerance)
+        denied = self._denied
+        if denied.retry_after != wait:
+            denied = self._denied = Decision(allowed=False, retry_after=wait)
+        return denied
 
     def peek(self, key: Hashable, now: float, cost: float = 1) -> Decision:
         """What :meth:`check` would answer, without charging or touching ``key``.

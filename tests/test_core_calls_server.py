@@ -31,6 +31,18 @@ def test_invite_rings_every_device_and_answer_elsewhere() -> None:
     assert h.server.stats().active_calls == 1
 
 
+def test_caller_gets_the_call_rooms_snapshot_after_the_ok() -> None:
+    h = Harness()
+    alice, bob = h.peer("alice"), h.peer("bob")
+    call = alice.ok(p.CallInvite(to=("bob",)))
+    (snap,) = alice.drain("room_snapshot")
+    assert snap.room == call.room and snap.call == call.id and snap.seq is not None
+    assert [x.user for x in snap.participants] == ["alice"] and snap.you
+    accepted = bob.ok(p.CallAccept(call=call.id))
+    assert snap.you in {x.id for x in accepted.participants}
+    assert bob.drain("room_snapshot") == []  # the callee's snapshot is its ok's result
+
+
 def test_hangup_ends_call_for_everyone_with_reason_and_no_members() -> None:
     h = Harness()
     alice, bob = h.peer("alice"), h.peer("bob")

@@ -95,7 +95,9 @@ class CallGlue:
                 call=record.id,
             )
             self.s._new_room(record.room, policy, now, fx)
-        self.enter_call_room(session, record, now, fx, answering=record.id != call_id)
+        snapshot = self.enter_call_room(session, record, now, fx, answering=record.id != call_id)
+        if snapshot is not None:  # the caller learns its participant id in the call's room
+            self.s._deliver(session.id, snapshot, fx)
         self.apply_call_outputs(outputs, now, fx)
         return p.Ok(id=msg.id, result=self.call_info(record.id))
 

@@ -1,0 +1,190 @@
+"""Every program in ``examples/`` runs, as a subprocess on loopback, and does its job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from rtcsignal import protocol as p
+from rtcsignal.auth import mint_token
+from rtcsignal.client import Backoff, ClientClosed, connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "e2e"))
+from rtc_peer import RtcPeer
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SECRET = "examples-secret-0123456789abcdef"
+WAIT = 20.0
+
+
+@contextmanager
+def run(script: str, *args: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Start ``examples/<script>`` and yield it with its first output line."""
+    proc = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / script), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "RTCSIGNAL_AUTH_SECRET": SECRET, **env},
+    )
+    assert proc.stdout is not None
+    try:
+        line = proc.stdout.readline().strip()
+        if not line:
+            proc.kill()
+            raise AssertionError(f"{script} printed nothing: {proc.communicate()[1][-2000:]}")
+        yield proc, line
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(WAIT)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def stop(proc: subprocess.Popen[str]) -> int:
+    """SIGTERM, then the exit code (a graceful shutdown exits 0)."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(WAIT)
+
+
+def token(user: str) -> str:
+    return mint_token(SECRET, user=user, ttl=300, now=time.time())
+
+
+async def relay_then_shutdown(url: str, proc: subprocess.Popen[str]) -> None:
+    """Two clients relay a chat; on SIGTERM both are told ``going_away``."""
+    once = Backoff(initial=0.01, max_attempts=1)
+    async with (
+        connect(url, token=token("alice"), backoff=once) as alice,
+        connect(url, token=token("bob"), backoff=once) as bob,
+    ):
+        await alice.join("room-1")
+        await bob.join("room-1")
+        await bob.chat("room-1", "hello through the example")
+        seen: list[object] = []
+        with anyio.fail_after(WAIT):
+            async for event in alice.events():
+                seen.append(event)
+                if isinstance(event, p.Chat):
+                    assert event.text == "hello through the example"
+                    proc.send_signal(signal.SIGTERM)  # graceful shutdown while connected
+                if isinstance(event, p.GoingAway):
+                    assert event.reconnect
+                    break
+
+
+# uvicorn re-raises the signal once its graceful shutdown is done
+GRACEFUL = {"starlette_server.py": -signal.SIGTERM, "fastapi_service.py": -signal.SIGTERM}
+
+
+@pytest.mark.parametrize(
+    "script",
+    ["websockets_server.py", "starlette_server.py", "aiohttp_server.py", "trio_server.py"],
+)
+def test_minimal_servers(script: str) -> None:
+    with run(script, "--port", "0") as (proc, line):
+        assert line.startswith("listening on ws://127.0.0.1:")
+        anyio.run(relay_then_shutdown, line.split()[-1], proc)
+        assert proc.wait(WAIT) == GRACEFUL.get(script, 0)
+
+
+def test_fastapi_service() -> None:
+    with run("fastapi_service.py", "--port", "0", SERVICE_API_KEY="backend-key") as (proc, line):
+        base = line.split()[-1]
+        ws = base.replace("http://", "ws://") + "/ws"
+        with httpx.Client(base_url=base, timeout=WAIT) as http:
+            assert http.get("/token", params={"user": "x"}).status_code == 401
+            reply = http.get(
+                "/token", params={"user": "alice"}, headers={"X-Api-Key": "backend-key"}
+            )
+            assert reply.status_code == 200
+
+            async def scenario() -> None:
+                async with connect(ws, token=reply.json()["token"]) as alice:
+                    assert alice.user == "alice"
+                    await alice.join("room-1")
+                    health = (await anyio.to_thread.run_sync(http.get, "/healthz")).json()
+                    assert health["connections"] == 1 and health["participants"] == 1
+                with pytest.raises(ClientClosed) as err:
+                    async with connect(ws, token="v1.forged.token"):
+                        pass
+                assert err.value.code == 4003
+
+            anyio.run(scenario)
+            metrics = http.get("/metrics")
+            assert metrics.status_code == 200
+            lines = metrics.text.splitlines()
+            assert "rtcsignal_sessions_started_total 1.0" in lines
+            assert 'rtcsignal_participants_joined_total{role="host"} 1.0' in lines
+            assert any(x.startswith("rtcsignal_handshake_refused_total{") for x in lines)
+        assert stop(proc) == GRACEFUL["fastapi_service.py"]
+
+
+def test_call_example() -> None:
+    env = {"RTCSIGNAL_SERVER__RING_TIMEOUT": "1.0"}
+    with run("websockets_server.py", "--port", "0", **env) as (server, line):
+        url = line.split()[-1]
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(EXAMPLES / "call.py"),
+                url,
+                "--secret",
+                SECRET,
+                "--ring-timeout",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.splitlines() == [
+            "bob: alice is calling (video)",
+            "bob: accepted, in call-"
+            + out.stdout.split("in call-")[1].split()[0]
+            + " with ['alice', 'bob']",
+            "bob: call ended (hangup)",
+            "alice: call to carol ended (declined)",
+            "alice: ringing dave for up to 1 s",
+            "alice: call to dave ended (missed)",
+        ]
+        assert stop(server) == 0
+
+
+def test_aiortc_bot_echoes_the_data_channel() -> None:
+    with run("websockets_server.py", "--port", "0") as (server, line):
+        url = line.split()[-1]
+        with run("aiortc_bot.py", url, "lab", "--token", token("bot")) as (bot, joined):
+            assert joined.startswith("joined lab as ")
+            bot_pid = joined.split()[-1]
+
+            async def scenario() -> None:
+                async with connect(url, token=token("alice"), backoff=Backoff()) as client:
+                    peer = RtcPeer(client, "lab")
+                    try:
+                        await peer.join()  # the newcomer offers to the bot
+                        await peer.wait_open(bot_pid)
+                        await peer.say(bot_pid, "hi bot")
+                        assert await peer.heard(bot_pid) == "echo: hi bot"
+                    finally:
+                        await peer.close()
+
+            anyio.run(scenario, backend="asyncio")
+            assert stop(bot) == 0
+        assert stop(server) == 0

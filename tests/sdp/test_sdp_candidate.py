@@ -295,3 +295,48 @@ def test_ipv6_fast_path_edges(text: str) -> None:
     except ValueError:
         valid = False
     assert is_valid_address(text) == valid
+
+
+_KINDS = ["loopback", "link_local", "private", "mdns", "fqdn", "public", "invalid"]
+_ADDRESSES = {
+    "loopback": ["127.0.0.1", "::1"],
+    "link_local": ["169.254.3.4", "fe80::1"],
+    "private": ["10.1.2.3", "100.64.0.1", "fd00::1"],
+    "mdns": ["0b7a3c9e-1f2d-4e5f-8a9b-0c1d2e3f4a5b.local"],
+    "fqdn": ["turn.example.com"],
+    "public": ["8.8.8.8", "2001:4860:4860::8888"],
+    "invalid": ["0.0.0.0", "224.0.0.1", "ff02::1"],
+}
+
+
+@pytest.mark.parametrize("bits", range(64))
+def test_address_policy_matches_its_definition(bits: int) -> None:
+    """Every one of the 64 policies lets through exactly the kinds its flags name."""
+    flags = [bool(bits >> i & 1) for i in range(6)]
+    policy = sdp.CandidateAddressPolicy(
+        allow_loopback=flags[0],
+        allow_link_local=flags[1],
+        allow_private=flags[2],
+        allow_mdns=flags[3],
+        allow_fqdn=flags[4],
+        allow_ipv6=flags[5],
+    )
+    allowed = dict(zip(_KINDS, [*flags[:5], True, False], strict=True))
+    for kind, addresses in _ADDRESSES.items():
+        for address in addresses:
+            ipv6 = ":" in address
+            expect = allowed[kind] and (policy.allow_ipv6 or not ipv6)
+            line = f"candidate:1 1 udp 1 {address} 9 typ host"
+            if expect:
+                sdp.validate_candidate(
+                    line, sdp_mid=None, sdp_mline_index=None, username_fragment=None,
+                    description=None, policy=sdp.SdpPolicy(candidate_address_policy=policy),
+                )  # fmt: skip
+            else:
+                with pytest.raises(sdp.CandidateError) as err:
+                    sdp.validate_candidate(
+                        line, sdp_mid=None, sdp_mline_index=None, username_fragment=None,
+                        description=None, policy=sdp.SdpPolicy(candidate_address_policy=policy),
+                    )  # fmt: skip
+                assert err.value.rule == "policy.candidate_address"
+            assert sdp.classify_address(address) == sdp.classify_address(address)

@@ -13,6 +13,7 @@ so it is linear in the input.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Final
 
@@ -156,6 +157,10 @@ def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | 
     return text if is_valid_hostname(text) else None
 
 
+CLASSIFY_CACHE_SIZE: Final = 4096
+"""Addresses whose classification is memoized (a bounded LRU: a flood of distinct
+addresses only costs the uncached path)."""
+
 # Dotted-quad octets as text: canonical 0-255 without leading zeros (RFC 3986 dec-octet,
 # which RFC 8839 §5.1 IP4-address uses). A set lookup checks one octet.
 _OCTETS: Final = frozenset(str(n) for n in range(256))
@@ -195,12 +200,14 @@ def is_valid_address(text: str) -> bool:
     return parse_address(text) is not None
 
 
+@functools.lru_cache(maxsize=CLASSIFY_CACHE_SIZE)
 def classify_address(address: str) -> str:
     """Classify a candidate address for the address policy.
 
     Returns one of ``"loopback"``, ``"link_local"``, ``"private"``, ``"mdns"``, ``"fqdn"``,
     ``"public"`` or ``"invalid"``; IPv6 addresses are reported as such, prefixed
-    ``"ipv6_"`` (e.g. ``"ipv6_private"``).
+    ``"ipv6_"`` (e.g. ``"ipv6_private"``). A pure function of the text, memoized in a
+    bounded cache: peers trickle the same few addresses again and again.
     """
     parsed = parse_address(address)
     if parsed is None:
@@ -237,25 +244,30 @@ def check_address(address: str, policy: CandidateAddressPolicy) -> None:
         CandidateError: the address is refused.
     """
     kind = classify_address(address)
-    ipv6 = kind.startswith("ipv6_")
-    base = kind[5:] if ipv6 else kind
-    allowed = {
-        "loopback": policy.allow_loopback,
-        "link_local": policy.allow_link_local,
-        "private": policy.allow_private,
-        "mdns": policy.allow_mdns,
-        "fqdn": policy.allow_fqdn,
-        "public": True,
-    }.get(base, False)
-    if ipv6 and not policy.allow_ipv6:
-        allowed = False
-    if not allowed:
+    if kind not in _allowed_kinds(policy):
         shown = kind.replace("_", "-")
         raise CandidateError(
             "policy.candidate_address",
             f"candidate address {address} ({shown}) is refused by the address policy",
             field="connection-address",
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _allowed_kinds(policy: CandidateAddressPolicy) -> frozenset[str]:
+    """The :func:`classify_address` kinds ``policy`` lets through."""
+    base = {
+        "loopback": policy.allow_loopback,
+        "link_local": policy.allow_link_local,
+        "private": policy.allow_private,
+        "mdns": policy.allow_mdns,
+        "fqdn": policy.allow_fqdn,
+        "public": True,
+    }
+    kinds = {kind for kind, allowed in base.items() if allowed}
+    if policy.allow_ipv6:
+        kinds |= {f"ipv6_{kind}" for kind in kinds if kind not in ("mdns", "fqdn")}
+    return frozenset(kinds)
 
 
 _CandidateFields = tuple[

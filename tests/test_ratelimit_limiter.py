@@ -175,6 +175,77 @@ def test_the_cap_evicts_the_least_recently_used() -> None:
     assert lim.check(1, 0.0).allowed, "the least recently used key was evicted"
 
 
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["check", "charge", "peek", "forget"]), st.integers(0, 5)),
+        max_size=60,
+    )
+)
+def test_recency_order_is_exact_lru(ops: list[tuple[str, int]]) -> None:
+    """Every check (allowed or denied) and charge makes its key the most recent; peek
+    does not; forget removes it. The limiter's order is what eviction relies on."""
+    lim = Limiter(rate=1, burst=3, max_keys=1000)
+    model: list[int] = []
+    for op, key in ops:
+        getattr(lim, op)(key, 0.0) if op != "forget" else lim.forget(key)
+        if op in ("check", "charge"):
+            if key in model:
+                model.remove(key)
+            if op == "charge" or key in lim._tat:
+                model.append(key)
+        elif op == "forget" and key in model:
+            model.remove(key)
+    assert list(lim._tat) == model
+
+
+@given(
+    rate=rates,
+    burst=bursts,
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["check", "check", "check", "peek", "charge", "forget"]),
+            st.integers(0, 2),
+            st.one_of(st.sampled_from([0.0, 1e-7, 3e-4, 1e-3]), st.floats(0, 0.05)),
+            st.sampled_from([1, 1, 1, 2, 0.5]),
+        ),
+        max_size=200,
+    ),
+)
+def test_flood_shortcut_decides_exactly_as_the_full_path(
+    rate: float, burst: float, ops: list[tuple[str, int, float, float]]
+) -> None:
+    """A repeated denial is answered from the last one while nothing changed; it must be
+    the very decision (and retry_after) the full computation gives, and the state after
+    every step must be the same."""
+    fast, full = Limiter(rate, burst), Limiter(rate, burst)
+    now = 1_000.0
+    for op, key, dt, cost in ops:
+        now += dt
+        full._flood_until = -math.inf  # never take the shortcut
+        if op == "forget":
+            fast.forget(key), full.forget(key)
+        elif op == "charge":
+            fast.charge(key, now, cost), full.charge(key, now, cost)
+        else:
+            a, b = getattr(fast, op)(key, now, cost), getattr(full, op)(key, now, cost)
+            assert (a.allowed, a.retry_after) == (b.allowed, b.retry_after)
+        assert list(fast._tat.items()) == list(full._tat.items())
+
+
+def test_a_flood_is_answered_by_the_shortcut_until_the_key_recovers() -> None:
+    fast, full = Limiter(rate=10, burst=2), Limiter(rate=10, burst=2)
+    now, hits = 5.0, 0
+    for _ in range(30_000):  # 0.3 s of a flood at 100k/s: crosses 300 ms steps
+        shortcut = now < fast._flood_until
+        full._flood_until = -math.inf
+        a, b = fast.check("hot", now), full.check("hot", now)
+        assert (a.allowed, a.retry_after) == (b.allowed, b.retry_after)
+        hits += shortcut
+        now += 1e-5
+    assert hits > 25_000  # most of a flood takes the shortcut
+    assert fast.check("hot", now + 1).allowed  # and it ends when the key recovers
+
+
 def test_the_cap_prefers_recovered_keys() -> None:
     lim = Limiter(rate=1, burst=1, max_keys=4)
     lim.check("old", 0.0)

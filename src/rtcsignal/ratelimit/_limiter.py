@@ -90,6 +90,11 @@ ALLOWED: Final = Decision(allowed=True, retry_after=0.0)
 
 
 _PER_SECOND: Final = round(1 / RETRY_AFTER_RESOLUTION)  # resolution steps per second
+_ceil: Final = math.ceil
+# One retry_after step, less a margin for float round-off: a cached denial is reused only
+# while ceil() would still give the same step (and the key is still denied).
+_FLOOD_STEP: Final = RETRY_AFTER_RESOLUTION - 1e-9
+_NO_KEY: Final[Hashable] = object()  # equal to no key: nothing was touched yet
 
 
 def _round_up(seconds: float) -> float:
@@ -152,8 +157,12 @@ class Limiter:
     __slots__ = (
         "_clock",
         "_denied",
+        "_flood_cost",
+        "_flood_key",
+        "_flood_until",
         "_free",
         "_interval",
+        "_last",
         "_tat",
         "_tolerance",
         "burst",
@@ -176,6 +185,11 @@ class Limiter:
         # new keys that may be added before the next sweep / cap check
         self._free = min(max_keys, SWEEP_MIN_INSERTS)
         self._denied = Decision(allowed=False, retry_after=math.inf)  # the last denial, reused
+        self._last: Hashable = _NO_KEY  # the key most recently moved to the end of _tat
+        # the last denial's key and cost, and until when it repeats as is (see check)
+        self._flood_key: Hashable = _NO_KEY
+        self._flood_cost: float = 0.0
+        self._flood_until = -math.inf
 
     def __len__(self) -> int:
         """The number of keys held (recovering keys not yet swept)."""
@@ -203,10 +217,20 @@ class Limiter:
             now = self._clock
         else:
             self._clock = now
+        if now < self._flood_until and key == self._flood_key and cost == self._flood_cost:
+            # A flood: the same key and cost as the last call, which was denied, and
+            # nothing touched since; the decision and its retry_after are unchanged until
+            # _flood_until (the key stays denied and the rounded wait in the same step).
+            return self._denied
+        self._flood_until = -math.inf
         if not cost > 0:
             raise ValueError(f"cost must be > 0, not {cost!r}")
         tats = self._tat
-        tat = tats.pop(key, None)
+        # Dict order is recency order: a touched key is popped and re-inserted at the end,
+        # unless it is the key touched last, which is at the end already (a hot key, or a
+        # flood, then costs no re-insertion).
+        last = key == self._last
+        tat = tats.get(key) if last else tats.pop(key, None)
         if tat is None:
             new = now + cost * self._interval
             if new - now > self._tolerance:
@@ -216,18 +240,28 @@ class Limiter:
                 tats[key] = new
             else:
                 self._insert(key, new, now)
+            self._last = key
             return ALLOWED
         new = (tat if tat > now else now) + cost * self._interval
         if new - now <= self._tolerance:
             tats[key] = new
+            self._last = key
             return ALLOWED
-        tats[key] = tat  # a denied key was used just now: keep it most recent
+        if not last:
+            tats[key] = tat  # a denied key was used just now: keep it most recent
+            self._last = key
         if tat <= now:
             return self._deny(math.inf)
         # retry_after() inlined for its common case (floods take this path at full rate)
         tolerance = self._tolerance
-        wait = math.ceil((new - now - tolerance) * _PER_SECOND) / _PER_SECOND
-        if not (wait > 0.0 and new - (now + wait) <= tolerance):
+        wait = _ceil((new - now - tolerance) * _PER_SECOND) / _PER_SECOND
+        if wait > 0.0 and new - (now + wait) <= tolerance:
+            # ceil() gives this same wait for every later `now` below this bound (minus a
+            # margin for float round-off), and the key is denied until new - tolerance.
+            self._flood_until = new - tolerance - wait + _FLOOD_STEP
+            self._flood_key = key
+            self._flood_cost = cost
+        else:
             wait = retry_after(new, now, tolerance)
         denied = self._denied
         if denied.retry_after != wait:
@@ -269,14 +303,17 @@ class Limiter:
             self._clock = now
         if not cost > 0:
             raise ValueError(f"cost must be > 0, not {cost!r}")
+        self._flood_until = -math.inf
         tat = self._tat.pop(key, None)
         if tat is None:
             self._store(key, now + cost * self._interval, now)
         else:
             self._tat[key] = (tat if tat > now else now) + cost * self._interval
+        self._last = key
 
     def forget(self, key: Hashable) -> None:
         """Drop ``key``'s state (it starts again with a full burst). Idempotent."""
+        self._flood_until = -math.inf
         self._tat.pop(key, None)
 
     def sweep(self, now: float) -> int:
@@ -289,6 +326,7 @@ class Limiter:
             now = self._clock
         else:
             self._clock = now
+        self._flood_until = -math.inf
         tats = self._tat
         dead = [k for k, t in tats.items() if t <= now]
         for k in dead:
@@ -306,6 +344,7 @@ class Limiter:
             tats[key] = tat
         else:
             self._insert(key, tat, now)
+        self._last = key
 
     def _deny(self, wait: float) -> Decision:
         """A denial with ``wait``: the previous one when equal (floods repeat the same

@@ -319,9 +319,28 @@ class SessionDescription(_Attributes):
     media: tuple[MediaSection, ...]
     eol: str = "\r\n"
     final_eol: bool = True
+    # Looked up for every trickled candidate: computed once per (immutable) description.
+    _mid_index: dict[str, int] | None = attrs.field(
+        init=False, default=None, eq=False, hash=False, repr=False
+    )
+    _ufrags: tuple[str | None, ...] | None = attrs.field(
+        init=False, default=None, eq=False, hash=False, repr=False
+    )
 
     def _first_attribute_line(self) -> int:
         return 4 + len(self.lines)
+
+    def index_of_mid(self, mid: str) -> int | None:
+        """The index of the first m-section with ``a=mid:<mid>``, or ``None``."""
+        table = self._mid_index
+        if table is None:
+            table = {}
+            for index, media in enumerate(self.media):
+                found = media.mid
+                if found is not None and found not in table:
+                    table[found] = index
+            object.__setattr__(self, "_mid_index", table)
+        return table.get(mid)
 
     def attribute_line(self, index: int) -> int:
         """Return the 1-based line number of session ``attributes[index]``."""
@@ -346,10 +365,8 @@ class SessionDescription(_Attributes):
 
     def media_by_mid(self, mid: str) -> MediaSection | None:
         """Return the m-section with ``a=mid:<mid>``, or ``None``."""
-        for media in self.media:
-            if media.mid == mid:
-                return media
-        return None
+        index = self.index_of_mid(mid)
+        return None if index is None else self.media[index]
 
     def transport_of(self, index: int) -> MediaSection | SessionDescription:
         """Return where m-section ``index`` takes its ICE credentials from.
@@ -378,7 +395,11 @@ class SessionDescription(_Attributes):
 
     def ice_ufrag_of(self, index: int) -> str | None:
         """The effective ``ice-ufrag`` of m-section ``index`` (see :meth:`transport_of`)."""
-        return self.transport_of(index).ice_ufrag
+        ufrags = self._ufrags
+        if ufrags is None:
+            ufrags = tuple(self.transport_of(i).ice_ufrag for i in range(len(self.media)))
+            object.__setattr__(self, "_ufrags", ufrags)
+        return ufrags[index]
 
     def ice_ufrags(self) -> frozenset[str]:
         """Every ICE username fragment of this description: its current ICE generation.

@@ -45,9 +45,9 @@ def _target(
     description: SessionDescription, sdp_mid: str | None, sdp_mline_index: int | None
 ) -> int:
     if sdp_mid is not None:
-        for index, media in enumerate(description.media):
-            if media.mid == sdp_mid:
-                return index
+        index = description.index_of_mid(sdp_mid) if isinstance(sdp_mid, str) else None
+        if index is not None:
+            return index
         raise CandidateError(
             "candidate.unknown_mid", f"sdpMid {sdp_mid[:64]!r} names no m-section",
             field="sdpMid",

@@ -305,3 +305,40 @@ async def test_a_runtime_runs_once_at_a_time() -> None:
         with pytest.raises(RuntimeError, match="already running"):
             await runtime.__aenter__()
     assert math.isfinite(runtime.health().uptime)
+
+
+@pytest.mark.anyio
+async def test_a_writer_lingers_under_traffic_and_exits_when_idle() -> None:
+    """One writer task serves frames that come within WRITER_LINGER of each other, in
+    order; a quiet connection's writer exits (an idle connection holds no task)."""
+    from rtcsignal.runtime._runtime import WRITER_LINGER
+
+    runtime, _ = _runtime()
+    async with runtime, anyio.create_task_group() as tg:
+        alice, bob = FakeTransport(), FakeTransport()
+        tg.start_soon(runtime.serve, _request("alice"), alice)
+        tg.start_soon(runtime.serve, _request("bob"), bob)
+        for t in (alice, bob):
+            t.push({"type": "hello", "version": 1, "id": 1})
+            await t.wait_for("welcome")
+            t.push({"type": "join", "room": "r-1", "id": 2})
+            await t.wait_for("ok")
+        (link,) = [x for x in runtime._links.values() if x.user == "bob"]
+        for i in range(10):
+            alice.push({"type": "chat", "room": "r-1", "text": f"m{i}"})
+            await anyio.sleep(WRITER_LINGER / 10)
+            assert link.writing, (i, alice.sent[-1])  # the same writer, woken each time
+        with anyio.fail_after(WAIT):
+            while len([m for m in bob.sent if m["type"] == "chat"]) < 10:
+                await anyio.sleep(0.005)
+        assert [m["text"] for m in bob.sent if m["type"] == "chat"] == [f"m{i}" for i in range(10)]
+        with anyio.fail_after(WAIT):
+            while link.writing:
+                await anyio.sleep(WRITER_LINGER / 4)
+        assert link.wake is None and link.writer is None
+        alice.push({"type": "reaction", "room": "r-1", "emoji": "+1"})  # a new writer
+        with anyio.fail_after(WAIT):
+            while bob.sent[-1]["type"] != "reaction":
+                await anyio.sleep(0.005)
+        await runtime.shutdown()
+    assert bob.closed is not None and bob.closed[0] == 1001

@@ -48,6 +48,11 @@ class Outbound:
         """Whether frames are still accepted."""
         return self._state == _OPEN
 
+    @property
+    def pending(self) -> bool:
+        """Whether frames wait to be taken."""
+        return bool(self._frames)
+
     def push(self, data: bytes, text: bool) -> bool:
         """Queue one frame. Returns ``False`` (and queues nothing) when the queue is not
         open or the frame would take it over ``limit``: the caller aborts the connection."""

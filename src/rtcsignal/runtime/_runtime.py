@@ -69,6 +69,9 @@ TRANSPORT_FRAME_FACTOR: Final = 2
 """Frameworks accept frames up to twice the core's ``max_frame_bytes``: the core answers a
 typed ``frame_too_large`` and closes 1009; larger frames the framework refuses itself
 (also 1009) without buffering them whole."""
+WRITER_LINGER: Final = 0.1
+"""Seconds a connection's writer task waits for more frames before it exits: under
+traffic one task serves many frames; an idle connection holds no task."""
 INTERNAL_ERROR: Final = 1011
 """RFC 6455 §7.4.1: the server hit an unexpected condition."""
 
@@ -132,6 +135,7 @@ class _Link:
         "reader",
         "transport",
         "user",
+        "wake",
         "writer",
         "writing",
     )
@@ -145,6 +149,7 @@ class _Link:
         self.reader: anyio.CancelScope | None = None
         self.writer: anyio.CancelScope | None = None
         self.writing = False
+        self.wake: anyio.Event | None = None  # set to wake a lingering writer
         self.close_sent = False
 
     def context(self) -> dict[str, Any]:
@@ -398,7 +403,10 @@ class Runtime:
     def _wake_writer(self, link: _Link) -> None:
         """Start the connection's writer unless one runs: it drains the queue and exits
         when it is empty, so an idle connection costs no task."""
-        if not link.writing and not link.close_sent and self._tg is not None:
+        if link.writing:
+            if link.wake is not None:
+                link.wake.set()
+        elif not link.close_sent and self._tg is not None:
             link.writing = True
             self._tg.start_soon(self._writer, link)
 
@@ -406,9 +414,21 @@ class Runtime:
         out, transport = link.out, link.transport
         try:
             with anyio.CancelScope() as link.writer:
-                while frames := out.take():
-                    for data, text in frames:
-                        await transport.send(data, text)
+                while True:
+                    while frames := out.take():
+                        for data, text in frames:
+                            await transport.send(data, text)
+                    if not out.open:
+                        break
+                    # Linger: a connection that just wrote will likely write again soon,
+                    # and waking a waiting writer costs less than a new task per frame.
+                    # One that stays quiet for WRITER_LINGER exits: idle costs no task.
+                    wake = link.wake = anyio.Event()
+                    with anyio.move_on_after(WRITER_LINGER) as idle:
+                        await wake.wait()
+                    link.wake = None
+                    if idle.cancelled_caught and not out.pending and out.open:
+                        break
         except Exception:
             logger.exception(
                 "connection %s failed while writing",
@@ -419,6 +439,7 @@ class Runtime:
             out.abort(INTERNAL_ERROR, "internal error")
         finally:
             link.writer = None
+            link.wake = None
             link.writing = False
         if not out.open and not link.close_sent:
             link.close_sent = True
@@ -458,7 +479,7 @@ class Runtime:
                 if link is not None:
                     if not link.out.push(effect.data, effect.text):
                         self._overflow(link)
-                    elif not link.writing:
+                    elif not link.writing or link.wake is not None:
                         self._wake_writer(link)
             elif kind is Close:
                 link = links.get(effect.conn)

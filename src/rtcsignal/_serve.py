@@ -2,12 +2,18 @@
 
 The ``websockets`` adapter on the runtime, in memory, with an anonymous identity minted
 per visitor (demo only: use ``auth_secret`` or your own hook in production). The WebSocket
-is at ``/ws`` and a health snapshot at ``/healthz``. Settings come from ``--config``
-(TOML), then ``RTCSIGNAL_*`` environment variables, then ``--host`` / ``--port``.
+is at ``/ws``, a health snapshot at ``/healthz`` and the demo video call page at ``/``
+(``rtcsignal/static``: ``index.html``, ``demo.js``, ``demo.css`` and the reusable
+``rtcsignal.js`` client). Settings come from ``--config`` (TOML), then ``RTCSIGNAL_*``
+environment variables, then ``--host`` / ``--port``.
+
+Visitors: ``GET /demo/identity`` mints a fresh guest user and returns a token for it,
+signed with a per-process random key; the page keeps it in ``sessionStorage`` and
+presents it (``?token=``) on every connection, so a reload is the same user and can
+resume its session. A connection without a token still gets a fresh guest identity.
 
 Adding pages: :func:`run_server` takes extra ``routes`` (path -> ``(status, content type,
-body)`` callable) served for plain HTTP GETs next to the WebSocket; a demo page at ``/``
-is one more entry in :func:`demo_routes`.
+body)`` callable) served for plain HTTP GETs next to the WebSocket.
 """
 
 from __future__ import annotations
@@ -15,40 +21,115 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import secrets
 import signal
 import sys
+import time
+import tomllib
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
 
+from rtcsignal.auth import TokenVerifier, mint_token
+from rtcsignal.core import Identity
 from rtcsignal.runtime import (
     HandshakeRequest,
     Runtime,
     RuntimeSettings,
     SettingsError,
-    anonymous_authenticator,
 )
 
 if TYPE_CHECKING:
     from rtcsignal.adapters.websockets import Route
 
-__all__ = ["demo_routes", "register", "run_server"]
+__all__ = ["DemoIdentities", "demo_routes", "register", "run_server"]
 
 logger = logging.getLogger("rtcsignal")
 
 
-def demo_routes(runtime: Runtime) -> dict[str, Route]:
-    """The demo server's plain HTTP routes: ``/healthz`` (JSON health snapshot)."""
+STATIC_FILES: dict[str, tuple[str, str]] = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/rtcsignal.js": ("rtcsignal.js", "text/javascript; charset=utf-8"),
+    "/demo.js": ("demo.js", "text/javascript; charset=utf-8"),
+    "/demo.css": ("demo.css", "text/css; charset=utf-8"),
+}
+"""The demo page's files (``rtcsignal/static``) by URL path: file name, content type."""
+
+DEMO_IDENTITY_TTL = 12 * 3600.0
+"""How long a demo visitor's token stays valid (a tab open all day keeps its user)."""
+
+
+class DemoIdentities:
+    """Anonymous demo visitors that keep their user id across reloads.
+
+    ``GET /demo/identity`` mints a guest user and a token for it (signed with a random
+    per-process key); :meth:`authenticate` accepts that token (``?token=``), so a reloaded
+    page is the same user and may resume its session (the core refuses to resume another
+    user's session). Without a token, a connection gets a fresh guest identity. A bad or
+    expired token is refused (4003): the page then asks for a new identity.
+    """
+
+    def __init__(self, *, prefix: str = "guest-", ttl: float = DEMO_IDENTITY_TTL) -> None:
+        self._secret = secrets.token_urlsafe(32)
+        self._verify = TokenVerifier(self._secret)
+        self._prefix = prefix
+        self._ttl = ttl
+
+    def authenticate(self, request: HandshakeRequest) -> Identity:
+        """The runtime's ``authenticate`` hook.
+
+        Raises:
+            AuthError: a token was given and is malformed, badly signed or expired.
+        """
+        token = request.query.get("token")
+        if not token:
+            return self._guest()
+        return self._verify(token, time.time())
+
+    def _guest(self) -> Identity:
+        return Identity(user=f"{self._prefix}{secrets.token_urlsafe(6)}")
+
+    def route(self, request: HandshakeRequest) -> tuple[int, str, bytes]:
+        """``GET /demo/identity``: ``{"user": ..., "token": ..., "ttl": ...}``."""
+        user = self._guest().user
+        token = mint_token(self._secret, user=user, ttl=self._ttl, now=time.time())
+        body = {"user": user, "token": token, "ttl": self._ttl}
+        return 200, "application/json", json.dumps(body).encode()
+
+
+def _static(name: str, content_type: str) -> Route:
+    body = resources.files("rtcsignal").joinpath("static", name).read_bytes()
+
+    def route(request: HandshakeRequest) -> tuple[int, str, bytes]:
+        return 200, content_type, body
+
+    return route
+
+
+def demo_routes(runtime: Runtime, identities: DemoIdentities | None = None) -> dict[str, Route]:
+    """The demo server's plain HTTP routes.
+
+    ``/healthz`` (JSON health snapshot), the demo page at ``/`` with its ``/demo.js``,
+    ``/demo.css`` and the JavaScript client ``/rtcsignal.js`` (read from the package with
+    :mod:`importlib.resources`), and ``/demo/identity`` when ``identities`` is given.
+    """
 
     def healthz(request: HandshakeRequest) -> tuple[int, str, bytes]:
         health = runtime.health()
         status = 200 if health.accepting else 503
         return status, "application/json", json.dumps(health.as_dict()).encode()
 
-    return {"/healthz": healthz}
+    table: dict[str, Route] = {"/healthz": healthz}
+    for path, (name, content_type) in STATIC_FILES.items():
+        table[path] = _static(name, content_type)
+    if identities is not None:
+        table["/demo/identity"] = identities.route
+    return table
 
 
 async def run_server(
@@ -66,13 +147,18 @@ async def run_server(
     """
     from rtcsignal.adapters.websockets import serve  # only the server needs websockets
 
-    runtime = Runtime(settings, authenticate=anonymous_authenticator())
+    identities = DemoIdentities()
+    runtime = Runtime(settings, authenticate=identities.authenticate)
     async with runtime:
-        table = {**demo_routes(runtime), **(routes or {})}
+        table = {**demo_routes(runtime, identities), **(routes or {})}
         async with serve(runtime, routes=table) as server:
             port = next(iter(server.sockets)).getsockname()[1]
             logger.info("listening on ws://%s:%d/ws", settings.host, port)
-            print(f"rtcsignal: ws://{settings.host}:{port}/ws  (health: /healthz)", flush=True)
+            print(
+                f"rtcsignal: ws://{settings.host}:{port}/ws  (health: /healthz)"
+                f"  demo page: http://{settings.host}:{port}/",
+                flush=True,
+            )
             if ready is not None:
                 ready(port)
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -82,10 +168,27 @@ async def run_server(
             await runtime.shutdown()
 
 
+DEMO_ROOM_CAPACITY = 8
+"""The demo page is a mesh call: every member sends to every other, which stops being
+usable past about 8. Rooms the demo server creates hold 8 unless configured otherwise
+(``RTCSIGNAL_SERVER__DEFAULT_ROOM__CAPACITY`` or ``[server.default_room] capacity``)."""
+
+_CAPACITY_ENV = "RTCSIGNAL_SERVER__DEFAULT_ROOM__CAPACITY"
+
+
 def _settings(args: argparse.Namespace) -> RuntimeSettings:
-    settings = RuntimeSettings.from_env()
     if args.config is not None:
-        settings = RuntimeSettings.from_toml(Path(args.config).read_text())
+        try:
+            data = tomllib.loads(Path(args.config).read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"settings: TOML: {exc}") from None
+        room = data.setdefault("server", {}).setdefault("default_room", {})
+        if isinstance(room, dict):
+            room.setdefault("capacity", DEMO_ROOM_CAPACITY)
+        settings = RuntimeSettings.from_dict(data)
+    else:
+        environ = {_CAPACITY_ENV: str(DEMO_ROOM_CAPACITY), **os.environ}
+        settings = RuntimeSettings.from_env(environ=environ)
     overrides: dict[str, Any] = {}
     if args.host is not None:
         overrides["host"] = args.host
@@ -109,7 +212,9 @@ def _main(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add the ``serve`` subcommand."""
     parser: argparse.ArgumentParser = sub.add_parser(
-        "serve", help="run the demo signaling server (WebSocket at /ws, health at /healthz)"
+        "serve",
+        help="run the demo signaling server (WebSocket at /ws, health at /healthz, "
+        "a multi-party video call demo page at /)",
     )
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8080)")

@@ -9,7 +9,9 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
+import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -69,3 +71,26 @@ def test_serve_command_reports_bad_settings() -> None:
     )
     assert result.returncode == 2
     assert "port" in result.stderr
+
+
+def test_demo_rooms_hold_a_mesh_call_unless_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from rtcsignal._serve import DEMO_ROOM_CAPACITY, _settings
+
+    def capacity(config: str | None = None) -> int:
+        args = argparse.Namespace(config=config, host=None, port=None)
+        return _settings(args).server.default_room.capacity
+
+    monkeypatch.delenv("RTCSIGNAL_SERVER__DEFAULT_ROOM__CAPACITY", raising=False)
+    assert capacity() == DEMO_ROOM_CAPACITY == 8
+    monkeypatch.setenv("RTCSIGNAL_SERVER__DEFAULT_ROOM__CAPACITY", "20")
+    assert capacity() == 20
+    plain = tmp_path / "plain.toml"
+    plain.write_text('host = "127.0.0.1"\n')
+    assert capacity(str(plain)) == 8
+    sized = tmp_path / "sized.toml"
+    sized.write_text("[server.default_room]\ncapacity = 4\n")
+    assert capacity(str(sized)) == 4

@@ -70,8 +70,9 @@ TRANSPORT_FRAME_FACTOR: Final = 2
 typed ``frame_too_large`` and closes 1009; larger frames the framework refuses itself
 (also 1009) without buffering them whole."""
 WRITER_LINGER: Final = 0.1
-"""Seconds a connection's writer task waits for more frames before it exits: under
-traffic one task serves many frames; an idle connection holds no task."""
+"""Seconds a connection's writer task waits for more frames before it may exit (it exits
+within twice this): under traffic one task serves many frames; an idle connection holds
+no task."""
 INTERNAL_ERROR: Final = 1011
 """RFC 6455 §7.4.1: the server hit an unexpected condition."""
 
@@ -132,7 +133,9 @@ class _Link:
         "close_sent",
         "conn",
         "out",
+        "parked_at",
         "reader",
+        "retire",
         "transport",
         "user",
         "wake",
@@ -150,6 +153,8 @@ class _Link:
         self.writer: anyio.CancelScope | None = None
         self.writing = False
         self.wake: anyio.Event | None = None  # set to wake a lingering writer
+        self.parked_at = 0.0  # when the writer started waiting for more frames
+        self.retire = False  # the reaper asks a long-idle writer to exit
         self.close_sent = False
 
     def context(self) -> dict[str, Any]:
@@ -242,6 +247,7 @@ class Runtime:
         self._drained: anyio.Event | None = None
         self._armed: float | None = None
         self._wake: anyio.Event | None = None
+        self._parked: set[_Link] = set()  # links whose writer waits for more frames
         self._started = clock()
         self._tg: anyio.abc.TaskGroup | None = None
 
@@ -254,6 +260,7 @@ class Runtime:
         self._started = self._clock()
         self._accepting = True
         self._tg.start_soon(self._timer)
+        self._tg.start_soon(self._reaper)
         return self
 
     async def __aexit__(
@@ -422,13 +429,18 @@ class Runtime:
                         break
                     # Linger: a connection that just wrote will likely write again soon,
                     # and waking a waiting writer costs less than a new task per frame.
-                    # One that stays quiet for WRITER_LINGER exits: idle costs no task.
+                    # One that stays quiet is retired by the reaper (no timer per wait):
+                    # an idle connection costs no task.
                     wake = link.wake = anyio.Event()
-                    with anyio.move_on_after(WRITER_LINGER) as idle:
-                        await wake.wait()
+                    link.parked_at = self._clock()
+                    self._parked.add(link)
+                    await wake.wait()
+                    self._parked.discard(link)
                     link.wake = None
-                    if idle.cancelled_caught and not out.pending and out.open:
-                        break
+                    if link.retire:
+                        link.retire = False
+                        if not out.pending and out.open:
+                            break
         except Exception:
             logger.exception(
                 "connection %s failed while writing",
@@ -438,8 +450,10 @@ class Runtime:
             self._count("rtcsignal_internal_errors_total", {"where": "writer"})
             out.abort(INTERNAL_ERROR, "internal error")
         finally:
+            self._parked.discard(link)
             link.writer = None
             link.wake = None
+            link.retire = False
             link.writing = False
         if not out.open and not link.close_sent:
             link.close_sent = True
@@ -541,6 +555,17 @@ class Runtime:
                 logger.exception("metrics hook failed", extra={"event": "hook_error"})
 
     # ------------------------------------------------------------ timers
+    async def _reaper(self) -> None:
+        """Every ``WRITER_LINGER`` seconds, retire the writers that have waited at least
+        that long: idle connections hold no task after at most twice the linger."""
+        while True:
+            await anyio.sleep(WRITER_LINGER)
+            idle_since = self._clock() - WRITER_LINGER
+            for link in [x for x in self._parked if x.parked_at <= idle_since]:
+                if link.wake is not None:
+                    link.retire = True
+                    link.wake.set()
+
     def _rearm(self) -> None:
         """Wake the timer task if the core now has a nearer deadline."""
         wake = self._wake

@@ -232,11 +232,11 @@ def candidate_template(kind: str, room: str, to: str) -> tuple[bytes, bytes]:
         "type": "candidate",
         "room": room,
         "to": to,
-        "candidate": CANDIDATE.format(seq="SEQ"),
+        "candidate": CANDIDATE.format(seq="@SEQ@"),  # '@' is in no id alphabet
         "sdp_mid": "0",
         "sdp_mline_index": 0,
     }
-    before, after = encode(kind, message).split(b"SEQ")
+    before, after = encode(kind, message).split(b"@SEQ@")
     return before, after
 
 

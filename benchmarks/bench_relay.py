@@ -158,7 +158,7 @@ def _profiled(pairs: int, seconds: float) -> dict[str, float]:
 
 def main(quick: bool) -> str:
     seconds = 1 if quick else 4
-    rounds = 1 if quick else 3
+    rounds = 1 if quick else 5
     pairs = 20 if quick else 50
     idle = "1000" if quick else "1000,5000"
     rate = 1000

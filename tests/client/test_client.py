@@ -149,6 +149,11 @@ async def test_session_reset_rejoins(anyio_backend: str) -> None:
             snap = await next_of(c, p.RoomSnapshot)
             assert snap.room == "room-1" and c.session != old
             assert [x.name for x in snap.participants if x.id == snap.you] == ["Alice"]
+            again = c.session
+            await c.drop()  # a second reset re-joins the same room again
+            assert (await next_of(c, SessionReset)).rooms == ("room-1",)
+            assert (await next_of(c, p.RoomSnapshot)).room == "room-1"
+            assert c.session != again
     finally:
         server.stop()
 

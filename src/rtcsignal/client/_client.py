@@ -336,6 +336,7 @@ class Client:
             except (ClientClosed, ConnectionLost, RequestTimeout):
                 return
             if isinstance(result, p.RoomSnapshot):
+                self._rooms[join.room] = join  # kept for the next reset too
                 await self._emit(result)
 
         assert self._tg is not None

@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 import anyio
+import anyio.abc
 import pytest
 
 from rtcsignal.auth import AuthError, HandshakeRequest
@@ -130,18 +131,26 @@ def test_outbound_abort_drops_pending_frames() -> None:
 
 
 # ---------------------------------------------------------------- the runtime
+async def _alice_and_bob(
+    runtime: Runtime, tg: anyio.abc.TaskGroup, room: str
+) -> tuple[FakeTransport, FakeTransport]:
+    """Alice and Bob connected through ``runtime``, welcomed, and in ``room``."""
+    alice, bob = FakeTransport(), FakeTransport()
+    tg.start_soon(runtime.serve, _request("alice"), alice)
+    tg.start_soon(runtime.serve, _request("bob"), bob)
+    for t in (alice, bob):
+        t.push({"type": "hello", "version": 1, "id": 1})
+        await t.wait_for("welcome")
+        t.push({"type": "join", "room": room, "id": 2})
+        await t.wait_for("ok")
+    return alice, bob
+
+
 @pytest.mark.anyio
 async def test_serve_relays_and_reports_health() -> None:
     runtime, metrics = _runtime()
     async with runtime, anyio.create_task_group() as tg:
-        alice, bob = FakeTransport(), FakeTransport()
-        tg.start_soon(runtime.serve, _request("alice"), alice)
-        tg.start_soon(runtime.serve, _request("bob"), bob)
-        for t in (alice, bob):
-            t.push({"type": "hello", "version": 1, "id": 1})
-            await t.wait_for("welcome")
-            t.push({"type": "join", "room": "standup", "id": 2})
-            await t.wait_for("ok")
+        alice, _ = await _alice_and_bob(runtime, tg, "standup")
         joined = await alice.wait_for("participant_joined")
         assert joined["participant"]["user"] == "bob"
         health = runtime.health()
@@ -315,14 +324,7 @@ async def test_a_writer_lingers_under_traffic_and_exits_when_idle() -> None:
 
     runtime, _ = _runtime()
     async with runtime, anyio.create_task_group() as tg:
-        alice, bob = FakeTransport(), FakeTransport()
-        tg.start_soon(runtime.serve, _request("alice"), alice)
-        tg.start_soon(runtime.serve, _request("bob"), bob)
-        for t in (alice, bob):
-            t.push({"type": "hello", "version": 1, "id": 1})
-            await t.wait_for("welcome")
-            t.push({"type": "join", "room": "r-1", "id": 2})
-            await t.wait_for("ok")
+        alice, bob = await _alice_and_bob(runtime, tg, "r-1")
         (link,) = [x for x in runtime._links.values() if x.user == "bob"]
         for i in range(10):
             alice.push({"type": "chat", "room": "r-1", "text": f"m{i}"})

@@ -162,12 +162,14 @@ def main(quick: bool) -> str:
     pairs = 20 if quick else 50
     idle = "1000" if quick else "1000,5000"
     rate = 1000
-    results: dict[str, dict[str, Any]] = {k: {"pairs": []} for k in KINDS}
+    results: dict[str, dict[str, Any]] = {k: {"pairs": [], "rooms": []} for k in KINDS}
     for _ in range(rounds):  # interleaved, so machine noise spreads over every server
         for kind in KINDS:
             results[kind]["pairs"].append(_run(kind, "pairs", pairs, seconds))
+            results[kind]["rooms"].append(_run(kind, "room", 50, seconds))
     for kind in KINDS:
-        results[kind]["room"] = _run(kind, "room", 50, seconds)
+        runs = results[kind]["rooms"]
+        results[kind]["room"] = {"rate_median": statistics.median(x["rate_median"] for x in runs)}
         results[kind]["latency"] = _run(kind, "latency", 10, rate, max(seconds, 2))
         results[kind]["idle"] = _run(kind, "idle", idle)
         results[kind]["storm"] = _run(kind, "storm", 200)
@@ -195,14 +197,17 @@ def main(quick: bool) -> str:
     mem_ours = results["rtcsignal"]["idle"]["1000"]
     mem_sio = results["socketio"]["idle"]["1000"]
     spread = {k: [round(x["rate_median"]) for x in results[k]["pairs"]] for k in KINDS}
+    room_spread = {k: [round(x["rate_median"]) for x in results[k]["rooms"]] for k in KINDS}
+    room_of = {k: results[k]["room"]["rate_median"] for k in KINDS}
     lines = [
         "## Relay over loopback (`bench_relay`)",
         "",
         f"Server pinned to CPU {SERVER_CPU}, load generator (a separate process) to CPU "
         f"{GENERATOR_CPU}; a fresh server process per scenario. {pairs} two-peer rooms at "
         f"saturation ({WINDOW} candidates in flight per sender), one room of 50 (a ring of "
-        f"directed candidates), latency at {rate} candidates/s over 10 pairs. Throughput is "
-        f"the median of {rounds} interleaved round(s), each the median of 1 s windows.",
+        f"directed candidates), latency at {rate} candidates/s over 10 pairs. Throughput (both "
+        f"scenarios) is the median of {rounds} interleaved round(s), each the median of 1 s "
+        "windows.",
         "",
         "| server | candidates/s (2-peer rooms) | candidates/s (room of 50) "
         "| p50 / p99 latency ms | server CPU s per 100k | KiB per idle conn (1k) "
@@ -215,7 +220,13 @@ def main(quick: bool) -> str:
         f"connection rtcsignal / python-socketio = **{mem_ours / mem_sio:.0%}** "
         f"(target <= 50%).",
         "",
+        f"Room of 50: rtcsignal / python-socketio = "
+        f"**{room_of['rtcsignal'] / room_of['socketio']:.2f}x**; "
+        f"rtcsignal / bare relay = **{room_of['rtcsignal'] / room_of['bare']:.0%}**.",
+        "",
         f"Per-round throughput (2-peer rooms): {spread}.",
+        "",
+        f"Per-round throughput (room of 50): {room_spread}.",
         "",
     ]
     if shares:

@@ -109,14 +109,13 @@ TransportFactory = Callable[[str], Awaitable[Transport]]
 
 
 class _Pending:
-    __slots__ = ("done", "error", "event", "id", "reply")
+    __slots__ = ("error", "event", "id", "reply")
 
     def __init__(self, request_id: int) -> None:
         self.id = request_id
         self.event = anyio.Event()
         self.reply: p.ServerMessage | None = None
         self.error: BaseException | None = None
-        self.done = False
 
     def resolve(self, reply: p.ServerMessage | None, error: BaseException | None) -> None:
         if not self.event.is_set():

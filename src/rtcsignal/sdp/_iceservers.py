@@ -239,7 +239,7 @@ def mint_turn_credentials(
 ) -> TurnCredentials:
     """Mint time-limited TURN credentials for coturn's ``use-auth-secret`` (TURN REST API).
 
-    Pure: the caller passes the time. ``now`` must be UNIX time (``time.time()``), not a
+    Pure: the caller passes the time. ``now`` must be UNIX (wall-clock) time, not a
     monotonic clock, because the TURN server compares the expiry with its own wall clock.
 
     Args:

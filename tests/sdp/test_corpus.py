@@ -119,6 +119,49 @@ def test_corpus_holds_what_naive_validators_reject() -> None:
     assert any(not item["candidate"] for e in MANIFEST for item in _candidates(e))
 
 
+def test_corpus_holds_real_srflx_with_hidden_related_address() -> None:
+    # Under mDNS host obfuscation browsers send srflx candidates with raddr 0.0.0.0 rport 0
+    # (gathered against the generator's loopback STUN responder): at least one per browser,
+    # next to the mDNS host candidate of the same socket, valid in SDP and trickled.
+    stacks = set()
+    for entry in MANIFEST:
+        if "candidates" not in entry:
+            continue
+        desc = sdp.validate_offer(corpus(entry["file"])) if entry["kind"] == "offer" else None
+        items = [i for i in _candidates(entry) if i["candidate"]]
+        parsed = [(item, sdp.parse_candidate(item["candidate"])) for item in items]
+        hosts = {
+            (item["sdpMid"], c.component, c.port)
+            for item, c in parsed
+            if c.type == "host" and sdp.classify_address(c.address) == "mdns"
+        }
+        for item, cand in parsed:
+            if (cand.type, cand.related_address, cand.related_port) != ("srflx", "0.0.0.0", 0):
+                continue
+            assert " typ srflx raddr 0.0.0.0 rport 0" in item["candidate"]
+            assert (item["sdpMid"], cand.component, cand.port) in hosts
+            assert desc is not None
+            checked = sdp.validate_candidate(
+                item["candidate"],
+                sdp_mid=item["sdpMid"],
+                sdp_mline_index=item["sdpMLineIndex"],
+                username_fragment=item["usernameFragment"],
+                description=desc,
+            )
+            assert checked == cand
+            # the same candidate is in the gathered description, without the ufrag extension
+            in_sdp = [
+                c
+                for m in desc.media
+                if m.mid == item["sdpMid"]
+                for c in m.candidates()
+                if c.type == "srflx" and (c.address, c.port) == (cand.address, cand.port)
+            ]
+            assert [(c.related_address, c.related_port) for c in in_sdp] == [("0.0.0.0", 0)]
+            stacks.add(entry["stack"])
+    assert stacks == {"chromium", "firefox"}
+
+
 # -- descriptions --
 
 

@@ -15,9 +15,12 @@ import attrs
 from ._errors import SdpSyntaxError
 
 __all__ = [
+    "CONTEXT_FREE_LINES",
     "FEEDBACK_TYPES",
     "KNOWN_CODECS",
+    "KNOWN_LINES",
     "PAYLOAD_TYPES",
+    "RTPMAP_LINES",
     "Extmap",
     "Fingerprint",
     "Fmtp",
@@ -446,3 +449,51 @@ def parse_group(value: str) -> Group:
     if not is_token(semantics) or not all(is_token(m) for m in mids):
         raise _fail("attr.group", "group", value, "is not '<semantics> <mid>...'")
     return Group(semantics=semantics, mids=tuple(mids))
+
+
+# --- Whole-line tables -------------------------------------------------------------------
+# Most lines of a browser offer are drawn from a small vocabulary: feedback types, codecs,
+# header extensions. These tables hold such lines *whole* (``"a=rtcp-fb:96 nack"``), so
+# the parser and the validator can set them aside with one hash probe per line, done in C
+# (``filterfalse(table.__contains__, lines)``), and spend Python bytecode only on the
+# rest. Every line in them is one the attribute grammars above accept on their own; a
+# line that is not in them takes the general path, so the tables only decide speed.
+
+_HEADER_EXTENSIONS: Final = (
+    "urn:ietf:params:rtp-hdrext:sdes:mid",
+    "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+    "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
+    "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+    "urn:ietf:params:rtp-hdrext:csrc-audio-level",
+    "urn:ietf:params:rtp-hdrext:toffset",
+    "urn:3gpp:video-orientation",
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+    "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+    "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time",
+    "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay",
+    "http://www.webrtc.org/experiments/rtp-hdrext/video-content-type",
+    "http://www.webrtc.org/experiments/rtp-hdrext/video-timing",
+    "http://www.webrtc.org/experiments/rtp-hdrext/color-space",
+    "http://www.webrtc.org/experiments/rtp-hdrext/video-layers-allocation00",
+    "https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension",
+)
+
+RTPMAP_LINES: Final = {
+    f"a=rtpmap:{text} {codec}": (pt, known[0])
+    for text, pt in PAYLOAD_TYPES.items()
+    for codec, known in KNOWN_CODECS.items()
+}
+"""``a=rtpmap`` lines of known codecs -> (payload type, encoding name)."""
+
+CONTEXT_FREE_LINES: Final = frozenset(
+    [
+        *(f"a=rtcp-fb:{pt} {fb}" for pt in sorted(_PT_OR_STAR) for fb in _COMMON_FEEDBACK),
+        # RFC 8285 §5: one-byte header ids 1-14 are the ones stacks number from.
+        *(f"a=extmap:{ident} {uri}" for ident in range(1, 15) for uri in _HEADER_EXTENSIONS),
+        *("a=rtcp-mux", "a=rtcp-rsize", "a=end-of-candidates", "a=extmap-allow-mixed"),
+    ]
+)
+"""Lines valid wherever they appear, any number of times: nothing is recorded for them."""
+
+KNOWN_LINES: Final = CONTEXT_FREE_LINES | RTPMAP_LINES.keys()
+"""Every whole line of the tables: its attribute name is known to be a token."""

@@ -1,8 +1,9 @@
 """The SDP model: a session description with its media sections (RFC 8866 §5).
 
 The model keeps every line: ``to_sdp()`` gives back the parsed text exactly (for input
-with consistent line endings). Attributes stay text, as ``(name, value)`` pairs (a
-Chromium offer has ~150 of them, so they are plain tuples); the typed views
+with consistent line endings). Attributes stay text: each scope keeps its ``a=`` lines
+verbatim (``attribute_lines``; a Chromium offer has ~150 of them) and splits them into
+``(name, value)`` pairs (``attributes``) on first use; the typed views
 (:meth:`MediaSection.rtpmaps`, :meth:`SessionDescription.bundle_groups`, ...) parse on
 demand with the grammars of :mod:`._attributes` and raise :class:`SdpSyntaxError`
 carrying the line number.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from itertools import repeat
 from typing import NamedTuple, TypeVar
 
 import attrs
@@ -50,6 +52,7 @@ __all__ = [
     "Origin",
     "SessionDescription",
     "attribute_to_sdp",
+    "split_attribute_lines",
 ]
 
 _T = TypeVar("_T")
@@ -108,11 +111,29 @@ def _typed(
     return tuple(out)
 
 
+def split_attribute_lines(lines: tuple[str, ...]) -> tuple[Attribute, ...]:
+    """Split verbatim ``a=`` lines into ``(name, value)`` pairs (see :data:`Attribute`)."""
+    return tuple(
+        (name[2:], value if sep else None)
+        for name, sep, value in map(str.partition, lines, repeat(":"))
+    )
+
+
 class _Attributes(abc.ABC):
     """Accessors shared by the session level and media sections."""
 
     __slots__ = ()
-    attributes: tuple[Attribute, ...]
+    attribute_lines: tuple[str, ...]
+    _attributes: tuple[Attribute, ...] | None
+
+    @property
+    def attributes(self) -> tuple[Attribute, ...]:
+        """The ``a=`` lines as ``(name, value)`` pairs, in order (split on first use)."""
+        found = self._attributes
+        if found is None:
+            found = split_attribute_lines(self.attribute_lines)
+            object.__setattr__(self, "_attributes", found)
+        return found
 
     @abc.abstractmethod
     def _first_attribute_line(self) -> int:
@@ -180,7 +201,8 @@ class MediaSection(_Attributes):
         proto: the transport protocol, e.g. ``UDP/TLS/RTP/SAVPF``.
         formats: the format list (RTP payload types as text).
         lines: the ``i c b k`` lines, verbatim.
-        attributes: the ``a=`` lines in order.
+        attribute_lines: the ``a=`` lines in order, verbatim, without line endings
+            (``"a=mid:0"``); :attr:`attributes` gives them as ``(name, value)`` pairs.
         line: the 1-based line number of the ``m=`` line.
     """
 
@@ -190,8 +212,11 @@ class MediaSection(_Attributes):
     proto: str
     formats: tuple[str, ...]
     lines: tuple[Line, ...]
-    attributes: tuple[Attribute, ...]
+    attribute_lines: tuple[str, ...]
     line: int
+    _attributes: tuple[Attribute, ...] | None = attrs.field(
+        init=False, default=None, eq=False, hash=False, repr=False
+    )
 
     def _first_attribute_line(self) -> int:
         return self.line + len(self.lines) + 1
@@ -292,7 +317,7 @@ class MediaSection(_Attributes):
         port = str(self.port) if self.port_count is None else f"{self.port}/{self.port_count}"
         out = [f"m={self.kind} {port} {self.proto} {' '.join(self.formats)}"]
         out.extend(f"{t}={v}" for t, v in self.lines)
-        out.extend(attribute_to_sdp(a) for a in self.attributes)
+        out.extend(self.attribute_lines)
         out.append("")
         return eol.join(out)
 
@@ -306,7 +331,8 @@ class SessionDescription(_Attributes):
         session_name: the ``s=`` value.
         lines: the other session-level lines (``i u e p c b t r z k``), verbatim and in
             order.
-        attributes: the session-level ``a=`` lines.
+        attribute_lines: the session-level ``a=`` lines, verbatim, without line endings;
+            :attr:`attributes` gives them as ``(name, value)`` pairs.
         media: the m-sections in order.
         eol: the line ending of the input (``"\\r\\n"``, or ``"\\n"`` when only LF was used).
         final_eol: whether the last line ended with a line ending.
@@ -315,10 +341,13 @@ class SessionDescription(_Attributes):
     origin: Origin
     session_name: str
     lines: tuple[Line, ...]
-    attributes: tuple[Attribute, ...]
+    attribute_lines: tuple[str, ...]
     media: tuple[MediaSection, ...]
     eol: str = "\r\n"
     final_eol: bool = True
+    _attributes: tuple[Attribute, ...] | None = attrs.field(
+        init=False, default=None, eq=False, hash=False, repr=False
+    )
     # Looked up for every trickled candidate: computed once per (immutable) description.
     _mid_index: dict[str, int] | None = attrs.field(
         init=False, default=None, eq=False, hash=False, repr=False
@@ -417,7 +446,7 @@ class SessionDescription(_Attributes):
         eol = self.eol
         head = ["v=0", self.origin.to_sdp(), f"s={self.session_name}"]
         head.extend(f"{t}={v}" for t, v in self.lines)
-        head.extend(attribute_to_sdp(a) for a in self.attributes)
+        head.extend(self.attribute_lines)
         head.append("")
         text = eol.join(head) + "".join(m.to_sdp(eol) for m in self.media)
         return text if self.final_eol else text[: -len(eol)]

@@ -21,11 +21,13 @@ refused before any work.
 
 from __future__ import annotations
 
+from itertools import filterfalse, repeat
+from operator import itemgetter
 from typing import Final, NoReturn
 
-from ._attributes import is_token, parse_int
+from ._attributes import KNOWN_LINES, is_token, parse_int
 from ._errors import SdpSyntaxError
-from ._model import Attribute, Line, MediaSection, Origin, SessionDescription
+from ._model import Line, MediaSection, Origin, SessionDescription
 from ._policy import DEFAULT_POLICY, SdpPolicy
 
 __all__ = ["parse"]
@@ -154,21 +156,36 @@ def _check_line(kind: str, value: str, number: int) -> None:
             raise _error("syntax.timing", "t= must be '<start> <stop>'", number, "t=")
 
 
-def _attribute_run(lines: list[str], start: int, stop: int) -> list[Attribute]:
-    """Read ``lines[start:stop]``, which must all be ``a=`` lines (RFC 8866 §5: nothing
-    but attributes follows the first attribute of a scope, up to the next ``m=``).
+_FIRST: Final = itemgetter(0)
+# m= media types and protos that are tokens (RFC 8866 §5.14); a set lookup skips the
+# per-character check for the ones WebRTC stacks emit.
+_COMMON_MEDIA: Final = frozenset({"audio", "video", "application", "text", "message"})
+_COMMON_PROTOS: Final = frozenset(
+    {
+        "UDP/TLS/RTP/SAVPF", "UDP/TLS/RTP/SAVP", "TCP/DTLS/RTP/SAVPF", "RTP/SAVPF",
+        "RTP/SAVP", "RTP/AVPF", "RTP/AVP", "UDP/DTLS/SCTP", "TCP/DTLS/SCTP", "DTLS/SCTP",
+    }
+)  # fmt: skip
 
-    The hot path of the parser: two list comprehensions and a check per *distinct*
-    attribute name (RFC 8866 §5.13: att-field = token), not per line.
+
+def _attribute_run(lines: list[str], start: int, stop: int) -> tuple[str, ...]:
+    """Check ``lines[start:stop]``, which must all be ``a=`` lines (RFC 8866 §5: nothing
+    but attributes follows the first attribute of a scope, up to the next ``m=``), and
+    return them.
+
+    The hot path of the parser, in C but for one check per *distinct* attribute name
+    (RFC 8866 §5.13: att-field = token): lines of the whole-line tables
+    (:data:`KNOWN_LINES`) are set aside by a hash probe, the others are split at their
+    first colon, and the set of their ``a=<name>`` heads is checked.
     """
-    parts = [line.partition(":") for line in lines[start:stop]]
-    names: dict[str, str] = {}
-    for raw in {p[0] for p in parts}:
-        name = raw[2:]
-        if raw[:2] != "a=" or (name not in _COMMON_ATTRIBUTES and not is_token(name)):
+    run = tuple(lines[start:stop])
+    heads = set(map(_FIRST, map(str.partition, filterfalse(KNOWN_LINES.__contains__, run),
+                                repeat(":"))))  # fmt: skip
+    for head in heads:
+        name = head[2:]
+        if head[:2] != "a=" or (name not in _COMMON_ATTRIBUTES and not is_token(name)):
             _bad_run(lines, start, stop)
-        names[raw] = name
-    return [(names[n], v if sep else None) for n, sep, v in parts]
+    return run
 
 
 def _bad_run(lines: list[str], start: int, stop: int) -> NoReturn:
@@ -199,7 +216,9 @@ def _parse_media_line(value: str, number: int) -> tuple[str, int, int | None, st
         or (count is not None and str(count) != count_text)
     ):
         raise _error("syntax.media", f"m= port {port_text!r} is not a port number", number, "m=")
-    if not is_token(kind) or not all(is_token(p) for p in proto.split("/")):
+    if (kind not in _COMMON_MEDIA and not is_token(kind)) or (
+        proto not in _COMMON_PROTOS and not all(is_token(p) for p in proto.split("/"))
+    ):
         raise _error("syntax.media", "m= media type or proto is not a token", number, "m=")
     return kind, port, count, proto, tuple(parts[3:])
 
@@ -293,7 +312,7 @@ def _parse_lines(
     m_starts = _m_line_indices(text)
     m_starts.append(total)
     session_lines: list[Line] = []
-    session_attrs: list[Attribute] = []
+    session_attrs: tuple[str, ...] = ()
     rank = 2
     seen_t = False
     index = 3
@@ -340,7 +359,7 @@ def _parse_lines(
             )
         index += 1
         media_lines: list[Line] = []
-        attrs: list[Attribute] = []
+        attrs: tuple[str, ...] = ()
         rank = 0
         while index < total:
             line = lines[index]
@@ -380,10 +399,10 @@ def _parse_lines(
         media.append(
             MediaSection(
                 kind=kind, port=port, port_count=count, proto=proto, formats=formats,
-                lines=tuple(media_lines), attributes=tuple(attrs), line=m_number,
+                lines=tuple(media_lines), attribute_lines=attrs, line=m_number,
             )
         )  # fmt: skip
     return SessionDescription(
         origin=origin, session_name=session_name, lines=tuple(session_lines),
-        attributes=tuple(session_attrs), media=tuple(media), eol=eol, final_eol=final_eol,
+        attribute_lines=session_attrs, media=tuple(media), eol=eol, final_eol=final_eol,
     )  # fmt: skip

@@ -79,7 +79,7 @@ class SdpValidator:
             return  # an empty candidate is end-of-candidates (RFC 8838 §4): nothing to check
         desc = description if isinstance(description, sdp.SessionDescription) else None
         try:
-            sdp.validate_candidate(
+            sdp.check_candidate(
                 message.candidate,
                 sdp_mid=message.sdp_mid,
                 sdp_mline_index=message.sdp_mline_index,

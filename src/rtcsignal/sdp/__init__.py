@@ -6,7 +6,8 @@
   (RFC 8829, 8839, 8842, 8843, 8841) and an operator :class:`SdpPolicy`;
 * :func:`parse_candidate` / :func:`validate_candidate` handle trickled ICE candidates
   (RFC 8839 §5.1), telling "invalid" (:class:`CandidateError`) from "stale, drop it"
-  (:class:`CandidateDropped`);
+  (:class:`CandidateDropped`); :func:`check_candidate` makes the same checks for a
+  relay, which needs only the verdict;
 * :func:`validate_ice_server_url`, :func:`validate_ice_server` and
   :func:`mint_turn_credentials` cover ICE server configuration (RFC 7064, 7065, TURN REST).
 
@@ -58,6 +59,7 @@ from ._policy import DEFAULT_MAX_MEDIA_SECTIONS as DEFAULT_MAX_MEDIA_SECTIONS
 from ._policy import CandidateAddressPolicy as CandidateAddressPolicy
 from ._policy import SdpPolicy as SdpPolicy
 from ._trickle import EndOfCandidates as EndOfCandidates
+from ._trickle import check_candidate as check_candidate
 from ._trickle import validate_candidate as validate_candidate
 from ._validate import validate_answer as validate_answer
 from ._validate import validate_offer as validate_offer
@@ -99,6 +101,7 @@ __all__ = [
     "SsrcGroup",
     "TurnCredentials",
     "attribute_to_sdp",
+    "check_candidate",
     "classify_address",
     "mint_turn_credentials",
     "parse",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from typing import Final
 
 import attrs
@@ -29,8 +30,11 @@ __all__ = [
     "check_address_policy",
     "classify_address",
     "is_valid_address",
+    "match_candidate",
     "parse_candidate",
+    "refuse_address",
     "scan_candidate",
+    "scan_candidate_value",
 ]
 
 MAX_FOUNDATION_LENGTH: Final = 32  # RFC 8839 §5.1: foundation = 1*32ice-char
@@ -243,14 +247,36 @@ def check_address(address: str, policy: CandidateAddressPolicy) -> None:
     Raises:
         CandidateError: the address is refused.
     """
-    kind = classify_address(address)
-    if kind not in _allowed_kinds(policy):
+    refuse_address(classify_address(address), address, policy)
+
+
+def refuse_address(kind: str, address: str, policy: CandidateAddressPolicy) -> None:
+    """:func:`check_address` for an address already classified as ``kind``.
+
+    Raises:
+        CandidateError: ``policy.candidate_address``: the policy refuses ``kind``.
+    """
+    last = _last_kinds
+    kinds = last[1] if last[0] is policy else _kinds_of(policy)
+    if kind not in kinds:
         shown = kind.replace("_", "-")
         raise CandidateError(
             "policy.candidate_address",
             f"candidate address {address} ({shown}) is refused by the address policy",
             field="connection-address",
         )
+
+
+def _kinds_of(policy: CandidateAddressPolicy) -> frozenset[str]:
+    # Hashing a policy (an attrs value of six flags) costs more than the whole lookup it
+    # keys; a server uses one policy, so the last one is remembered by identity.
+    global _last_kinds
+    kinds = _allowed_kinds(policy)
+    _last_kinds = (policy, kinds)
+    return kinds
+
+
+_last_kinds: tuple[CandidateAddressPolicy | None, frozenset[str]] = (None, frozenset())
 
 
 @functools.lru_cache(maxsize=64)
@@ -309,26 +335,93 @@ def parse_candidate(text: str) -> Candidate:
     )
 
 
-# Canonical decimal texts of the small fields, for one dict lookup each.
-_COMPONENTS: Final = {str(n): n for n in range(1, MAX_COMPONENT_ID + 1)}
-_TRANSPORTS: Final = {"udp": "UDP", "UDP": "UDP", "tcp": "TCP", "TCP": "TCP"}
-# The extensions stacks add: names known to be tokens.
-_KNOWN_EXTENSIONS: Final = frozenset({"generation", "ufrag", "network-id", "network-cost"})
-_ICE: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+def _decimals_up_to(limit: int, *, zero: bool) -> str:
+    """A regular expression for the canonical decimals (no sign, no leading zero) from
+    1 (or 0 with ``zero``) to ``limit``: every text it matches is such a number."""
+    text = str(limit)
+    n = len(text)
+    # as long as the limit: its first i digits, a smaller digit, then any n - i - 1 digits
+    alternatives = [text]
+    for i, digit in enumerate(text):
+        low = 1 if i == 0 else 0
+        if int(digit) > low:
+            rest = n - i - 1
+            alternatives.append(
+                f"{text[:i]}[{low}-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest else "")
+            )
+    if n > 1:  # shorter than the limit
+        alternatives.append(f"[1-9][0-9]{{0,{n - 2}}}")
+    if zero:
+        alternatives.append("0")
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+_PORT: Final = _decimals_up_to(65535, zero=True)
+_NAME: Final = r"(?!(?:raddr|rport|tcptype|typ|ufrag) )[!#-'*+\-.0-9A-Z^-~]++"  # a token
+_EXTENSION: Final = rf" {_NAME} [!-~]++"
+# The common shape of a candidate value (after ``candidate:``) as stacks write it, in
+# one match: canonical decimals in range, the transport in lower or upper case, single
+# spaces, printable ASCII, ``raddr``/``rport`` and ``tcptype`` (TCP only) in their
+# places, then name/value extensions whose names are tokens (RFC 8866 §9) and not
+# reserved; the first ``ufrag`` extension is captured. Only the addresses are checked
+# after the match, so a value that matches and has valid addresses is one the full check
+# accepts, with the same fields; anything else takes the full check, which accepts it too
+# or names the exact rule it breaks. Single spaces delimit every repetition and the
+# repetitions are possessive, so matching is linear in the input. Groups:
+# 1 foundation, 2 component, 3 transport, 4 set when UDP, 5 priority, 6 address,
+# 7 port, 8 type, 9 raddr, 10 rport, 11 tcptype, 12 extensions, 13 the ufrag extension.
+_COMMON_VALUE: Final = (
+    r"([A-Za-z0-9+/]{1,32}+)"  # foundation = 1*32ice-char
+    rf" ({_decimals_up_to(MAX_COMPONENT_ID, zero=False)})"  # component-id
+    r" ((udp|UDP)|tcp|TCP)"  # transport
+    rf" ({_decimals_up_to(MAX_PRIORITY, zero=False)})"  # priority
+    r" ([!-~]++)"  # connection-address (checked after the match)
+    rf" ({_PORT})"  # port
+    r" typ (host|srflx|prflx|relay)"  # cand-type
+    rf"(?: raddr ([!-~]++) rport ({_PORT}))?+"  # rel-addr (checked after), rel-port
+    r"(?(4)|(?: tcptype (active|passive|so))?+)"  # RFC 6544 §4.5: TCP candidates only
+    rf"((?:{_EXTENSION})*+(?: ufrag ([!-~]++)(?:{_EXTENSION}| ufrag [!-~]++)*+)?+)"
+)
+_VALUE_SHAPE: Final = re.compile(_COMMON_VALUE)
+_CANDIDATE_SHAPE: Final = re.compile("candidate:" + _COMMON_VALUE)
+_ADDRESS: Final = 6
+_RADDR: Final = 9
+_UFRAG: Final = 13
+
+
+def match_candidate(text: str) -> tuple[str, str, str | None] | None:
+    """Check a ``candidate:...`` text of the common shape without building anything.
+
+    The check-only fast path of :func:`parse_candidate` for relays: a result means the
+    full grammar accepts ``text``.
+
+    Returns:
+        ``(kind, address, ufrag)``: the :func:`classify_address` kind of its address, the
+        address, and its first ``ufrag`` extension (``None`` without one); or ``None``
+        when ``text`` is not of the common shape or its address classifies as
+        ``"invalid"``: then :func:`parse_candidate` decides (it may still accept it).
+    """
+    m = _CANDIDATE_SHAPE.fullmatch(text)
+    if m is None:
+        return None
+    address, raddr, ufrag = m.group(_ADDRESS, _RADDR, _UFRAG)
+    kind = classify_address(address)
+    if kind == "invalid" or (raddr is not None and not is_valid_address(raddr)):
+        return None
+    return kind, address, ufrag
 
 
 def scan_candidate(text: str) -> _CandidateFields:
     """Check a candidate like :func:`parse_candidate`; return its fields as a tuple.
 
-    The common shape (``candidate:`` prefix, no ``raddr``, known extensions) takes a fast
-    path of inline checks; anything it does not accept at once goes through the full
-    check, which gives the same result or the precise error.
+    The common shape takes a fast path (one match and the address checks); anything
+    else goes through the full check, which gives the same result or the precise error.
 
     Raises:
         CandidateError: as :func:`parse_candidate`.
     """
-    if type(text) is str and text.startswith("candidate:"):
-        fields = scan_candidate_value(text[10:])
+    if type(text) is str:
+        fields = _scan_common(_CANDIDATE_SHAPE.fullmatch(text))
         if fields is not None:
             return fields
     return _scan_candidate_checked(text)
@@ -337,65 +430,24 @@ def scan_candidate(text: str) -> _CandidateFields:
 def scan_candidate_value(value: str) -> _CandidateFields | None:
     """The fast path of :func:`scan_candidate` for an ``a=candidate`` value: the fields,
     or ``None`` when the value needs the full check (which may still accept it)."""
-    parts = value.split(" ")
-    count = len(parts)
-    if count < 8 or parts[6] != "typ" or not value.isascii() or not value.isprintable():
+    return _scan_common(_VALUE_SHAPE.fullmatch(value))
+
+
+def _scan_common(m: re.Match[str] | None) -> _CandidateFields | None:
+    if m is None:
         return None
-    foundation, comp, transport, prio, address, port_text, _, cand_type = parts[:8]
-    component = _COMPONENTS.get(comp)
-    upper = _TRANSPORTS.get(transport)
-    # priority and port: canonical 1*DIGIT (no leading zero), in range
-    if (
-        component is None
-        or upper is None
-        or cand_type not in CANDIDATE_TYPES
-        or not 0 < len(prio) <= 10
-        or not prio.isdigit()
-        or prio[0] == "0"
-        or not 0 < len(port_text) <= 5
-        or not port_text.isdigit()
-        or (port_text[0] == "0" and port_text != "0")
-        or not 0 < len(foundation) <= MAX_FOUNDATION_LENGTH
-        or not _ICE.issuperset(foundation)
-    ):
+    (
+        foundation, comp, transport, _, prio, address, port, cand_type, raddr, rport, tcptype,
+        extensions, _,
+    ) = m.groups()  # fmt: skip
+    if not is_valid_address(address) or (raddr is not None and not is_valid_address(raddr)):
         return None
-    priority = int(prio)
-    port = int(port_text)
-    if priority > MAX_PRIORITY or port > 65535:
-        return None
-    if _IPV4_CHARS.issuperset(address):
-        octets = address.split(".")
-        if len(octets) != 4 or not _OCTETS.issuperset(octets):
-            return None
-    elif not is_valid_address(address):
-        return None
-    index = 8
-    tcptype = None
-    if count > 9 and parts[8] == "tcptype":
-        tcptype = parts[9]
-        if upper != "TCP" or tcptype not in TCP_TYPES:
-            return None
-        index = 10
-    if (count - index) % 2:
-        return None
-    extensions = []
-    for i in range(index, count, 2):
-        key = parts[i]
-        ext_value = parts[i + 1]
-        if (
-            not ext_value
-            or key in _RESERVED_KEYS
-            or (key not in _KNOWN_EXTENSIONS and not is_token(key))
-        ):
-            return None
-        extensions.append((key, ext_value))
+    parts = extensions.split(" ")  # "" or " name value name value ...": an odd count
     return (
-        foundation, component, transport, priority, address, port, cand_type, None, None,
-        tcptype, tuple(extensions),
+        foundation, int(comp), transport, int(prio), address, int(port), cand_type, raddr,
+        None if rport is None else int(rport), tcptype,
+        tuple(zip(parts[1::2], parts[2::2], strict=True)),
     )  # fmt: skip
-
-
-_RESERVED_KEYS: Final = frozenset({"raddr", "rport", "tcptype", "typ"})
 
 
 def _scan_candidate_checked(text: str) -> _CandidateFields:

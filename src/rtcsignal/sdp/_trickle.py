@@ -18,12 +18,18 @@ from __future__ import annotations
 
 import attrs
 
-from ._candidate import Candidate, check_address_policy, parse_candidate
+from ._candidate import (
+    Candidate,
+    check_address_policy,
+    match_candidate,
+    parse_candidate,
+    refuse_address,
+)
 from ._errors import CandidateDropped, CandidateError
 from ._model import SessionDescription
 from ._policy import DEFAULT_POLICY, SdpPolicy
 
-__all__ = ["EndOfCandidates", "validate_candidate"]
+__all__ = ["EndOfCandidates", "check_candidate", "validate_candidate"]
 
 
 @attrs.frozen(kw_only=True)
@@ -120,23 +126,77 @@ def validate_candidate(
         parsed = parse_candidate(candidate)
     if isinstance(parsed, Candidate):
         check_address_policy(parsed, policy.candidate_address_policy)
-        ext_ufrag = parsed.ufrag
-        if (
-            ext_ufrag is not None
-            and username_fragment is not None
-            and ext_ufrag != username_fragment
-        ):
-            raise CandidateError(
-                "candidate.ufrag_mismatch",
-                f"the candidate's ufrag {ext_ufrag!r} differs from usernameFragment "
-                f"{username_fragment!r}",
-                field="usernameFragment",
-            )
-        ufrag = username_fragment if username_fragment is not None else ext_ufrag
+        ufrag = _generation(parsed.ufrag, username_fragment)
     else:
         ufrag = username_fragment
-    if description is None:
-        return parsed
+    if description is not None:
+        _check_target(description, sdp_mid, sdp_mline_index, ufrag)
+    return parsed
+
+
+def check_candidate(
+    candidate: str,
+    *,
+    sdp_mid: str | None,
+    sdp_mline_index: int | None,
+    username_fragment: str | None,
+    description: SessionDescription | None,
+    policy: SdpPolicy | None = None,
+) -> None:
+    """Check a trickled candidate exactly as :func:`validate_candidate` does, without
+    building its :class:`Candidate`: for relays, which need only the verdict.
+
+    Every check runs, in the same order, and raises the same error. A candidate of the
+    common shape (what browsers send) takes a fast path of one match and a few lookups;
+    any other goes through :func:`validate_candidate` itself.
+
+    Args / Raises: as :func:`validate_candidate`.
+    """
+    policy = DEFAULT_POLICY if policy is None else policy
+    quick = (
+        match_candidate(candidate)
+        if type(candidate) is str and len(candidate) <= policy.max_line_length
+        else None
+    )
+    if quick is None:
+        validate_candidate(
+            candidate,
+            sdp_mid=sdp_mid,
+            sdp_mline_index=sdp_mline_index,
+            username_fragment=username_fragment,
+            description=description,
+            policy=policy,
+        )
+        return
+    kind, address, ext_ufrag = quick
+    refuse_address(kind, address, policy.candidate_address_policy)
+    ufrag = _generation(ext_ufrag, username_fragment)
+    if description is not None:
+        _check_target(description, sdp_mid, sdp_mline_index, ufrag)
+
+
+def _generation(ext_ufrag: str | None, username_fragment: str | None) -> str | None:
+    """The candidate's ICE generation: ``usernameFragment``, else its ``ufrag`` extension;
+    both given must agree."""
+    if username_fragment is None:
+        return ext_ufrag
+    if ext_ufrag is not None and ext_ufrag != username_fragment:
+        raise CandidateError(
+            "candidate.ufrag_mismatch",
+            f"the candidate's ufrag {ext_ufrag!r} differs from usernameFragment "
+            f"{username_fragment!r}",
+            field="usernameFragment",
+        )
+    return username_fragment
+
+
+def _check_target(
+    description: SessionDescription,
+    sdp_mid: str | None,
+    sdp_mline_index: int | None,
+    ufrag: str | None,
+) -> None:
+    """The named m-section exists and ``ufrag`` is its current ICE generation."""
     index = _target(description, sdp_mid, sdp_mline_index)
     current = description.ice_ufrag_of(index)
     if ufrag is not None and current is not None and ufrag != current:
@@ -146,4 +206,3 @@ def validate_candidate(
             f"({current!r}); dropped, not relayed",
             field="usernameFragment",
         )
-    return parsed

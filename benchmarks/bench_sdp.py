@@ -8,6 +8,8 @@ Measured in one run, interleaved so noise hits every parser alike:
 
 * ``rtcsignal.sdp.parse``: RFC 8866 syntax only;
 * ``rtcsignal.sdp.validate_offer``: parse and every WebRTC rule;
+* the same with the precise pass alone (the validator without its fast pass; what
+  ``validate_offer`` falls back to when the fast pass finds anything);
 * aiortc's ``SessionDescription.parse`` (parses, barely validates);
 * the Python port of ``sdp_transform.parse`` (parses, never validates);
 * ``json.loads`` of a JSON document of the same size (one object per line): a floor.
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rtcsignal import sdp
+from rtcsignal.sdp._validate import validate_precisely
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "sdp" / "corpus"
 LIFTED = sdp.SdpPolicy(
@@ -84,6 +87,9 @@ def parsers(text: str) -> dict[str, Callable[[], object]]:
     return {
         "rtcsignal parse": lambda: sdp.parse(text, policy=LIFTED),
         "rtcsignal validate_offer": lambda: sdp.validate_offer(text, policy=LIFTED),
+        "rtcsignal validate_offer, precise pass only": lambda: validate_precisely(
+            sdp.parse(text, policy=LIFTED), LIFTED, "offer"
+        ),
         "aiortc SessionDescription.parse": lambda: SessionDescription.parse(text),
         "sdp_transform.parse (Python)": lambda: sdp_transform.parse(text),
         "json.loads, same size (floor)": lambda: json.loads(doc),

@@ -433,13 +433,20 @@ class Server:
         if action is OnDeny.CLOSE:
             self._close(conn, CloseCode.POLICY_VIOLATION, "sustained rate-limit abuse", now, fx)
 
-    def _deliver(self, sid: str, message: p.Message, fx: list[Effect], **stamp: str | None) -> None:
-        """Number ``message`` in session ``sid``'s stream (applying ``stamp`` in the same
-        copy), keep it for replay, and send it if the session is connected."""
+    def _deliver(
+        self, sid: str, message: p.Message, fx: list[Effect], from_: str | None = None
+    ) -> None:
+        """Number ``message`` in session ``sid``'s stream (a relayed request stamped
+        ``from_``, without its request id, in the same copy), keep it for replay, and
+        send it if the session is connected."""
         session = self._sessions[sid]
         seq = session.seq = session.seq + 1
         fmt = session.fmt
-        frame = p.encode(msgspec.structs.replace(message, seq=seq, **stamp), fmt)
+        if from_ is None:
+            message = msgspec.structs.replace(message, seq=seq)
+        else:
+            message = msgspec.structs.replace(message, seq=seq, id=None, from_=from_)
+        frame = p.encode(message, fmt)
         session.remember(seq, frame, self._replay_events, self._replay_bytes)
         if session.conn is not None:
             fx.append(Send(conn=session.conn, data=frame, text=fmt is Format.JSON))
@@ -847,26 +854,34 @@ class Server:
         return session
 
     # ---------------------------------------------------------------- negotiation
-    def _pair(self, conn: Connection, msg: p.Directed) -> tuple[_RoomEntry, str, bool]:
+    def _pair(self, conn: Connection, msg: p.Directed) -> tuple[_RoomEntry, str]:
+        """The sender's room and participant id, once ``msg.to`` is another member."""
         entry, pid = self._member(self._sess(conn), msg.room)
         if msg.to == pid:
             raise CoreError(ErrorCode.UNKNOWN_PARTICIPANT, "you cannot signal yourself")
-        target = entry.room.member(msg.to)
-        polite = entry.room.participants[pid].order > target.order
-        return entry, pid, polite
+        entry.room.member(msg.to)
+        return entry, pid
+
+    @staticmethod
+    def _polite(entry: _RoomEntry, pid: str, to: str) -> bool:
+        """Whether ``pid`` is the polite side of its pair with ``to`` (joined later)."""
+        participants = entry.room.participants
+        return participants[pid].order > participants[to].order
 
     def _forward(self, entry: _RoomEntry, pid: str, msg: p.Directed, fx: list[Effect]) -> None:
-        self._deliver(self._pids[msg.to][1], msg, fx, id=None, from_=pid)
+        self._deliver(self._pids[msg.to][1], msg, fx, from_=pid)
 
     def _offer(self, conn: Connection, msg: p.Offer, now: float, fx: list[Effect]) -> None:
-        entry, pid, polite = self._pair(conn, msg)
+        entry, pid = self._pair(conn, msg)
+        polite = self._polite(entry, pid, msg.to)
         entry.neg.check(pid, msg.to, is_offer=True, sender_polite=polite)
         description = self._validator.offer(msg.sdp)
         entry.neg.record(pid, msg.to, is_offer=True, description=description)
         self._forward(entry, pid, msg, fx)
 
     def _answer(self, conn: Connection, msg: p.Answer, now: float, fx: list[Effect]) -> None:
-        entry, pid, polite = self._pair(conn, msg)
+        entry, pid = self._pair(conn, msg)
+        polite = self._polite(entry, pid, msg.to)
         offer = entry.neg.check(pid, msg.to, is_offer=False, sender_polite=polite)
         description = self._validator.answer(msg.sdp, offer)
         entry.neg.record(pid, msg.to, is_offer=False, description=description)
@@ -882,13 +897,13 @@ class Server:
         return description
 
     def _candidate(self, conn: Connection, msg: p.Candidate, now: float, fx: list[Effect]) -> None:
-        entry, pid, _ = self._pair(conn, msg)
+        entry, pid = self._pair(conn, msg)
         self._validator.candidate(msg, self._described(entry, pid, msg.to))
         self._forward(entry, pid, msg, fx)
 
     def _end_of_candidates(
         self, conn: Connection, msg: p.EndOfCandidates, now: float, fx: list[Effect]
     ) -> None:
-        entry, pid, _ = self._pair(conn, msg)
+        entry, pid = self._pair(conn, msg)
         self._described(entry, pid, msg.to)
         self._forward(entry, pid, msg, fx)

@@ -143,3 +143,19 @@ def test_transition_table_is_complete() -> None:
     for state in NegState:
         inputs = {i for (s, i) in NEGOTIATION_TRANSITIONS if s is state}
         assert inputs, state
+
+
+def test_a_relayed_candidate_arms_no_timer() -> None:
+    # the runtime asks next_deadline() again only when timers_armed changed
+    h, (alice, bob, _), (a, b, _) = three()
+    armed = h.server.timers_armed
+    h.peer("dave")  # hello arms the ping timer
+    assert h.server.timers_armed > armed
+    alice.ok(p.Offer(room="room1", to=b, sdp=OFFER))
+    bob.ok(p.Answer(room="room1", to=a, sdp=ANSWER))
+    armed, deadline = h.server.timers_armed, h.server.next_deadline()
+    for _ in range(3):
+        alice.send(p.Candidate(room="room1", to=b, candidate=CANDIDATE, sdp_mid="0"))
+    assert len(bob.drain("candidate")) == 3
+    assert h.server.timers_armed == armed
+    assert h.server.next_deadline() == deadline

@@ -257,6 +257,20 @@ class ServerMachine(RuleBasedStateMachine):
             assert sid in server._sessions and room_id in server._rooms
 
     @invariant()
+    def the_next_deadline_nears_only_when_a_timer_is_armed(self) -> None:
+        # what lets the runtime skip next_deadline() after a frame that armed nothing
+        server = self.h.server
+        armed = server.timers_armed
+        deadline = server.next_deadline()
+        last = getattr(self, "last_deadline", None)
+        if last is not None and last[0] == armed:
+            assert deadline is None or (last[1] is not None and deadline >= last[1]), (
+                last,
+                deadline,
+            )
+        self.last_deadline = (server.timers_armed, deadline)
+
+    @invariant()
     def ended_calls_have_reasons_and_nobody_active(self) -> None:
         for event in self.h.events:
             call = getattr(event, "call", None)

@@ -250,6 +250,12 @@ class CallBook:
         self._prune()
         return self._heap[0][0] if self._heap else None
 
+    @property
+    def timers_armed(self) -> int:
+        """A count that grows whenever a timer is armed (and never shrinks): while it is
+        unchanged, :meth:`next_deadline` cannot have come nearer."""
+        return self._serial
+
     # ------------------------------------------------------------------ requests
     def invite(
         self,

@@ -295,6 +295,15 @@ class Server:
             return calls
         return mine if calls is None else min(mine, calls)
 
+    @property
+    def timers_armed(self) -> int:
+        """A count that grows whenever a timer is armed, here or in the call book (and
+        never shrinks). Armed deadlines only move later by themselves, so while this
+        count is unchanged :meth:`next_deadline` cannot have come nearer: a runtime that
+        remembers it with the deadline it sleeps until need not ask again after a call
+        that armed nothing (a relayed candidate arms nothing)."""
+        return self._counter + self.calls.timers_armed
+
     def shutdown(self, now: float, reason: str = "server shutting down") -> list[Effect]:
         """Tell every connection to reconnect elsewhere (``going_away``) and close it with
         1001. Sessions enter their grace period like any drop."""

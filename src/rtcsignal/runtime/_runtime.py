@@ -246,6 +246,7 @@ class Runtime:
         self._accepting = False
         self._drained: anyio.Event | None = None
         self._armed: float | None = None
+        self._seen_arms = -1  # server.timers_armed when _armed was last checked
         self._wake: anyio.Event | None = None
         self._parked: set[_Link] = set()  # links whose writer waits for more frames
         self._started = clock()
@@ -385,7 +386,8 @@ class Runtime:
         return result
 
     async def _reader(self, link: _Link, transport: Transport) -> None:
-        receive = self.server.receive
+        server = self.server
+        receive = server.receive
         clock = self._clock
         execute = self._execute
         conn = link.conn
@@ -393,7 +395,8 @@ class Runtime:
             while (data := await transport.recv()) is not None:
                 # Join before await: the core sees the frame before anything else runs.
                 execute(receive(conn, data, clock()))
-                if self._wake is not None:
+                # Only an armed timer can bring the next deadline nearer.
+                if self._wake is not None and server.timers_armed != self._seen_arms:
                     self._rearm()
         except Exception:
             logger.exception(
@@ -572,6 +575,7 @@ class Runtime:
         if wake is None:
             return
         deadline = self.server.next_deadline()
+        self._seen_arms = self.server.timers_armed
         if deadline is not None and (self._armed is None or deadline < self._armed):
             self._wake = None
             wake.set()
@@ -580,6 +584,7 @@ class Runtime:
         while True:
             deadline = self.server.next_deadline()
             self._armed = deadline
+            self._seen_arms = self.server.timers_armed
             wake = self._wake = anyio.Event()
             if deadline is None:
                 await wake.wait()

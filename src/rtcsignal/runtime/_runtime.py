@@ -414,8 +414,10 @@ class Runtime:
         """Start the connection's writer unless one runs: it drains the queue and exits
         when it is empty, so an idle connection costs no task."""
         if link.writing:
-            if link.wake is not None:
-                link.wake.set()
+            wake = link.wake
+            if wake is not None:
+                link.wake = None  # woken once: the frames pushed before it runs ride along
+                wake.set()
         elif not link.close_sent and self._tg is not None:
             link.writing = True
             self._tg.start_soon(self._writer, link)

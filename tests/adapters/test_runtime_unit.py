@@ -344,3 +344,43 @@ async def test_a_writer_lingers_under_traffic_and_exits_when_idle() -> None:
                 await anyio.sleep(0.005)
         await runtime.shutdown()
     assert bob.closed is not None and bob.closed[0] == 1001
+
+
+class BatchTransport(FakeTransport):
+    """A transport with ``send_many``: the writer hands it whole batches."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    async def send(self, data: bytes, text: bool) -> None:
+        raise AssertionError("a transport with send_many gets every frame through it")
+
+    async def send_many(self, frames: list[tuple[bytes, bool]]) -> None:
+        self.batches.append(len(frames))
+        for data, text in frames:
+            assert text
+            self.sent.append(json.loads(data))
+
+
+@pytest.mark.anyio
+async def test_a_transport_with_send_many_gets_what_is_queued_in_one_call() -> None:
+    runtime, _ = _runtime()
+    async with runtime, anyio.create_task_group() as tg:
+        alice, bob = FakeTransport(), BatchTransport()
+        tg.start_soon(runtime.serve, _request("alice"), alice)
+        tg.start_soon(runtime.serve, _request("bob"), bob)
+        for t in (alice, bob):
+            t.push({"type": "hello", "version": 1, "id": 1})
+            await t.wait_for("welcome")
+            t.push({"type": "join", "room": "r-1", "id": 2})
+            await t.wait_for("ok")
+        for i in range(8):  # queued before bob's writer runs (within the chat burst)
+            alice.push({"type": "chat", "room": "r-1", "text": f"m{i}"})
+        with anyio.fail_after(WAIT):
+            while len([m for m in bob.sent if m["type"] == "chat"]) < 8:
+                await anyio.sleep(0.005)
+        assert [m["text"] for m in bob.sent if m["type"] == "chat"] == [f"m{i}" for i in range(8)]
+        assert max(bob.batches) > 1
+        await runtime.shutdown()
+    assert bob.closed is not None and bob.closed[0] == 1001

@@ -31,7 +31,7 @@ import inspect
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any, Final, Protocol
 
@@ -83,7 +83,12 @@ _LEVELS: Final[dict[type[ObserverEvent], int]] = {
 
 
 class Transport(Protocol):
-    """What an adapter wraps its framework's WebSocket in (three small coroutines)."""
+    """What an adapter wraps its framework's WebSocket in (three small coroutines).
+
+    A transport may also have ``send_many(frames)``, taking a list of ``(data, text)``
+    pairs: the writer then hands it everything queued at once (see :data:`SendMany`),
+    so a framework that can write several frames with one system call does.
+    """
 
     async def recv(self) -> str | bytes | None:
         """The next frame (``str`` text, ``bytes`` binary), or ``None`` once closed.
@@ -95,6 +100,11 @@ class Transport(Protocol):
 
     async def close(self, code: int, reason: str) -> None:
         """Close with ``code`` and ``reason`` (idempotent)."""
+
+
+SendMany = Callable[[list[tuple[bytes, bool]]], Awaitable[None]]
+"""A transport's optional ``send_many``: write every ``(data, text)`` frame in order, as
+:meth:`Transport.send` would one by one; on a closed connection, return quietly."""
 
 
 @attrs.frozen(kw_only=True)
@@ -424,12 +434,16 @@ class Runtime:
 
     async def _writer(self, link: _Link) -> None:
         out, transport = link.out, link.transport
+        send_many: SendMany | None = getattr(transport, "send_many", None)
         try:
             with anyio.CancelScope() as link.writer:
                 while True:
                     while frames := out.take():
-                        for data, text in frames:
-                            await transport.send(data, text)
+                        if send_many is not None:
+                            await send_many(frames)
+                        else:
+                            for data, text in frames:
+                                await transport.send(data, text)
                     if not out.open:
                         break
                     # Linger: a connection that just wrote will likely write again soon,

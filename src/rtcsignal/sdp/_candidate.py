@@ -6,9 +6,14 @@
                           priority SP connection-address SP port SP cand-type
                           [SP rel-addr] [SP rel-port] *(SP cand-extension)
 
-RFC 6544 §4.5 adds ``tcptype`` for TCP candidates, right after ``rport``. Parsing splits
-on single spaces once and checks each field with ``str`` methods and :mod:`ipaddress`,
-so it is linear in the input.
+RFC 6544 §4.5 adds ``tcptype`` for TCP candidates, right after ``rport``. The full check
+splits on single spaces once and checks each field with ``str`` methods and
+:mod:`ipaddress`, so it is linear in the input. The common shape (what browsers and ICE
+stacks write) is recognised first by one regular-expression match that holds the
+numeric ranges too and has only possessive repetitions, so it is linear as well; only
+what the full check accepts can match it, and anything else goes to the full check,
+which names the rule it breaks. A relay that needs only the verdict uses
+:func:`match_candidate` (nothing is built); the fields come from :func:`scan_candidate`.
 """
 
 from __future__ import annotations

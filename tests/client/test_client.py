@@ -190,6 +190,20 @@ async def test_shutdown_then_gives_up(anyio_backend: str) -> None:
             server.stop()
 
 
+async def test_the_first_end_wins(served: Served) -> None:
+    # The reconnect loop can end the client (gave up, refused) after aclose() did, before
+    # aclose()'s cancellation reaches it: that second end changes nothing and raises
+    # nothing (it used to raise ClosedResourceError from the closed events stream).
+    async with connect(served.url, **options("alice")) as c:
+        await c.join("room-1")
+        await c.aclose(1000, "done")
+        c._finish(1006, "gave up after 3 attempts")
+        assert c.state == "closed"
+        with pytest.raises(ClientClosed) as err:
+            await c.chat("room-1", "too late")
+        assert (err.value.code, err.value.reason) == (1000, "done")
+
+
 async def test_closed_client_and_queue_bound(served: Served) -> None:
     async with connect(served.url, **options("alice", max_queued=2)) as c:
         await c.join("room-1")

@@ -217,6 +217,10 @@ class Client:
                 await ws.close(code, reason)
 
     def _finish(self, code: int, reason: str) -> None:
+        # The first end wins: the reconnect loop can reach its own end (gave up, refused)
+        # before the cancellation of an aclose() that already finished the client.
+        if self._closed is not None:
+            return
         self._closed = ClientClosed(code, reason)
         self.state = "closed"
         for pending in list(self._pending.values()):

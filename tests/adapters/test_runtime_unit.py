@@ -132,10 +132,11 @@ def test_outbound_abort_drops_pending_frames() -> None:
 
 # ---------------------------------------------------------------- the runtime
 async def _alice_and_bob(
-    runtime: Runtime, tg: anyio.abc.TaskGroup, room: str
+    runtime: Runtime, tg: anyio.abc.TaskGroup, room: str, bob: FakeTransport | None = None
 ) -> tuple[FakeTransport, FakeTransport]:
-    """Alice and Bob connected through ``runtime``, welcomed, and in ``room``."""
-    alice, bob = FakeTransport(), FakeTransport()
+    """Alice and Bob (on ``bob`` if given) connected through ``runtime``, welcomed, and
+    in ``room``."""
+    alice, bob = FakeTransport(), FakeTransport() if bob is None else bob
     tg.start_soon(runtime.serve, _request("alice"), alice)
     tg.start_soon(runtime.serve, _request("bob"), bob)
     for t in (alice, bob):
@@ -367,14 +368,9 @@ class BatchTransport(FakeTransport):
 async def test_a_transport_with_send_many_gets_what_is_queued_in_one_call() -> None:
     runtime, _ = _runtime()
     async with runtime, anyio.create_task_group() as tg:
-        alice, bob = FakeTransport(), BatchTransport()
-        tg.start_soon(runtime.serve, _request("alice"), alice)
-        tg.start_soon(runtime.serve, _request("bob"), bob)
-        for t in (alice, bob):
-            t.push({"type": "hello", "version": 1, "id": 1})
-            await t.wait_for("welcome")
-            t.push({"type": "join", "room": "r-1", "id": 2})
-            await t.wait_for("ok")
+        batching = BatchTransport()
+        alice, _ = await _alice_and_bob(runtime, tg, "r-1", bob=batching)
+        bob = batching
         for i in range(8):  # queued before bob's writer runs (within the chat burst)
             alice.push({"type": "chat", "room": "r-1", "text": f"m{i}"})
         with anyio.fail_after(WAIT):

@@ -5,8 +5,9 @@
 
 The bot answers the offers peers send it (in the demo and in rtcsignal's tests the
 newcomer offers to everyone present, so people who join after the bot call it); it
-accepts trickled candidates, closes a peer's connection when the peer leaves, and keeps
-its session across dropped sockets (``rtcsignal.client`` resumes it).
+uses the ICE servers of the server's ``welcome``, accepts trickled candidates, closes a
+peer's connection when the peer leaves, and keeps its session across dropped sockets
+(``rtcsignal.client`` resumes it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
+    RTCIceServer,
     RTCPeerConnection,
     RTCSessionDescription,
 )
@@ -43,7 +45,13 @@ class EchoBot:
     def _pc(self, peer: str) -> RTCPeerConnection:
         pc = self.pcs.get(peer)
         if pc is None:
-            pc = self.pcs[peer] = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            # The ICE servers of the welcome (TURN credentials minted for the bot); an
+            # empty list, not None, when there are none (aiortc's None means a public STUN).
+            servers = [
+                RTCIceServer(list(s.urls), s.username, s.credential)
+                for s in self.client.ice_servers
+            ]
+            pc = self.pcs[peer] = RTCPeerConnection(RTCConfiguration(iceServers=servers))
 
             @pc.on("datachannel")
             def on_channel(channel: RTCDataChannel) -> None:

@@ -523,6 +523,16 @@ class Client:
         return reply.result if isinstance(reply, p.Ok) else reply
 
     # ------------------------------------------------------------------ public API
+    @property
+    def ice_servers(self) -> tuple[p.IceServer, ...]:
+        """The STUN/TURN servers of the latest ``welcome`` (TURN credentials minted for
+        this user at this connection; fresh ones come with every resume), empty before
+        the first welcome or when the server configures none. Hand them to your
+        ``RTCPeerConnection`` (aiortc: ``RTCIceServer(list(s.urls), s.username,
+        s.credential)``).
+        """
+        return () if self.welcome is None else self.welcome.ice_servers
+
     def events(self) -> MemoryObjectReceiveStream[ClientEvent]:
         """The stream of events: ``async for event in client.events(): ...``.
 

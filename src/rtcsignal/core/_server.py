@@ -172,11 +172,14 @@ class Server:
         }
 
     # ================================================================ entry points
-    def connect(self, identity: Identity, now: float) -> str:
+    def connect(
+        self, identity: Identity, now: float, *, ice_servers: Sequence[p.IceServer] = ()
+    ) -> str:
         """Register an authenticated connection; return its id. It must ``hello`` within
-        ``handshake_timeout``."""
+        ``handshake_timeout``. ``ice_servers`` (minted by the runtime for this user) are
+        announced in this connection's ``welcome``."""
         conn_id = self._ids()
-        self._conns[conn_id] = Connection(conn_id, identity, now)
+        self._conns[conn_id] = Connection(conn_id, identity, now, tuple(ice_servers))
         self._arm(_HS, conn_id, now + self.config.handshake_timeout)
         return conn_id
 
@@ -695,6 +698,8 @@ class Server:
             resumed=resumed,
             seq=session.seq,
             gap=gap,
+            # After _attach: session.conn is the connection this welcome answers.
+            ice_servers=self._conns[session.conn].ice_servers if session.conn else (),
         )
 
     def _attach(self, conn: Connection, session: Session, now: float) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
-from rtcsignal.protocol import Format
+from rtcsignal.protocol import Format, IceServer
 
 from ._identity import Identity
 
@@ -38,10 +38,17 @@ case (128 x 64 KiB frames) to a quarter MiB."""
 class Connection:
     """One transport connection (mutable, owned by the server)."""
 
-    __slots__ = ("fmt", "id", "identity", "last_seen", "opened_at", "session")
+    __slots__ = ("fmt", "ice_servers", "id", "identity", "last_seen", "opened_at", "session")
 
-    def __init__(self, conn_id: str, identity: Identity, now: float) -> None:
+    def __init__(
+        self,
+        conn_id: str,
+        identity: Identity,
+        now: float,
+        ice_servers: tuple[IceServer, ...] = (),
+    ) -> None:
         self.id = conn_id
+        self.ice_servers = ice_servers  # announced in this connection's welcome
         self.identity = identity
         self.opened_at = now
         self.last_seen = now

@@ -19,6 +19,10 @@ from ._limits import MAX_APP_TYPE_CHARS as MAX_APP_TYPE_CHARS
 from ._limits import MAX_CANDIDATE_CHARS as MAX_CANDIDATE_CHARS
 from ._limits import MAX_CHAT_CHARS as MAX_CHAT_CHARS
 from ._limits import MAX_FRAME_BYTES as MAX_FRAME_BYTES
+from ._limits import MAX_ICE_CREDENTIAL_CHARS as MAX_ICE_CREDENTIAL_CHARS
+from ._limits import MAX_ICE_SERVERS as MAX_ICE_SERVERS
+from ._limits import MAX_ICE_URL_CHARS as MAX_ICE_URL_CHARS
+from ._limits import MAX_ICE_URLS as MAX_ICE_URLS
 from ._limits import MAX_INVITEES as MAX_INVITEES
 from ._limits import MAX_LAYOUT_CHARS as MAX_LAYOUT_CHARS
 from ._limits import MAX_NAME_CHARS as MAX_NAME_CHARS
@@ -95,6 +99,9 @@ from ._types import CallInfo as CallInfo
 from ._types import CallStateName as CallStateName
 from ._types import ChatText as ChatText
 from ._types import Emoji as Emoji
+from ._types import IceCredential as IceCredential
+from ._types import IceServer as IceServer
+from ._types import IceUrl as IceUrl
 from ._types import JoinPolicyName as JoinPolicyName
 from ._types import Layout as Layout
 from ._types import LeaveReason as LeaveReason
@@ -119,6 +126,10 @@ __all__ = [
     "MAX_CANDIDATE_CHARS",
     "MAX_CHAT_CHARS",
     "MAX_FRAME_BYTES",
+    "MAX_ICE_CREDENTIAL_CHARS",
+    "MAX_ICE_SERVERS",
+    "MAX_ICE_URLS",
+    "MAX_ICE_URL_CHARS",
     "MAX_INVITEES",
     "MAX_LAYOUT_CHARS",
     "MAX_NAME_CHARS",
@@ -163,6 +174,9 @@ __all__ = [
     "GoingAway",
     "Hello",
     "HostChanged",
+    "IceCredential",
+    "IceServer",
+    "IceUrl",
     "IncomingCall",
     "Join",
     "JoinPolicyName",

@@ -50,3 +50,13 @@ MAX_STATS_KEYS: Final = 64
 """A stats report is a flat summary (bitrate, loss, rtt ...), not a full getStats dump."""
 MAX_USER_ID_CHARS: Final = 128
 """Authenticated user ids come from the service's identity provider (emails, UUIDs, subs)."""
+MAX_ICE_SERVERS: Final = 16
+"""ICE servers announced in ``welcome``: a STUN and a TURN server per region, a few
+regions; 16 bounds the welcome (W3C WebRTC §4.2.1 sets no limit)."""
+MAX_ICE_URLS: Final = 32
+"""URLs of one ICE server (UDP, TCP and TLS per host): the SDP layer's own bound."""
+MAX_ICE_URL_CHARS: Final = 2_048
+"""A STUN/TURN URI is a host, a port and a transport: under 300 characters in practice."""
+MAX_ICE_CREDENTIAL_CHARS: Final = 1_024
+"""TURN usernames (RFC 8489 §14.3: under 509 bytes) and passwords or REST credentials
+(28-64 characters) fit; 1 KiB bounds a hostile one."""

@@ -21,6 +21,7 @@ import msgspec
 from ._limits import (
     MAX_APP_TYPE_CHARS,
     MAX_CANDIDATE_CHARS,
+    MAX_ICE_SERVERS,
     MAX_INVITEES,
     MAX_SDP_BYTES,
     MAX_STATS_KEYS,
@@ -30,6 +31,7 @@ from ._types import (
     CallInfo,
     ChatText,
     Emoji,
+    IceServer,
     JoinPolicyName,
     Layout,
     LeaveReason,
@@ -327,7 +329,8 @@ class ServerLimits(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Welcome(Message, frozen=True, kw_only=True, omit_defaults=True, tag="welcome"):
-    """The handshake's answer: the session, a fresh resume token and the limits."""
+    """The handshake's answer: the session, a fresh resume token, the limits and the
+    ICE servers to use."""
 
     id: RequestId | None = None
     version: int
@@ -340,6 +343,9 @@ class Welcome(Message, frozen=True, kw_only=True, omit_defaults=True, tag="welco
     """The last ``seq`` delivered to this session before this welcome."""
     gap: bool = False
     """On resume: events were lost beyond the replay buffer; fresh snapshots follow."""
+    ice_servers: Annotated[tuple[IceServer, ...], msgspec.Meta(max_length=MAX_ICE_SERVERS)] = ()
+    """STUN/TURN servers for ``RTCPeerConnection``'s ``iceServers``, with TURN credentials
+    minted for this user at this connection (empty: none configured)."""
 
 
 class RoomSnapshot(Message, frozen=True, kw_only=True, omit_defaults=True, tag="room_snapshot"):

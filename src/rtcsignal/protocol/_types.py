@@ -9,6 +9,9 @@ import msgspec
 
 from ._limits import (
     MAX_CHAT_CHARS,
+    MAX_ICE_CREDENTIAL_CHARS,
+    MAX_ICE_URL_CHARS,
+    MAX_ICE_URLS,
     MAX_LAYOUT_CHARS,
     MAX_NAME_CHARS,
     MAX_REACTION_CHARS,
@@ -128,3 +131,25 @@ class CallInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, ta
     answered_by: tuple[UserId, ...] = ()
     duration: float | None = None
     """Seconds from answer to end, once ended after being answered."""
+
+
+IceUrl = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=MAX_ICE_URL_CHARS, pattern=r"^[!-~]*$")
+]
+"""A ``stun:``, ``stuns:``, ``turn:`` or ``turns:`` URI (RFC 7064, RFC 7065): printable
+ASCII without spaces. The server validates its own at startup (``rtcsignal.sdp``)."""
+IceCredential = Annotated[
+    str, msgspec.Meta(max_length=MAX_ICE_CREDENTIAL_CHARS, pattern=_NO_CONTROL)
+]
+"""A TURN username or credential."""
+
+
+class IceServer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One STUN or TURN server, in the shape ``RTCPeerConnection`` takes (W3C WebRTC
+    §4.2.1 ``RTCIceServer``): pass ``welcome.ice_servers`` as ``iceServers`` unchanged.
+    TURN entries carry ``username`` and ``credential`` (often minted per user, valid for
+    a limited time: see ``docs/turn.md``)."""
+
+    urls: Annotated[tuple[IceUrl, ...], msgspec.Meta(min_length=1, max_length=MAX_ICE_URLS)]
+    username: IceCredential | None = None
+    credential: IceCredential | None = None

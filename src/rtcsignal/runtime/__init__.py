@@ -12,6 +12,8 @@ from rtcsignal.auth import Authenticate as Authenticate
 from rtcsignal.auth import AuthError as AuthError
 from rtcsignal.auth import HandshakeRequest as HandshakeRequest
 
+from ._ice import DEFAULT_TURN_TTL as DEFAULT_TURN_TTL
+from ._ice import IceSettings as IceSettings
 from ._metrics import CALL_DURATION_BUCKETS as CALL_DURATION_BUCKETS
 from ._metrics import METRICS as METRICS
 from ._metrics import EventSamples as EventSamples
@@ -40,6 +42,7 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "DEFAULT_SHUTDOWN_GRACE",
+    "DEFAULT_TURN_TTL",
     "ID_BYTES",
     "METRICS",
     "TRANSPORT_FRAME_FACTOR",
@@ -48,6 +51,7 @@ __all__ = [
     "EventSamples",
     "HandshakeRequest",
     "Health",
+    "IceSettings",
     "MemoryMetrics",
     "MetricSpec",
     "Metrics",

@@ -8,7 +8,9 @@ task, and per connection one :class:`Outbound` queue and one writer task.
 
 * **Admission** (:meth:`Runtime.serve`): origin allow-list, then the ``authenticate`` hook,
   then the per-user / per-address connection guards. A refused connection is closed
-  (4003 unauthorized, 1008 policy, 1001 shutting down) and never reaches the core.
+  (4003 unauthorized, 1008 policy, 1001 shutting down) and never reaches the core. An
+  admitted one is handed to the core with its ICE servers, TURN credentials minted for
+  its user from the wall clock (``settings.ice``), for its ``welcome``.
 * **Frames**: the adapter's read loop hands each frame to the core *synchronously* (no
   await between a frame's arrival and the core seeing it: "join before await"). The
   effects are executed at once: frames go to the recipients' queues, closes are queued
@@ -214,6 +216,7 @@ class Runtime:
             one that raises is logged and skipped.
         validator: the core's SDP/ICE validator (default: the strict one).
         clock: monotonic seconds for the core.
+        wall_clock: UNIX seconds, for the expiry of minted TURN credentials.
 
     Raises:
         ValueError: neither ``authenticate`` nor ``settings.auth_secret`` is given.
@@ -228,6 +231,7 @@ class Runtime:
         observers: Iterable[Callable[[ObserverEvent], object]] = (),
         validator: NegotiationValidator | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings = settings or RuntimeSettings()
         if authenticate is None:
@@ -242,6 +246,8 @@ class Runtime:
         self._observers = tuple(observers)
         self._samples = EventSamples()
         self._clock = clock
+        self._wall_clock = wall_clock
+        self._ice = settings.ice
         self.server = Server(
             settings.server,
             id_factory=lambda: secrets.token_urlsafe(ID_BYTES),
@@ -360,7 +366,8 @@ class Runtime:
                 )
                 refusal = (INTERNAL_ERROR, "authentication unavailable", "auth_error")
         if identity is not None and self._accepting:
-            conn = self.server.connect(identity, self._clock())
+            ice = self._ice.for_user(identity.user, self._wall_clock())
+            conn = self.server.connect(identity, self._clock(), ice_servers=ice)
             verdict = self._tracker.admit(conn, user=identity.user, address=identity.address)
             if verdict.allowed:
                 link = _Link(conn, identity, self._queue_limit, transport)

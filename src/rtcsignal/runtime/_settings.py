@@ -14,7 +14,13 @@ Layout (TOML)::
     [rate]            # rtcsignal.ratelimit.RatePolicy
     ...
 
-Every loader raises :class:`SettingsError` naming the bad key (``server.ping_timeout``).
+    [ice]             # STUN/TURN servers for welcome (rtcsignal.runtime.IceSettings)
+    turn_secret = "..."
+    [[ice.servers]]
+    urls = ["turn:turn.example.com:3478?transport=udp"]
+
+Every loader raises :class:`SettingsError` naming the bad key (``server.ping_timeout``,
+``ice.servers[1].urls[0]``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ import cattrs
 
 from rtcsignal.core import ServerConfig
 from rtcsignal.ratelimit import RatePolicy
+
+from ._ice import IceSettings
 
 __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
@@ -70,6 +78,7 @@ class RuntimeSettings:
     Attributes:
         server: the core's limits and timeouts.
         rate: the abuse limits (message rates and connection guards).
+        ice: the STUN/TURN servers announced in every ``welcome`` (``docs/turn.md``).
         auth_secret: the HMAC key of :class:`rtcsignal.auth.TokenVerifier` (``None``:
             the application supplies its own ``authenticate`` hook).
         origins: allowed ``Origin`` values (``None``: any; development only).
@@ -84,6 +93,7 @@ class RuntimeSettings:
 
     server: ServerConfig = attrs.field(factory=ServerConfig)
     rate: RatePolicy = attrs.field(factory=RatePolicy.default)
+    ice: IceSettings = attrs.field(factory=IceSettings)
     auth_secret: str | None = attrs.field(default=None, repr=False)
     origins: tuple[str, ...] | None = attrs.field(default=None, converter=_origins)
     allow_missing_origin: bool = True
@@ -116,9 +126,15 @@ class RuntimeSettings:
         rate = own.pop("rate", None)
         if rate is not None:
             kwargs["rate"] = _section("rate", rate, RatePolicy.from_dict)
+        ice = own.pop("ice", None)
+        if ice is not None:
+            try:
+                kwargs["ice"] = IceSettings.from_dict(ice)
+            except ValueError as exc:
+                raise SettingsError(f"settings: {exc}") from None
         fields = attrs.fields_dict(cls)
         for key, value in own.items():
-            if key not in fields or key in ("server", "rate"):
+            if key not in fields or key in ("server", "rate", "ice"):
                 raise SettingsError(f"settings: unknown key {key} = {value!r}")
             kwargs[key] = _value(key, value, fields[key].type)
         try:
@@ -146,7 +162,9 @@ class RuntimeSettings:
     ) -> RuntimeSettings:
         """Build settings from environment variables: ``RTCSIGNAL_PORT=9000``, sections
         with a double underscore (``RTCSIGNAL_SERVER__PING_TIMEOUT=30``). Values are read
-        as TOML literals when they parse (numbers, booleans, arrays), else as strings.
+        as TOML literals when they parse (numbers, booleans, arrays), else as strings;
+        secrets (keys ending in ``secret``) are always strings, as given.
+        ``RTCSIGNAL_ICE__SERVERS`` takes the server list as JSON.
 
         Args:
             prefix: the variable prefix.
@@ -164,7 +182,8 @@ class RuntimeSettings:
             target = data
             for part in path[:-1]:
                 target = target.setdefault(part, {})
-            target[path[-1]] = _literal(raw)
+            key = path[-1]
+            target[key] = raw if key.endswith("secret") else _literal(raw)
         return cls.from_dict(data)
 
 

@@ -79,7 +79,7 @@ XSS = '<img src=x onerror="window.__xss = 1"><b>bold</b> & <script>window.__xss 
 class DemoServer:
     """``python -m rtcsignal serve --port 0`` as a subprocess."""
 
-    def __init__(self, log: Path, port: int = 0) -> None:
+    def __init__(self, log: Path, port: int = 0, env: dict[str, str] | None = None) -> None:
         self.log_path = log
         self._log = log.open("w")
         env = {
@@ -90,6 +90,7 @@ class DemoServer:
             # A connection silent for 8 s is dropped: the pages must ping (every 1 s).
             "RTCSIGNAL_SERVER__PING_INTERVAL": "1",
             "RTCSIGNAL_SERVER__PING_TIMEOUT": "8",
+            **(env or {}),
         }
         self.proc = subprocess.Popen(
             [
@@ -221,6 +222,7 @@ class Visitor:
         name: str,
         *,
         deny_media: bool = False,
+        query: str = "",
     ) -> None:
         self.name = name
         self.server = server
@@ -230,7 +232,7 @@ class Visitor:
             self.page.add_init_script(DENY_MEDIA)
         self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
         self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
-        self.page.goto(server.url(room, name))
+        self.page.goto(server.url(room, name, query))
         self.page.evaluate("window.rtcsignalDemo.ready")
 
     def join(self) -> str:

@@ -3,8 +3,9 @@
  *
  * Room id from `?room=` (a random one otherwise, written back into the URL), name from
  * the join form (or `?name=`; `?autojoin=1` joins at once; `?media=none` joins
- * receive-only without asking for a camera). Every name, chat message and reason is
- * rendered with `textContent`: they are text, never HTML.
+ * receive-only without asking for a camera; `?relay=1` sends all media through the TURN
+ * servers of the welcome, `iceTransportPolicy: "relay"`). Every name, chat message and
+ * reason is rendered with `textContent`: they are text, never HTML.
  *
  * State for tests and the curious: `window.rtcsignalDemo`.
  */
@@ -64,6 +65,8 @@ async function demoToken() {
 
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 const client = new SignalingClient(wsUrl, { token: demoToken, storageKey: "rtcsignal-demo.session" });
+/** The peer connections' configuration: ICE servers come from the welcome (PeerMesh). */
+const rtcConfig = params.get("relay") === "1" ? { iceTransportPolicy: "relay" } : {};
 
 // ------------------------------------------------------------------ small helpers
 
@@ -289,7 +292,7 @@ async function enterRoom() {
   state.joined = true;
   $("join-view").hidden = true;
   $("room-view").hidden = false;
-  state.mesh = new PeerMesh(client, roomId, { stream: state.stream, log: debug });
+  state.mesh = new PeerMesh(client, roomId, { stream: state.stream, rtcConfig, log: debug });
   wireMesh(state.mesh, state.tiles, () => model());
   if (state.screen) state.mesh.replaceTrack("video", state.screen);
   state.mesh.start();
@@ -349,6 +352,10 @@ function wireMesh(mesh, tiles, room) {
     if (tile) tile.dataset.connection = e.detail.state;
   });
   mesh.addEventListener("error", (e) => debug("mesh error", e.detail.id, e.detail.error));
+  mesh.addEventListener("icecandidateerror", (e) => {
+    const { id, url, errorCode, errorText } = e.detail;
+    state.events.push({ type: "icecandidateerror", participant: id, url, code: errorCode, text: errorText });
+  });
   mesh.addEventListener("peerremoved", (e) => {
     const tile = tiles.get(e.detail.id);
     const video = tile?.querySelector("video");
@@ -535,7 +542,7 @@ function enterCall(call) {
   $("call-hangup").hidden = outgoing && call.state === "ringing";
   if (!state.callMesh) {
     const roomOf = () => client.room(call.room);
-    state.callMesh = new PeerMesh(client, call.room, { stream: state.stream, log: debug });
+    state.callMesh = new PeerMesh(client, call.room, { stream: state.stream, rtcConfig, log: debug });
     wireMesh(state.callMesh, state.callTiles, roomOf);
     if (state.screen) state.callMesh.replaceTrack("video", state.screen);
     state.callMesh.addEventListener("peeradded", (e) => callTile(e.detail.id));
@@ -817,6 +824,8 @@ window.rtcsignalDemo = {
   callPeerStats: () => (state.callMesh ? state.callMesh.stats() : Promise.resolve([])),
   call: () => state.call,
   incoming: () => state.incoming,
+  iceServers: () => client.iceServers,
+  rtcConfig,
   notices: () => [...document.querySelectorAll("#notices .notice")].map((n) => n.textContent),
 };
 

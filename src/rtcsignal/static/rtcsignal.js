@@ -78,6 +78,16 @@ function emptyStorage() {
   };
 }
 
+/** `welcome.ice_servers` in the shape of `RTCConfiguration.iceServers`. */
+function iceServersOf(welcome) {
+  return (welcome.ice_servers ?? []).map(({ urls, username, credential }) => {
+    const server = { urls: [...urls] };
+    if (username !== undefined) server.username = username;
+    if (credential !== undefined) server.credential = credential;
+    return server;
+  });
+}
+
 function defaultStorage() {
   try {
     return globalThis.sessionStorage ?? emptyStorage();
@@ -144,6 +154,12 @@ export class SignalingClient extends EventTarget {
     this.session = null;
     this.user = null;
     this.limits = null;
+    /**
+     * The STUN/TURN servers of the last `welcome`, as `RTCPeerConnection` takes them
+     * (`[{urls, username, credential}]`, TURN credentials minted for this connection);
+     * `[]` before it or when the server configures none. {@link PeerMesh} uses them.
+     */
+    this.iceServers = [];
     /** The highest `seq` processed. */
     this.lastSeq = 0;
     /** Room models by room id: see {@link SignalingClient#room}. */
@@ -381,6 +397,7 @@ export class SignalingClient extends EventTarget {
     this.session = welcome.session;
     this.user = welcome.user;
     this.limits = welcome.limits ?? null;
+    this.iceServers = iceServersOf(welcome);
     this._resumeToken = welcome.resume_token;
     this._welcomed = true;
     this._attempt = 0;
@@ -791,10 +808,15 @@ function sdpSessionId(sdp) {
  *   id) replaces the old connection to that participant.
  * - **Cleanup**: a participant who leaves (or is kicked) loses its connection; being
  *   removed from the room closes them all.
+ * - **ICE servers** are the client's (`welcome.ice_servers`, read when each connection
+ *   is made, so one made after a resume gets the fresh TURN credentials), unless
+ *   `options.rtcConfig.iceServers` says otherwise.
  *
  * Events (`addEventListener`, `e.detail`):
  * `track` `{id, stream, track}`, `peerstate` `{id, state, iceState}`,
- * `peeradded` `{id}`, `peerremoved` `{id}`, `error` `{id, error}`.
+ * `peeradded` `{id}`, `peerremoved` `{id}`, `error` `{id, error}`,
+ * `icecandidateerror` `{id, url, errorCode, errorText}` (e.g. 401: TURN refused the
+ * credentials).
  */
 export class PeerMesh extends EventTarget {
   /**
@@ -802,7 +824,8 @@ export class PeerMesh extends EventTarget {
    * @param {string} room the room id
    * @param {object} [options]
    * @param {MediaStream|null} [options.stream] local media to send (null: receive only)
-   * @param {RTCConfiguration} [options.rtcConfig] e.g. `{iceServers: [...]}`
+   * @param {RTCConfiguration} [options.rtcConfig] e.g. `{iceTransportPolicy: "relay"}`;
+   *   its `iceServers` (when given) replace the client's `iceServers` from `welcome`
    * @param {function(...any):void} [options.log] debug logger
    */
   constructor(client, room, options = {}) {
@@ -966,7 +989,7 @@ export class PeerMesh extends EventTarget {
   }
 
   _createPeer(id, { initiate }) {
-    const pc = new RTCPeerConnection(this.rtcConfig);
+    const pc = new RTCPeerConnection({ iceServers: this.client.iceServers, ...this.rtcConfig });
     const peer = {
       id,
       pc,
@@ -986,6 +1009,8 @@ export class PeerMesh extends EventTarget {
     this.peers.set(id, peer);
     pc.onnegotiationneeded = () => this._negotiate(peer);
     pc.onicecandidate = ({ candidate }) => this._sendCandidate(peer, candidate);
+    pc.onicecandidateerror = ({ url, errorCode, errorText }) =>
+      this._dispatch("icecandidateerror", { id, url, errorCode, errorText });
     pc.ontrack = ({ track, streams }) => {
       const stream = streams[0] ?? peer.stream;
       if (!streams[0]) peer.stream.addTrack(track);

@@ -4,8 +4,9 @@ The ``websockets`` adapter on the runtime, in memory, with an anonymous identity
 per visitor (demo only: use ``auth_secret`` or your own hook in production). The WebSocket
 is at ``/ws``, a health snapshot at ``/healthz`` and the demo video call page at ``/``
 (``rtcsignal/static``: ``index.html``, ``demo.js``, ``demo.css`` and the reusable
-``rtcsignal.js`` client). Settings come from ``--config`` (TOML), then ``RTCSIGNAL_*``
-environment variables, then ``--host`` / ``--port``.
+``rtcsignal.js`` client with its TypeScript declarations ``rtcsignal.d.ts``). Settings
+come from ``--config`` (TOML), then ``RTCSIGNAL_*`` environment variables, then
+``--host`` / ``--port``.
 
 Visitors: ``GET /demo/identity`` mints a fresh guest user and returns a token for it,
 signed with a per-process random key; the page keeps it in ``sessionStorage`` and
@@ -55,6 +56,7 @@ logger = logging.getLogger("rtcsignal")
 STATIC_FILES: dict[str, tuple[str, str]] = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/rtcsignal.js": ("rtcsignal.js", "text/javascript; charset=utf-8"),
+    "/rtcsignal.d.ts": ("rtcsignal.d.ts", "application/typescript; charset=utf-8"),
     "/demo.js": ("demo.js", "text/javascript; charset=utf-8"),
     "/demo.css": ("demo.css", "text/css; charset=utf-8"),
 }
@@ -115,8 +117,9 @@ def demo_routes(runtime: Runtime, identities: DemoIdentities | None = None) -> d
     """The demo server's plain HTTP routes.
 
     ``/healthz`` (JSON health snapshot), the demo page at ``/`` with its ``/demo.js``,
-    ``/demo.css`` and the JavaScript client ``/rtcsignal.js`` (read from the package with
-    :mod:`importlib.resources`), and ``/demo/identity`` when ``identities`` is given.
+    ``/demo.css``, the JavaScript client ``/rtcsignal.js`` and its declarations
+    ``/rtcsignal.d.ts`` (read from the package with :mod:`importlib.resources`), and
+    ``/demo/identity`` when ``identities`` is given.
     """
 
     def healthz(request: HandshakeRequest) -> tuple[int, str, bytes]:

@@ -337,6 +337,7 @@ def test_the_server_serves_the_demo_page_from_the_package(server: DemoServer) ->
     for path, name, content_type in (
         ("/", "index.html", "text/html; charset=utf-8"),
         ("/rtcsignal.js", "rtcsignal.js", "text/javascript; charset=utf-8"),
+        ("/rtcsignal.d.ts", "rtcsignal.d.ts", "application/typescript; charset=utf-8"),
         ("/demo.js", "demo.js", "text/javascript; charset=utf-8"),
         ("/demo.css", "demo.css", "text/css; charset=utf-8"),
     ):
@@ -376,6 +377,7 @@ def test_demo_identities_keep_a_visitor_across_connections() -> None:
     assert set(routes) == {
         "/",
         "/rtcsignal.js",
+        "/rtcsignal.d.ts",
         "/demo.js",
         "/demo.css",
         "/healthz",

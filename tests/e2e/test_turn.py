@@ -245,7 +245,7 @@ def test_a_call_connects_through_the_turn_relay(
         for visitor, other in ((alice, b), (bob, a)):
             check_minted(visitor, coturn, SECRET)
             pairs = wait_until(
-                lambda v=visitor: v.js(SELECTED_PAIRS).get(other),
+                lambda v=visitor, o=other: v.js(SELECTED_PAIRS).get(o),
                 f"{visitor.name}: a selected candidate pair",
                 diag=lambda v=visitor: f"{v.diag()}\ncoturn:\n{coturn.log(2000)}",
             )
@@ -280,8 +280,8 @@ def test_a_wrong_turn_secret_cannot_connect(
             )
             # Gathering ends with no candidate: relay-only ICE has nothing to pair.
             state = wait_until(
-                lambda v=visitor: (
-                    (s := v.js(GATHERED).get(other)) and s["gathering"] == "complete" and s
+                lambda v=visitor, o=other: (
+                    (s := v.js(GATHERED).get(o)) and s["gathering"] == "complete" and s
                 ),
                 f"{visitor.name}: ICE gathering complete",
                 diag=visitor.diag,

@@ -140,6 +140,10 @@ TURN = {"urls": ["turn:turn.example.com"]}
             r"ice.servers\[0\].username: .*508 bytes",
         ),
         ({"servers": [{**TURN, "username": 7, "credential": "c"}]}, r"\[0\].username: .*text"),
+        (
+            {"servers": [{**TURN, "username": "u", "credential": "c\n"}]},
+            r"ice.servers\[0\].credential: has control characters",
+        ),
         ({"servers": [TURN] * 17, "turn_secret": "s"}, "ice.servers: at most 16"),
         ({"servers": [TURN], "turn_secret": ""}, "ice.turn_secret: must be non-empty"),
         ({"servers": [TURN], "turn_secret": 5}, "ice.turn_secret: must be non-empty"),

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -63,6 +64,7 @@ it was made with, so they must outlive the longest call; every hello and resume 
 fresh set, so a long session does not run out."""
 
 _SERVER_KEYS: Final = frozenset({"urls", "username", "credential"})
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _KEYS: Final = frozenset({"servers", "turn_secret", "turn_ttl"})
 
 
@@ -106,6 +108,11 @@ class IceSettings:
         for index, server in enumerate(self.servers):
             if not isinstance(server, IceServer):
                 raise ValueError(f"ice.servers[{index}]: not an rtcsignal.sdp.IceServer")
+            for what in ("username", "credential"):
+                value = getattr(server, what)
+                if value is not None and _CONTROL.search(value):
+                    # The wire refuses control characters in text (protocol IceCredential).
+                    raise ValueError(f"ice.servers[{index}].{what}: has control characters")
             if _needs_minting(server) and self.turn_secret is None:
                 raise ValueError(
                     f"ice.servers[{index}]: a TURN server needs a username and a credential, "

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 import attrs
+import msgspec
 
 from rtcsignal.protocol import (
     CallEnding,
@@ -34,8 +35,6 @@ MAX_TOMBSTONES: Final = 1_024
 seconds, and 1,024 covers that window at hundreds of call ends per second."""
 CALL_LIMIT_CODE: Final = ErrorCode.TOO_MANY_CALLS
 """The code for ``max_calls`` exceeded: the book is full, retry later."""
-_COMPACT_SLACK: Final = 64
-"""Stale heap entries tolerated beyond the live timers before the heap is rebuilt."""
 
 Media = Literal["audio", "video"]
 """What a call carries; the invitee's client uses it to choose how to ring."""
@@ -141,8 +140,7 @@ class CallError(Exception):
         return f"CallError({self.code.value!r}, {self.message!r})"
 
 
-@attrs.frozen(kw_only=True)
-class CallRecord:
+class CallRecord(msgspec.Struct, frozen=True, kw_only=True):
     """An immutable snapshot of one call: what outputs and observers carry.
 
     Attributes:

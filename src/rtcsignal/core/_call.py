@@ -65,6 +65,8 @@ from rtcsignal.protocol import (
     MAX_INVITEES,
     CallEndReason,
     ErrorCode,
+    InternalFault,
+    UsageError,
 )
 
 from ._callvalues import CALL_LIMIT_CODE as CALL_LIMIT_CODE
@@ -203,7 +205,7 @@ class CallBook:
             ("max_calls", max_calls, max_calls >= 1),
         ):
             if not ok:
-                raise ValueError(f"{name} is out of range: {value!r}")
+                raise UsageError(f"{name} is out of range: {value!r}")
         self.ring_timeout = ring_timeout
         self.max_duration = max_duration
         self.warning_before = warning_before
@@ -513,7 +515,7 @@ class CallBook:
         call.answered_by.append(user)  # once: accepting again after leaving is refused
         if first:
             if CallState.ACTIVE not in _lookup(call.id, call.state, CallInput.ACCEPT):
-                raise AssertionError(f"accept cannot answer call {call.id}")
+                raise InternalFault(f"accept cannot answer call {call.id}")
             call.state = CallState.ACTIVE
             call.answered_at = now
             self._arm(call, _Timer.MAX, now + self.max_duration)
@@ -565,7 +567,7 @@ class CallBook:
         also: tuple[str, ...] = (),
     ) -> tuple[CallRecord, list[CallOutput]]:
         if CallState.ENDED not in _lookup(call.id, call.state, inp):
-            raise AssertionError(f"{inp.value} cannot end call {call.id} in {call.state.value}")
+            raise InternalFault(f"{inp.value} cannot end call {call.id} in {call.state.value}")
         remove = (*also, *call.active)
         for user in tuple(call.ringing):
             self._stop_ringing(call, user)

@@ -21,6 +21,8 @@ from rtcsignal.protocol import (
     IncomingCall,
 )
 
+from ._errors import CoreError
+
 DEFAULT_RING_TIMEOUT: Final = 45.0
 """Phones ring 30-60 s before carriers divert to voicemail; 45 s sits in the middle."""
 DEFAULT_MAX_DURATION: Final = 24 * 3600.0
@@ -121,8 +123,10 @@ def call_state_diagram() -> str:
     return "\n".join(lines) + "\n"
 
 
-class CallError(Exception):
-    """A call request refused by the rules; the server answers it with one ``error``.
+class CallError(CoreError):
+    """A call request refused by the rules; the server answers it with one ``error``
+    (a :class:`~rtcsignal.core.CoreError`, so the one pipeline that answers refusals
+    answers these too).
 
     Attributes:
         code: the stable wire error code (``call_not_found``, ``call_ended``,
@@ -132,12 +136,7 @@ class CallError(Exception):
     """
 
     def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def __repr__(self) -> str:
-        return f"CallError({self.code.value!r}, {self.message!r})"
+        super().__init__(code, message)
 
 
 class CallRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -81,8 +81,8 @@ def assert_clean(b: CallBook) -> None:
     assert len(b) == 0
     assert b.next_deadline() is None
     assert b._ringing == {}
-    assert b._heap == []
-    assert b._live_timers == 0
+    assert b._timers._heap == []
+    assert len(b._timers) == 0
 
 
 # --------------------------------------------------------------------- construction
@@ -615,7 +615,7 @@ def test_stale_heap_entries_are_compacted() -> None:
         b.accept(f"c{i}", user="b", device="b1", now=float(i))
         b.hangup(f"c{i}", user="a", now=float(i))
     assert len(b) == 1
-    assert len(b._heap) <= 2 * b._live_timers + 64
+    assert len(b._timers._heap) <= 2 * len(b._timers) + 64
     assert b.next_deadline() == DEFAULT_RING_TIMEOUT
 
 

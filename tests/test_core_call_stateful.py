@@ -272,8 +272,8 @@ class CallBookMachine(RuleBasedStateMachine):
         if len(self.book) == 0:
             assert self.book.next_deadline() is None
             assert self.book._ringing == {}
-            assert self.book._heap == []
-            assert self.book._live_timers == 0
+            assert self.book._timers._heap == []
+            assert len(self.book._timers) == 0
         assert len(self.book._tombstones) <= MAX_TOMBSTONES
 
 

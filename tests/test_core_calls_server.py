@@ -55,7 +55,7 @@ def test_hangup_ends_call_for_everyone_with_reason_and_no_members() -> None:
     ended = [u.call for u in alice.drain("call_updated") if u.call.state == "ended"]
     assert ended and ended[-1].reason == "hangup"
     assert h.server.room(call_room_id(call.id)) is None
-    records = [e.call for e in h.events if type(e).__name__ == "CallChangedEvent"]
+    records = [e.call for e in h.events if type(e).__name__ == "CallStateChanged"]
     final = records[-1]
     assert final.state.value == "ended" and final.active == ()
     assert final.duration is not None and final.duration >= 5

@@ -179,5 +179,5 @@ def test_observer_events_in_order() -> None:
     alice.ok(p.Leave(room="room1"))
     names = h.event_types()
     assert names.index("SessionStarted") < names.index("RoomCreated")
-    assert names.index("RoomCreated") < names.index("ParticipantJoined")
-    assert names.index("ParticipantJoined") < names.index("ParticipantLeft")
+    assert names.index("RoomCreated") < names.index("MemberJoined")
+    assert names.index("MemberJoined") < names.index("MemberLeft")

@@ -79,7 +79,7 @@ def test_bad_toml_is_a_settings_error() -> None:
         RuntimeSettings.from_dict([])  # type: ignore[arg-type]
 
 
-def _call(state: CallState, at: float, **kw: object) -> ev.CallChangedEvent:
+def _call(state: CallState, at: float, **kw: object) -> ev.CallStateChanged:
     fields: dict[str, object] = {
         "id": "c1",
         "room": "call-c1",
@@ -98,7 +98,7 @@ def _call(state: CallState, at: float, **kw: object) -> ev.CallChangedEvent:
         "duration": None,
     }
     fields.update(kw)
-    return ev.CallChangedEvent(at=at, call=CallRecord(**fields))  # type: ignore[arg-type]
+    return ev.CallStateChanged(at=at, call=CallRecord(**fields))  # type: ignore[arg-type]
 
 
 def test_call_lifecycle_is_counted_once_per_step() -> None:

@@ -50,14 +50,12 @@ Rules, and why:
 * **Check, then mutate.** Every method validates everything first and raises
   :class:`CallError` before touching state, so a refused request changes nothing.
 * **Bounded.** At most ``max_calls`` live calls (:data:`DEFAULT_MAX_CALLS`), at most
-  ``MAX_INVITEES`` invitees each; the deadline heap is compacted when stale entries
-  outnumber live ones.
+  ``MAX_INVITEES`` invitees each; timers live in one :class:`~rtcsignal.core._timers.Deadlines`.
 """
 
 from __future__ import annotations
 
 import enum
-import heapq
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -67,9 +65,10 @@ from rtcsignal.protocol import (
     MAX_INVITEES,
     CallEndReason,
     ErrorCode,
+    InternalFault,
+    UsageError,
 )
 
-from ._callvalues import _COMPACT_SLACK
 from ._callvalues import CALL_LIMIT_CODE as CALL_LIMIT_CODE
 from ._callvalues import CALL_TRANSITIONS as CALL_TRANSITIONS
 from ._callvalues import DEFAULT_MAX_CALLS as DEFAULT_MAX_CALLS
@@ -90,6 +89,7 @@ from ._callvalues import RemoveFromRoom as RemoveFromRoom
 from ._callvalues import Ring as Ring
 from ._callvalues import Warn as Warn
 from ._callvalues import call_state_diagram as call_state_diagram
+from ._timers import Deadlines
 
 __all__ = [
     "CALL_LIMIT_CODE",
@@ -127,7 +127,6 @@ class _Call:
     """A live call's mutable state; snapshots of it are :class:`CallRecord`."""
 
     id: str
-    serial: int
     room: str
     caller: str
     invitees: tuple[str, ...]
@@ -206,7 +205,7 @@ class CallBook:
             ("max_calls", max_calls, max_calls >= 1),
         ):
             if not ok:
-                raise ValueError(f"{name} is out of range: {value!r}")
+                raise UsageError(f"{name} is out of range: {value!r}")
         self.ring_timeout = ring_timeout
         self.max_duration = max_duration
         self.warning_before = warning_before
@@ -214,9 +213,7 @@ class CallBook:
         self._calls: dict[str, _Call] = {}
         self._ringing: dict[str, dict[str, None]] = {}  # user -> ids of calls ringing it
         self._tombstones: OrderedDict[str, CallRecord] = OrderedDict()
-        self._heap: list[tuple[float, int, int, str, _Timer]] = []
-        self._live_timers = 0
-        self._serial = 0
+        self._timers: Deadlines[tuple[str, _Timer]] = Deadlines()
 
     def __len__(self) -> int:
         """Returns: the number of live (ringing or active) calls."""
@@ -247,14 +244,13 @@ class CallBook:
 
     def next_deadline(self) -> float | None:
         """Returns: the earliest time :meth:`tick` has something to do, or ``None``."""
-        self._prune()
-        return self._heap[0][0] if self._heap else None
+        return self._timers.next()
 
     @property
     def timers_armed(self) -> int:
         """A count that grows whenever a timer is armed (and never shrinks): while it is
         unchanged, :meth:`next_deadline` cannot have come nearer."""
-        return self._serial
+        return self._timers.arms
 
     # ------------------------------------------------------------------ requests
     def invite(
@@ -310,10 +306,8 @@ class CallBook:
             raise CallError(
                 CALL_LIMIT_CODE, f"call {call_id} refused: {self.max_calls} calls are live"
             )
-        self._serial += 1
         call = _Call(
             id=call_id,
-            serial=self._serial,
             room=room,
             caller=caller,
             invitees=users,
@@ -468,12 +462,10 @@ class CallBook:
             (skipped when the end is also due), and ``max_duration`` ends.
         """
         out: list[CallOutput] = []
-        while self._heap and self._heap[0][0] <= now:
-            at, _, serial, call_id, timer = heapq.heappop(self._heap)
-            call = self._calls.get(call_id)
-            if call is None or call.serial != serial or call.timers.get(timer) != at:
-                continue
-            self._disarm(call, timer)
+        while (due := self._timers.pop_due(now)) is not None:
+            call_id, timer = due
+            call = self._calls[call_id]  # an ended call's timers are disarmed
+            del call.timers[timer]
             _lookup(call_id, call.state, timer.value)
             if timer is _Timer.MAX:
                 out += self._end(call, CallInput.MAX_DURATION, "max_duration", now)[1]
@@ -493,7 +485,6 @@ class CallBook:
                     out += self._end(call, CallInput.RING_TIMEOUT, "hangup", now)[1]
                 else:
                     out.append(CallChanged(call=call.record(), users=missed, reason="missed"))
-        self._prune()
         return out
 
     # ------------------------------------------------------------------ internals
@@ -524,7 +515,7 @@ class CallBook:
         call.answered_by.append(user)  # once: accepting again after leaving is refused
         if first:
             if CallState.ACTIVE not in _lookup(call.id, call.state, CallInput.ACCEPT):
-                raise AssertionError(f"accept cannot answer call {call.id}")
+                raise InternalFault(f"accept cannot answer call {call.id}")
             call.state = CallState.ACTIVE
             call.answered_at = now
             self._arm(call, _Timer.MAX, now + self.max_duration)
@@ -576,7 +567,7 @@ class CallBook:
         also: tuple[str, ...] = (),
     ) -> tuple[CallRecord, list[CallOutput]]:
         if CallState.ENDED not in _lookup(call.id, call.state, inp):
-            raise AssertionError(f"{inp.value} cannot end call {call.id} in {call.state.value}")
+            raise InternalFault(f"{inp.value} cannot end call {call.id} in {call.state.value}")
         remove = (*also, *call.active)
         for user in tuple(call.ringing):
             self._stop_ringing(call, user)
@@ -587,7 +578,8 @@ class CallBook:
         self._tombstones[call.id] = record
         if len(self._tombstones) > MAX_TOMBSTONES:
             self._tombstones.popitem(last=False)
-        self._prune()
+        if not self._calls:
+            self._timers.clear()  # drop the stale entries of ended calls too
         out: list[CallOutput] = [CallChanged(call=record, users=record.members, state_changed=True)]
         if remove:
             out.append(RemoveFromRoom(call=record, users=remove))
@@ -605,30 +597,8 @@ class CallBook:
 
     def _arm(self, call: _Call, timer: _Timer, at: float) -> None:
         call.timers[timer] = at
-        self._live_timers += 1
-        heapq.heappush(self._heap, (at, self._next_seq(), call.serial, call.id, timer))
+        self._timers.arm((call.id, timer), at)
 
     def _disarm(self, call: _Call, timer: _Timer) -> None:
         del call.timers[timer]
-        self._live_timers -= 1
-
-    def _next_seq(self) -> int:
-        self._serial += 1
-        return self._serial
-
-    def _prune(self) -> None:
-        """Drop stale entries from the heap top; rebuild when stale ones dominate."""
-        heap = self._heap
-        if not self._calls:
-            heap.clear()
-            return
-        if len(heap) > 2 * self._live_timers + _COMPACT_SLACK:
-            heap[:] = [e for e in heap if self._valid(e)]
-            heapq.heapify(heap)
-        while heap and not self._valid(heap[0]):
-            heapq.heappop(heap)
-
-    def _valid(self, entry: tuple[float, int, int, str, _Timer]) -> bool:
-        at, _, serial, call_id, timer = entry
-        call = self._calls.get(call_id)
-        return call is not None and call.serial == serial and call.timers.get(timer) == at
+        self._timers.disarm((call.id, timer))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from rtcsignal import protocol as p
 from rtcsignal.protocol import ErrorCode
 
-from . import _events as ev
+from . import events as ev
 from ._call import (
     AnsweredElsewhere,
     CallChanged,
@@ -197,7 +197,7 @@ class CallGlue:
             if isinstance(output, Ring) or (
                 isinstance(output, CallChanged) and output.state_changed
             ):
-                fx.append(ev.CallChangedEvent(at=now, call=output.call))
+                fx.append(ev.CallStateChanged(at=now, call=output.call))
             if isinstance(output, AnsweredElsewhere):
                 self.s._deliver_user(
                     output.user, output.message(), fx, except_session=output.device

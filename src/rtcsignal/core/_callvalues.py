@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 import attrs
+import msgspec
 
 from rtcsignal.protocol import (
     CallEnding,
@@ -19,6 +20,8 @@ from rtcsignal.protocol import (
     ErrorCode,
     IncomingCall,
 )
+
+from ._errors import CoreError
 
 DEFAULT_RING_TIMEOUT: Final = 45.0
 """Phones ring 30-60 s before carriers divert to voicemail; 45 s sits in the middle."""
@@ -34,8 +37,6 @@ MAX_TOMBSTONES: Final = 1_024
 seconds, and 1,024 covers that window at hundreds of call ends per second."""
 CALL_LIMIT_CODE: Final = ErrorCode.TOO_MANY_CALLS
 """The code for ``max_calls`` exceeded: the book is full, retry later."""
-_COMPACT_SLACK: Final = 64
-"""Stale heap entries tolerated beyond the live timers before the heap is rebuilt."""
 
 Media = Literal["audio", "video"]
 """What a call carries; the invitee's client uses it to choose how to ring."""
@@ -122,8 +123,10 @@ def call_state_diagram() -> str:
     return "\n".join(lines) + "\n"
 
 
-class CallError(Exception):
-    """A call request refused by the rules; the server answers it with one ``error``.
+class CallError(CoreError):
+    """A call request refused by the rules; the server answers it with one ``error``
+    (a :class:`~rtcsignal.core.CoreError`, so the one pipeline that answers refusals
+    answers these too).
 
     Attributes:
         code: the stable wire error code (``call_not_found``, ``call_ended``,
@@ -133,16 +136,10 @@ class CallError(Exception):
     """
 
     def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def __repr__(self) -> str:
-        return f"CallError({self.code.value!r}, {self.message!r})"
+        super().__init__(code, message)
 
 
-@attrs.frozen(kw_only=True)
-class CallRecord:
+class CallRecord(msgspec.Struct, frozen=True, kw_only=True):
     """An immutable snapshot of one call: what outputs and observers carry.
 
     Attributes:

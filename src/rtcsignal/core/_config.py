@@ -7,7 +7,7 @@ from typing import Any, Final
 
 import attrs
 
-from rtcsignal.protocol import MAX_FRAME_BYTES
+from rtcsignal.protocol import MAX_FRAME_BYTES, UsageError
 
 from ._call import DEFAULT_MAX_DURATION, DEFAULT_RING_TIMEOUT, DEFAULT_WARNING_BEFORE
 from ._room import RoomPolicy
@@ -86,7 +86,7 @@ class ServerConfig:
 
     def __attrs_post_init__(self) -> None:
         if self.call_warning_before >= self.max_call_duration:
-            raise ValueError(
+            raise UsageError(
                 f"call_warning_before ({self.call_warning_before}) must be below "
                 f"max_call_duration ({self.max_call_duration})"
             )

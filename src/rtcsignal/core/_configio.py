@@ -12,6 +12,7 @@ from typing import Any, Final
 import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 
+from rtcsignal.protocol import UsageError
 from rtcsignal.ratelimit._config import _MISSING, _lookup, _path_of
 
 from ._config import ServerConfig
@@ -22,7 +23,7 @@ _VALIDATOR_NAME: Final = re.compile(r"^'([a-z_]+)' must be ")
 _CONVERTER: Final = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
 
 
-class ServerConfigError(ValueError):
+class ServerConfigError(UsageError):
     """A server setting is unknown or invalid.
 
     Attributes:

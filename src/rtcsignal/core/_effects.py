@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import msgspec
 
-from ._events import ObserverEvent
+from .events import ObserverEvent
 
 __all__ = ["Close", "Effect", "Send"]
 

@@ -1,6 +1,7 @@
 """The core's error type: a refusal of one request, with the reply to send.
 
-A :class:`CoreError` is always the *peer's* problem (a request the rules refuse); it is
+A :class:`CoreError` is always the *peer's* problem (a request the rules refuse: a
+:class:`~rtcsignal.protocol.PeerError`); it is
 caught in exactly one place, :meth:`rtcsignal.core.Server.receive`, and becomes one
 ``error`` reply. State is never changed before a :class:`CoreError` is raised: handlers
 check everything first, then mutate.
@@ -11,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rtcsignal.protocol import ErrorCode
+from rtcsignal.protocol import ErrorCode, PeerError
 
 __all__ = ["CoreError"]
 
 
-class CoreError(Exception):
+class CoreError(PeerError):
     """A request refused by the core's rules.
 
     Attributes:
@@ -34,11 +35,5 @@ class CoreError(Exception):
         details: Mapping[str, Any] | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = dict(details) if details else None
+        super().__init__(code, message, details=details)
         self.retry_after = retry_after
-
-    def __repr__(self) -> str:
-        return f"CoreError({self.code.value!r}, {self.message!r})"

@@ -67,7 +67,7 @@ from rtcsignal.protocol import (
 )
 from rtcsignal.protocol import _messages as wire
 
-from . import _events as ev
+from . import events as ev
 from ._errors import CoreError
 
 __all__ = [
@@ -442,7 +442,7 @@ class Room:
         if role is Role.HOST:
             self.host = pid
         out.events.append(
-            ev.ParticipantJoined(
+            ev.MemberJoined(
                 at=now, room=self.id, participant=pid, user=user, session=session, role=role
             )
         )
@@ -451,7 +451,7 @@ class Room:
                 (others, ParticipantJoined(room=self.id, participant=participant.info()))
             )
         if role is Role.HOST:
-            out.events.append(ev.HostChanged(at=now, room=self.id, host=pid, previous=None))
+            out.events.append(ev.HostTransferred(at=now, room=self.id, host=pid, previous=None))
 
     # ------------------------------------------------------------------ leaving
     def leave(self, pid: str, reason: LeaveReason, now: float, out: Outbox) -> None:
@@ -469,7 +469,7 @@ class Room:
         gone = self.participants.pop(pid)
         out.removed.append((pid, gone.session))
         out.events.append(
-            ev.ParticipantLeft(at=now, room=self.id, participant=pid, user=gone.user, reason=reason)
+            ev.MemberLeft(at=now, room=self.id, participant=pid, user=gone.user, reason=reason)
         )
         if reason in ("kicked", "replaced"):
             out.deliveries.append(([pid], Removed(room=self.id, reason=reason, by=by)))
@@ -508,7 +508,7 @@ class Room:
             gone = self.participants.pop(pid)
             out.removed.append((pid, gone.session))
             out.events.append(
-                ev.ParticipantLeft(
+                ev.MemberLeft(
                     at=now, room=self.id, participant=pid, user=gone.user, reason="room_closed"
                 )
             )
@@ -619,7 +619,7 @@ class Room:
         participant.role = role
         members = list(self.participants)
         out.events.append(
-            ev.RoleChanged(at=now, room=self.id, participant=participant.id, role=role, by=by)
+            ev.MemberRoleChanged(at=now, room=self.id, participant=participant.id, role=role, by=by)
         )
         out.deliveries.append(
             (members, RoleChanged(room=self.id, participant=participant.id, role=role, by=by))
@@ -628,7 +628,7 @@ class Room:
             previous = self.host if self.host != participant.id else None
             self.host = participant.id
             out.events.append(
-                ev.HostChanged(at=now, room=self.id, host=participant.id, previous=previous)
+                ev.HostTransferred(at=now, room=self.id, host=participant.id, previous=previous)
             )
             out.deliveries.append(
                 (members, HostChanged(room=self.id, host=participant.id, previous=previous))

@@ -36,7 +36,7 @@ from rtcsignal import protocol as p
 from rtcsignal.protocol import CloseCode, ErrorCode, Format, ProtocolError
 from rtcsignal.ratelimit import InboundLimiter, OnDeny, RatePolicy
 
-from . import _events as ev
+from . import events as ev
 from ._call import CallBook
 from ._callglue import CallGlue
 from ._config import ServerConfig

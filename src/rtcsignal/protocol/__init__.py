@@ -13,7 +13,11 @@ from ._codec import encoded_size as encoded_size
 from ._codec import frame_format as frame_format
 from ._errors import CloseCode as CloseCode
 from ._errors import ErrorCode as ErrorCode
+from ._errors import InternalFault as InternalFault
+from ._errors import PeerError as PeerError
 from ._errors import ProtocolError as ProtocolError
+from ._errors import SignalingError as SignalingError
+from ._errors import UsageError as UsageError
 from ._limits import MAX_APP_PAYLOAD_BYTES as MAX_APP_PAYLOAD_BYTES
 from ._limits import MAX_APP_TYPE_CHARS as MAX_APP_TYPE_CHARS
 from ._limits import MAX_CANDIDATE_CHARS as MAX_CANDIDATE_CHARS
@@ -178,6 +182,7 @@ __all__ = [
     "IceServer",
     "IceUrl",
     "IncomingCall",
+    "InternalFault",
     "Join",
     "JoinPolicyName",
     "Kick",
@@ -199,6 +204,7 @@ __all__ = [
     "ParticipantJoined",
     "ParticipantLeft",
     "ParticipantUpdated",
+    "PeerError",
     "PeerId",
     "Ping",
     "Pong",
@@ -224,10 +230,12 @@ __all__ = [
     "ServerMessage",
     "SetLayout",
     "SetRole",
+    "SignalingError",
     "Stats",
     "Token",
     "TransferHost",
     "Typing",
+    "UsageError",
     "UserId",
     "Welcome",
     "decode_client",

@@ -1,8 +1,22 @@
-"""Stable error codes, WebSocket close codes, and the protocol's one exception type.
+"""Stable error codes, WebSocket close codes, and rtcsignal's error families.
 
 Every rejection the server sends is an ``error`` message whose ``code`` is a member of
 :class:`ErrorCode`. Codes are public protocol: they are listed in ``docs/protocol.md``,
 a test keeps the two in sync, and a code is never renamed or reused.
+
+Errors have a direction, and the class tree shows it. Every exception rtcsignal raises is
+a :class:`SignalingError`, in one of three families:
+
+* :class:`PeerError`: the **remote peer's** fault (a bad frame, a request the rules
+  refuse). It carries a stable ``code`` and becomes exactly one ``error`` reply; it never
+  reaches the application. :class:`ProtocolError` (decoding) and
+  ``rtcsignal.core.CoreError`` (the rules, with ``CallError`` for calls) are its members.
+* :class:`UsageError`: the **application's** misuse (an invalid setting, an API call
+  that breaks its contract). It is raised to the caller at once; it is also a
+  :class:`ValueError`.
+* :class:`InternalFault`: a broken invariant **inside rtcsignal** (a bug). The core
+  catches it like any unexpected exception: the peer gets ``internal_error`` and
+  observers an ``InternalError`` event.
 """
 
 from __future__ import annotations
@@ -11,7 +25,15 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CloseCode", "ErrorCode", "ProtocolError"]
+__all__ = [
+    "CloseCode",
+    "ErrorCode",
+    "InternalFault",
+    "PeerError",
+    "ProtocolError",
+    "SignalingError",
+    "UsageError",
+]
 
 
 class ErrorCode(enum.StrEnum):
@@ -110,7 +132,43 @@ class CloseCode(enum.IntEnum):
     """The connection's outbound queue overflowed (it did not read fast enough)."""
 
 
-class ProtocolError(Exception):
+class SignalingError(Exception):
+    """The base of every exception rtcsignal raises (see the module docstring)."""
+
+
+class PeerError(SignalingError):
+    """The remote peer's fault: refused with one ``error`` reply, never raised to the
+    application.
+
+    Attributes:
+        code: the stable :class:`ErrorCode`.
+        message: a human sentence naming the thing and the state.
+        details: extra machine-readable data (field path, rule id, limits), or ``None``.
+    """
+
+    def __init__(
+        self, code: ErrorCode, message: str, *, details: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = dict(details) if details else None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code.value!r}, {self.message!r})"
+
+
+class UsageError(SignalingError, ValueError):
+    """The application's misuse of rtcsignal: an invalid setting or an API call outside
+    its contract. Raised to the caller at once."""
+
+
+class InternalFault(SignalingError, RuntimeError):
+    """A broken invariant inside rtcsignal: a bug, never the peer's or the
+    application's doing. The core answers the request with ``internal_error``."""
+
+
+class ProtocolError(PeerError):
     """A message the server cannot accept, with the reply to send.
 
     Raised only by :func:`rtcsignal.protocol.decode` (for the peer's bad frames) and
@@ -133,12 +191,6 @@ class ProtocolError(Exception):
         details: Mapping[str, Any] | None = None,
         close: CloseCode | None = None,
     ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, details=details)
         self.request_id = request_id
-        self.details = dict(details) if details else None
         self.close = close
-
-    def __repr__(self) -> str:
-        return f"ProtocolError({self.code.value!r}, {self.message!r})"

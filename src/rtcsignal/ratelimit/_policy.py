@@ -18,7 +18,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from rtcsignal.protocol import MAX_FRAME_BYTES
+from rtcsignal.protocol import MAX_FRAME_BYTES, UsageError
 
 from ._limiter import DEFAULT_MAX_KEYS
 
@@ -52,7 +52,7 @@ Scope = Literal["connection", "user", "address", "room"]
 SCOPES: Final[tuple[Scope, ...]] = ("connection", "user", "address", "room")
 
 
-class PolicyConfigError(ValueError):
+class PolicyConfigError(UsageError):
     """A policy setting is unknown or invalid.
 
     Attributes:

@@ -140,12 +140,12 @@ class EventSamples:
 
     def __call__(self, event: ev.ObserverEvent) -> Iterator[Sample]:
         """The samples ``event`` produces."""
-        if isinstance(event, ev.CallChangedEvent):
+        if isinstance(event, ev.CallStateChanged):
             yield from self._call(event)
         else:
             yield from _plain(event)
 
-    def _call(self, event: ev.CallChangedEvent) -> Iterator[Sample]:
+    def _call(self, event: ev.CallStateChanged) -> Iterator[Sample]:
         call = event.call
         state = call.state.value
         before = self._calls.get(call.id)
@@ -172,9 +172,9 @@ def _plain(event: ev.ObserverEvent) -> Iterator[Sample]:
             yield "count", "rtcsignal_invalid_sdp_total", {}, 1.0
         elif event.code in ("invalid_candidate", "stale_candidate"):
             yield "count", "rtcsignal_invalid_candidates_total", {}, 1.0
-    elif isinstance(event, ev.ParticipantJoined):
+    elif isinstance(event, ev.MemberJoined):
         yield "count", "rtcsignal_participants_joined_total", {"role": str(event.role)}, 1.0
-    elif isinstance(event, ev.ParticipantLeft):
+    elif isinstance(event, ev.MemberLeft):
         yield "count", "rtcsignal_participants_left_total", {"reason": str(event.reason)}, 1.0
     elif isinstance(event, ev.RateLimitDenied):
         labels = {"scope": event.scope or "", "action": event.action}

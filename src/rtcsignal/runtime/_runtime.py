@@ -564,7 +564,7 @@ class Runtime:
                 logger.exception("observer %r failed", observer, extra={"event": "hook_error"})
         level = _LEVELS.get(type(event), logging.DEBUG)
         if logger.isEnabledFor(level):
-            fields = attrs.asdict(event, recurse=False)
+            fields = msgspec.structs.asdict(event)
             logger.log(
                 level,
                 "%s %s",

@@ -34,6 +34,7 @@ import attrs
 import cattrs
 
 from rtcsignal.core import ServerConfig
+from rtcsignal.protocol import UsageError
 from rtcsignal.ratelimit import RatePolicy
 
 from ._ice import IceSettings
@@ -59,7 +60,7 @@ DEFAULT_CLOSE_TIMEOUT: Final = 2.0
 would otherwise hold a slow-consumer close open for the framework's 10 s default."""
 
 
-class SettingsError(ValueError):
+class SettingsError(UsageError):
     """A setting is unknown or invalid; the message names the key and the value."""
 
 

@@ -47,6 +47,7 @@ from typing import Any, Final
 import attrs
 
 from rtcsignal import protocol as p
+from rtcsignal.protocol import UsageError
 from rtcsignal.sdp import (
     IceServer,
     IceServerError,
@@ -88,7 +89,7 @@ class IceSettings:
         turn_ttl: seconds the minted credentials stay valid.
 
     Raises:
-        ValueError: naming the entry (``ice.servers[1]``): too many servers, a TURN
+        UsageError: naming the entry (``ice.servers[1]``): too many servers, a TURN
             entry with neither credentials nor ``turn_secret``, an empty secret, or a
             ``turn_ttl`` that is not a positive number of seconds.
 
@@ -104,29 +105,29 @@ class IceSettings:
 
     def __attrs_post_init__(self) -> None:
         if len(self.servers) > p.MAX_ICE_SERVERS:
-            raise ValueError(f"ice.servers: at most {p.MAX_ICE_SERVERS} servers")
+            raise UsageError(f"ice.servers: at most {p.MAX_ICE_SERVERS} servers")
         for index, server in enumerate(self.servers):
             if not isinstance(server, IceServer):
-                raise ValueError(f"ice.servers[{index}]: not an rtcsignal.sdp.IceServer")
+                raise UsageError(f"ice.servers[{index}]: not an rtcsignal.sdp.IceServer")
             for what in ("username", "credential"):
                 value = getattr(server, what)
                 if value is not None and _CONTROL.search(value):
                     # The wire refuses control characters in text (protocol IceCredential).
-                    raise ValueError(f"ice.servers[{index}].{what}: has control characters")
+                    raise UsageError(f"ice.servers[{index}].{what}: has control characters")
             if _needs_minting(server) and self.turn_secret is None:
-                raise ValueError(
+                raise UsageError(
                     f"ice.servers[{index}]: a TURN server needs a username and a credential, "
                     "or ice.turn_secret to mint them per user"
                 )
         if self.turn_secret is not None and (
             not isinstance(self.turn_secret, str) or not self.turn_secret
         ):
-            raise ValueError("ice.turn_secret: must be non-empty text")
+            raise UsageError("ice.turn_secret: must be non-empty text")
         ttl = self.turn_ttl
         if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl):
-            raise ValueError(f"ice.turn_ttl: expected a number of seconds, not {ttl!r}")
+            raise UsageError(f"ice.turn_ttl: expected a number of seconds, not {ttl!r}")
         if ttl < 1:
-            raise ValueError(f"ice.turn_ttl: must be at least 1 second, not {ttl!r}")
+            raise UsageError(f"ice.turn_ttl: must be at least 1 second, not {ttl!r}")
         object.__setattr__(self, "_static", self._wire())  # frozen: set once, here
 
     def _wire(self) -> tuple[p.IceServer | None, ...]:
@@ -182,37 +183,37 @@ class IceSettings:
         credential}`` tables, or that list as JSON text), ``turn_secret``, ``turn_ttl``.
 
         Raises:
-            ValueError: naming the bad entry, e.g. ``ice.servers[1].urls[0]: ICE server
+            UsageError: naming the bad entry, e.g. ``ice.servers[1].urls[0]: ICE server
                 URL 'turn:turn.example.com:99999' has a port that is not 1 to 65535``.
         """
         if not isinstance(data, Mapping):
-            raise ValueError(f"ice: must be a table, not {data!r}")
+            raise UsageError(f"ice: must be a table, not {data!r}")
         for key, value in data.items():
             if key not in _KEYS:
-                raise ValueError(f"ice: unknown key {key} = {value!r}")
+                raise UsageError(f"ice: unknown key {key} = {value!r}")
         kwargs: dict[str, Any] = {}
         secret = data.get("turn_secret")
         if secret is not None:
             if not isinstance(secret, str) or not secret:
-                raise ValueError("ice.turn_secret: must be non-empty text")
+                raise UsageError("ice.turn_secret: must be non-empty text")
             kwargs["turn_secret"] = secret
         if "turn_ttl" in data:
             ttl = data["turn_ttl"]
             if secret is None:
-                raise ValueError("ice.turn_ttl: set without ice.turn_secret (nothing to mint)")
+                raise UsageError("ice.turn_ttl: set without ice.turn_secret (nothing to mint)")
             kwargs["turn_ttl"] = ttl
         servers = data.get("servers", [])
         if isinstance(servers, str):
             try:
                 servers = json.loads(servers)
-            except ValueError as exc:
-                raise ValueError(f"ice.servers: not a JSON list: {exc}") from None
+            except ValueError as exc:  # json.JSONDecodeError
+                raise UsageError(f"ice.servers: not a JSON list: {exc}") from None
         if not isinstance(servers, list | tuple):
-            raise ValueError(f"ice.servers: expected a list of tables, not {servers!r}")
+            raise UsageError(f"ice.servers: expected a list of tables, not {servers!r}")
         kwargs["servers"] = tuple(_server(f"ice.servers[{i}]", s) for i, s in enumerate(servers))
         settings = cls(**kwargs)
         if settings.turn_secret is not None and not settings.mints:
-            raise ValueError(
+            raise UsageError(
                 "ice.turn_secret: set, but no TURN server in ice.servers lacks credentials "
                 "(nothing to mint)"
             )
@@ -222,12 +223,12 @@ class IceSettings:
 def _server(where: str, entry: Any) -> IceServer:
     """One ``{urls, username, credential}`` table, validated, errors naming ``where``."""
     if not isinstance(entry, Mapping):
-        raise ValueError(f"{where}: expected a table with urls, not {entry!r}")
+        raise UsageError(f"{where}: expected a table with urls, not {entry!r}")
     for key, value in entry.items():
         if key not in _SERVER_KEYS:
-            raise ValueError(f"{where}: unknown key {key} = {value!r}")
+            raise UsageError(f"{where}: unknown key {key} = {value!r}")
     if "urls" not in entry:
-        raise ValueError(f"{where}: urls is missing")
+        raise UsageError(f"{where}: urls is missing")
     urls = entry["urls"]
     items: list[tuple[str, Any]]
     if isinstance(urls, str):
@@ -235,13 +236,13 @@ def _server(where: str, entry: Any) -> IceServer:
     elif isinstance(urls, list | tuple) and urls:
         items = [(f"{where}.urls[{j}]", u) for j, u in enumerate(urls)]
     else:
-        raise ValueError(f"{where}.urls: expected a URL or a non-empty list of URLs")
+        raise UsageError(f"{where}.urls: expected a URL or a non-empty list of URLs")
     parsed = []
     for at, url in items:
         try:
             parsed.append(validate_ice_server_url(url))
         except IceServerError as err:
-            raise ValueError(f"{at}: {err}") from None
+            raise UsageError(f"{at}: {err}") from None
     username, credential = entry.get("username"), entry.get("credential")
     if username is None and credential is None:
         # TURN entries without credentials are minted per user (checked by IceSettings).
@@ -249,4 +250,4 @@ def _server(where: str, entry: Any) -> IceServer:
     try:
         return validate_ice_server([u.url for u in parsed], username, credential)
     except IceServerError as err:
-        raise ValueError(f"{where}.{err.field or 'urls'}: {err}") from None
+        raise UsageError(f"{where}.{err.field or 'urls'}: {err}") from None

@@ -131,7 +131,7 @@ class RuntimeSettings:
         if ice is not None:
             try:
                 kwargs["ice"] = IceSettings.from_dict(ice)
-            except ValueError as exc:
+            except UsageError as exc:
                 raise SettingsError(f"settings: {exc}") from None
         fields = attrs.fields_dict(cls)
         for key, value in own.items():

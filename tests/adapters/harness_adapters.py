@@ -1,7 +1,8 @@
 """The adapter conformance harness: every adapter served on loopback.
 
 :func:`serve_adapter` starts a fresh runtime behind one adapter (websockets, starlette on uvicorn,
-aiohttp, trio-websocket) on ``127.0.0.1`` port 0 in a background thread with its own
+aiohttp, trio-websocket, the raw ASGI application on uvicorn, hypercorn and granian) on
+``127.0.0.1`` port 0 in a background thread with its own
 event loop, and yields a :class:`Served` with the URL, the runtime and a way to run a
 coroutine in the server's loop. Tests talk to it with the ``websockets`` client library
 directly (raw frames), so the suite is independent of any rtcsignal client.
@@ -27,7 +28,15 @@ from rtcsignal.runtime import MemoryMetrics, Runtime, RuntimeSettings
 
 SECRET = "conformance-secret-0123456789abcdef"
 GOOD_ORIGIN = "http://good.example"
-ADAPTERS = ["websockets", "starlette", "aiohttp", "trio"]
+ADAPTERS = [
+    "websockets",
+    "starlette",
+    "aiohttp",
+    "trio",
+    "asgi-uvicorn",
+    "asgi-hypercorn",
+    "asgi-granian",
+]
 MAX_CONNECTIONS_PER_USER = 3
 STARTUP_TIMEOUT = 10.0
 WAIT = 5.0  # seconds any single receive may wait on loopback before the test fails
@@ -146,6 +155,11 @@ class Served:
             await stop.wait()
             server.should_exit = True
             await task
+        elif self.adapter.startswith("asgi-"):
+            from rtcsignal.adapters.asgi import application
+
+            app = application(self.runtime)
+            await getattr(self, f"_{self.adapter[5:]}")(app, stop)
         else:
             from aiohttp import web
 
@@ -159,6 +173,75 @@ class Served:
             self._ready.set()
             await stop.wait()
             await runner.cleanup()
+
+    async def _uvicorn(self, app: Any, stop: asyncio.Event) -> None:
+        """uvicorn with the documented settings: its own frame limit at the runtime's,
+        permessage-deflate off, the runtime run by the lifespan protocol."""
+        import uvicorn
+
+        config = uvicorn.Config(
+            app,
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
+            ws_max_size=self.runtime.max_frame_bytes,
+            lifespan="on",
+            log_level="critical",
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[self._listen()]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        self._ready.set()
+        await stop.wait()
+        server.should_exit = True
+        await task
+
+    async def _hypercorn(self, app: Any, stop: asyncio.Event) -> None:
+        """hypercorn with its default 16 MiB frame limit: the adapter's own limit
+        refuses a frame over ``runtime.max_frame_bytes`` with 1009."""
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config
+
+        sock = self._listen()
+        config = Config()
+        config.bind = [f"fd://{sock.detach()}"]
+        config.graceful_timeout = 1.0
+        config.loglevel = "CRITICAL"
+        task = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+        while not self.runtime.running and not task.done():
+            await asyncio.sleep(0.01)
+        self._ready.set()
+        await task
+
+    async def _granian(self, app: Any, stop: asyncio.Event) -> None:
+        """granian's embedded server (the Rust server in this event loop): no frame
+        limit or compression setting of its own."""
+        from granian.constants import Interfaces
+        from granian.server.embed import Server
+
+        # granian binds with SO_REUSEPORT: a socket bound (not listening) to a free port
+        # reserves that port for it, with no window for another process to take it.
+        with socket.socket() as reserved:
+            reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            reserved.bind(("127.0.0.1", 0))
+            self.port = reserved.getsockname()[1]
+            server = Server(
+                app,
+                address="127.0.0.1",
+                port=self.port,
+                interface=Interfaces.ASGI,
+                log_enabled=False,
+            )
+            task = asyncio.create_task(server.serve())
+            # granian runs the lifespan startup first, then starts listening
+            for _ in range(int(STARTUP_TIMEOUT / 0.01)):
+                if task.done() or await _accepts(self.port):
+                    break
+                await asyncio.sleep(0.01)
+            self._ready.set()
+            await stop.wait()
+            server.stop()
+            await task
 
     async def _trio(self) -> None:
         import trio
@@ -178,6 +261,17 @@ class Served:
             )
             self._call = lambda fn: trio.from_thread.run(fn, trio_token=token)
             self._ready.set()
+
+
+async def _accepts(port: int) -> bool:
+    """Whether something listens on loopback ``port``."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
 
 
 def serve_adapter(

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as ws_connect
 
 from rtcsignal import protocol as p
 from rtcsignal.auth import mint_token
@@ -188,3 +193,47 @@ def test_aiortc_bot_echoes_the_data_channel() -> None:
             anyio.run(scenario, backend="asyncio")
             assert stop(bot) == 0
         assert stop(server) == 0
+
+
+def hello_welcome(url: str, user: str = "alice", **headers: str) -> tuple[Any, dict[str, Any]]:
+    """Open a raw WebSocket to ``url`` (with a token for ``user`` unless ``None``), send
+    ``hello`` and return the connection and the reply."""
+    target = url if user is None else f"{url}?token={token(user)}"
+    ws = ws_connect(target, open_timeout=WAIT, additional_headers=headers or None, legacy=True)
+    ws.send(json.dumps({"type": "hello", "version": 1, "id": 1}))
+    return ws, json.loads(ws.recv(timeout=WAIT))
+
+
+def going_away_on_sigterm(ws: Any, proc: subprocess.Popen[str]) -> None:
+    """SIGTERM the server: the client is told ``going_away``, then closed with 1001."""
+    proc.send_signal(signal.SIGTERM)
+    going = json.loads(ws.recv(timeout=WAIT))
+    assert going["type"] == "going_away", going
+    with pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=WAIT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
+def free_port() -> socket.socket:
+    """A loopback port reserved for a server that binds with SO_REUSEPORT (granian):
+    keep the socket open until the server is listening."""
+    reserved = socket.socket()
+    reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    reserved.bind(("127.0.0.1", 0))
+    return reserved
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "hypercorn", "granian"])
+def test_asgi_server(server: str) -> None:
+    with free_port() as reserved:
+        port = str(reserved.getsockname()[1]) if server == "granian" else "0"
+        with run("asgi_server.py", "--server", server, "--port", port) as (proc, line):
+            url = line.split()[-1]
+            assert url.startswith("ws://127.0.0.1:") and url.endswith("/ws")
+            base = url.replace("ws://", "http://").removesuffix("/ws")
+            assert httpx.get(f"{base}/healthz", timeout=WAIT).json()["accepting"] is True
+            assert httpx.get(f"{base}/nothing", timeout=WAIT).status_code == 404
+            ws, welcome = hello_welcome(url)
+            assert welcome["type"] == "welcome" and welcome["user"] == "alice"
+            going_away_on_sigterm(ws, proc)
+            assert proc.wait(WAIT) in (0, -signal.SIGTERM)

@@ -36,6 +36,7 @@ ADAPTERS = [
     "asgi-uvicorn",
     "asgi-hypercorn",
     "asgi-granian",
+    "channels-uvicorn",
 ]
 MAX_CONNECTIONS_PER_USER = 3
 STARTUP_TIMEOUT = 10.0
@@ -160,6 +161,8 @@ class Served:
 
             app = application(self.runtime)
             await getattr(self, f"_{self.adapter[5:]}")(app, stop)
+        elif self.adapter == "channels-uvicorn":
+            await self._channels(stop)
         else:
             from aiohttp import web
 
@@ -243,6 +246,38 @@ class Served:
             server.stop()
             await task
 
+    async def _channels(self, stop: asyncio.Event) -> None:
+        """The Channels consumer behind ``URLRouter`` on uvicorn, with no lifespan (as
+        under Daphne): the adapter starts the runtime on the first connection."""
+        import uvicorn
+
+        django_settings()
+        from channels.routing import ProtocolTypeRouter, URLRouter
+
+        from rtcsignal.adapters.channels import rtcsignal_urlpatterns
+        from rtcsignal.adapters.channels import stop as stop_runtime
+
+        app = ProtocolTypeRouter(
+            {"websocket": URLRouter(rtcsignal_urlpatterns(self.runtime, path="ws"))}
+        )
+        config = uvicorn.Config(
+            app,
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
+            ws_max_size=self.runtime.max_frame_bytes,
+            lifespan="off",
+            log_level="critical",
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[self._listen()]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        self._ready.set()
+        await stop.wait()
+        server.should_exit = True
+        await task
+        await stop_runtime(self.runtime)
+
     async def _trio(self) -> None:
         import trio
 
@@ -261,6 +296,16 @@ class Served:
             )
             self._call = lambda fn: trio.from_thread.run(fn, trio_token=token)
             self._ready.set()
+
+
+def django_settings() -> None:
+    """Configure Django once per process (the Channels adapter imports its settings)."""
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(INSTALLED_APPS=[], ALLOWED_HOSTS=["127.0.0.1"], USE_TZ=True)
+        django.setup()
 
 
 async def _accepts(port: int) -> bool:

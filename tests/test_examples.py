@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -237,3 +238,32 @@ def test_asgi_server(server: str) -> None:
             assert welcome["type"] == "welcome" and welcome["user"] == "alice"
             going_away_on_sigterm(ws, proc)
             assert proc.wait(WAIT) in (0, -signal.SIGTERM)
+
+
+@pytest.mark.parametrize(
+    ("script", "service"),
+    [
+        ("asgi_litestar.py", "litestar"),
+        ("asgi_quart.py", "quart"),
+        ("asgi_fastapi.py", "fastapi"),
+        ("asgi_django.py", "django"),
+    ],
+)
+def test_asgi_in_a_framework(script: str, service: str) -> None:
+    """The framework's own route and rtcsignal's WebSocket, side by side on one server."""
+    with run(script, "--port", "0") as (proc, line):
+        url = line.split()[-1]
+        base = "http://" + urlsplit(url).netloc
+        page = httpx.get(f"{base}/", timeout=WAIT)
+        assert page.status_code == 200, page.text
+        assert page.json()["service"] == service
+        ws, welcome = hello_welcome(url)
+        assert welcome["type"] == "welcome" and welcome["user"] == "alice"
+        if service == "fastapi":  # routes below the mount point
+            assert httpx.get(f"{base}/rtc/healthz", timeout=WAIT).json()["connections"] == 1
+        if service in ("quart", "django"):  # the lifespan reached the runtime (and Quart)
+            info = httpx.get(f"{base}/", timeout=WAIT).json()
+            assert info["rtc"] is True
+            assert info.get("started", ["quart"]) == ["quart"]
+        going_away_on_sigterm(ws, proc)
+        assert proc.wait(WAIT) in (0, -signal.SIGTERM)

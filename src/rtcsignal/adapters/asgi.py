@@ -252,9 +252,11 @@ class _Inner:
         """Send ``lifespan.<kind>``; the failure message, or ``None`` when it completed
         (or the application does not speak lifespan)."""
         try:
-            await self.events.send({"type": f"lifespan.{kind}"})
+            # One event at a time, each answered before the next: a full buffer means
+            # the application never read the last one (it does not speak lifespan).
+            self.events.send_nowait({"type": f"lifespan.{kind}"})
             reply = await self.replies.receive()
-        except (anyio.EndOfStream, anyio.BrokenResourceError):
+        except (anyio.WouldBlock, anyio.EndOfStream, anyio.BrokenResourceError):
             return None  # it raised or returned instead of answering
         if reply["type"] == f"lifespan.{kind}.failed":
             return str(reply.get("message", ""))

@@ -196,7 +196,9 @@ def test_aiortc_bot_echoes_the_data_channel() -> None:
         assert stop(server) == 0
 
 
-def hello_welcome(url: str, user: str = "alice", **headers: str) -> tuple[Any, dict[str, Any]]:
+def hello_welcome(
+    url: str, user: str | None = "alice", **headers: str
+) -> tuple[Any, dict[str, Any]]:
     """Open a raw WebSocket to ``url`` (with a token for ``user`` unless ``None``), send
     ``hello`` and return the connection and the reply."""
     target = url if user is None else f"{url}?token={token(user)}"
@@ -267,3 +269,85 @@ def test_asgi_in_a_framework(script: str, service: str) -> None:
             assert info.get("started", ["quart"]) == ["quart"]
         going_away_on_sigterm(ws, proc)
         assert proc.wait(WAIT) in (0, -signal.SIGTERM)
+
+
+def django_login(base: str, user: str) -> str:
+    """Log ``user`` in through Django's login view; return the session cookie."""
+    with httpx.Client(base_url=base, timeout=WAIT) as http:
+        http.get("/accounts/login/")
+        form = {
+            "username": user,
+            "password": "rtcsignal-demo",
+            "csrfmiddlewaretoken": http.cookies["csrftoken"],
+        }
+        assert http.post("/accounts/login/", data=form).status_code == 302
+        assert http.get("/me").json() == {"authenticated": True, "user": "1"}
+        return str(http.cookies["sessionid"])
+
+
+def refused(url: str) -> tuple[int, str]:
+    """The close code and reason of a WebSocket the server refuses."""
+    ws = ws_connect(url, open_timeout=WAIT, legacy=True)
+    with pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=WAIT)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+def test_django_project_on_daphne(tmp_path: Path) -> None:
+    """The one command: migrate, demo users, Daphne; Django's logged-in user is the
+    identity, anonymous is refused (4003), and SIGTERM tells clients going_away."""
+    db = str(tmp_path / "db.sqlite3")
+    with run("django_project/manage.py", "serve", "--port", "0", DJANGO_DB=db) as (proc, line):
+        base = line.split()[2].rstrip("/")
+        url = base.replace("http://", "ws://") + "/ws/rtcsignal/"
+        health = httpx.get(f"{base}/healthz", timeout=WAIT).json()
+        assert health["running"] is False  # Daphne: no lifespan, started by a connection
+        assert refused(url)[0] == 4003  # Daphne sends no close reasons
+        assert httpx.get(f"{base}/healthz", timeout=WAIT).json()["running"] is True
+        session = django_login(base, "alice")
+        ws, welcome = hello_welcome(url, None, Cookie=f"sessionid={session}")
+        assert welcome["type"] == "welcome" and welcome["user"] == "1", welcome
+        proc.send_signal(signal.SIGTERM)
+        assert json.loads(ws.recv(timeout=WAIT))["type"] == "going_away"
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=WAIT)
+        # Daphne's autobahn sends no 1001: the adapter closes with 1000 after going_away
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+        assert proc.wait(WAIT) == 0
+
+
+def test_django_project_on_uvicorn_with_lifespan() -> None:
+    """The same ASGI application under uvicorn: the lifespan entry starts the runtime
+    with the server, and the refusal carries its reason."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    project = EXAMPLES / "django_project"
+    # `uvicorn callsite.asgi:application --lifespan on`, on a socket bound here (its
+    # --fd option takes Unix sockets only)
+    code = (
+        "import socket, sys, uvicorn; from callsite.asgi import application; "
+        "uvicorn.Server(uvicorn.Config(application, lifespan='on', log_level='warning', "
+        "ws_per_message_deflate=False)).run(sockets=[socket.socket(fileno=int(sys.argv[1]))])"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(sock.fileno())],
+        cwd=project,
+        pass_fds=[sock.fileno()],
+        env={**os.environ, "PYTHONPATH": str(project)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    sock.close()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        health = httpx.get(f"{base}/healthz", timeout=WAIT).json()
+        assert health["running"] is True and health["accepting"] is True
+        assert refused(f"ws://127.0.0.1:{port}/ws/rtcsignal/") == (4003, "login required")
+        assert stop(proc) == -signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(WAIT)
+        assert proc.stderr is not None
+        proc.stderr.close()

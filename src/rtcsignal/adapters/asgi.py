@@ -72,6 +72,10 @@ Route = Callable[[HandshakeRequest], tuple[int, str, bytes]]
 
 MESSAGE_TOO_BIG: Final = 1009
 """RFC 6455 §7.4.1: a frame too big to process."""
+_NORMAL: Final = 1000
+"""RFC 6455 §7.4.1: normal closure."""
+_APPLICATION_CODES: Final = (3000, 4999)
+"""RFC 6455 §7.4.2: registered (3000-3999) and private (4000-4999) close codes."""
 _UTF8_MAX: Final = 4
 """Bytes per character at most in UTF-8 (RFC 3629 §3)."""
 # What ASGI servers raise for I/O on a socket that is gone: uvicorn ClientDisconnected
@@ -152,10 +156,25 @@ class _Transport:
         if self.closed:
             return
         self.closed = True
+        # int(): the runtime's codes are IntEnum members, and Daphne (autobahn)
+        # refuses anything but a plain int.
+        event = {"type": "websocket.close", "code": int(code), "reason": reason}
         try:
-            await self.send_event({"type": "websocket.close", "code": code, "reason": reason})
+            await self.send_event(event)
         except _GONE:
             return
+        except Exception:
+            # Daphne's autobahn lets an application send only 1000 and 3000-4999; the
+            # RFC 6455 codes (1001 going away, 1008, 1009, 1011) then become 1000, after
+            # the typed error or going_away frame that already said why.
+            if code == _NORMAL or _APPLICATION_CODES[0] <= code <= _APPLICATION_CODES[1]:
+                raise
+            logger.debug("the ASGI server refused close code %d; closing with 1000", code)
+            event["code"] = _NORMAL
+            try:
+                await self.send_event(event)
+            except _GONE:
+                return
 
 
 async def serve_websocket(runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from rtcsignal.auth import mint_token
+from rtcsignal.auth import Authenticate, mint_token
 from rtcsignal.core import NegotiationValidator, ServerConfig
 from rtcsignal.ratelimit import RatePolicy
 from rtcsignal.runtime import MemoryMetrics, Runtime, RuntimeSettings
@@ -323,10 +323,16 @@ def serve_adapter(
     adapter: str,
     runtime_settings: RuntimeSettings | None = None,
     validator: NegotiationValidator | None = None,
+    authenticate: Authenticate | None = None,
 ) -> Served:
     """Start ``adapter`` with a fresh runtime (stop it with :meth:`Served.stop`)."""
     metrics = MemoryMetrics()
-    runtime = Runtime(runtime_settings or settings(), metrics=metrics, validator=validator)
+    runtime = Runtime(
+        runtime_settings or settings(),
+        metrics=metrics,
+        validator=validator,
+        authenticate=authenticate,
+    )
     served = Served(adapter, runtime, metrics)
     served.start()
     return served

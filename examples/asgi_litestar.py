@@ -5,7 +5,7 @@
 The signaling WebSocket is the raw ASGI endpoint mounted at ``/rtc``
 (``asgi("/rtc", is_mount=True)``) next to Litestar's own routes; Litestar's lifespan
 runs the runtime. ``uvicorn examples.asgi_litestar:app --ws-max-size 131072
---no-ws-per-message-deflate`` serves the same app.
+--ws-per-message-deflate false`` serves the same app.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ async def run_runtime(app: Litestar) -> AsyncIterator[None]:
 
 
 app = Litestar(
-    route_handlers=[index, asgi("/rtc", is_mount=True)(endpoint(runtime))],
+    route_handlers=[index, asgi("/rtc", is_mount=True, copy_scope=False)(endpoint(runtime))],
     lifespan=[run_runtime],
 )
 

@@ -6,8 +6,8 @@ The module's ``app`` runs under any ASGI server's command line too (the lifespan
 protocol starts and stops the runtime), with the frame limit and compression settings
 of ``docs/adapters.md``::
 
-    uvicorn examples.asgi_server:app --ws-max-size 131072 --no-ws-per-message-deflate
-    hypercorn examples.asgi_server:app --websocket-max-message-size 131072
+    uvicorn examples.asgi_server:app --ws-max-size 131072 --ws-per-message-deflate false
+    hypercorn --config hypercorn.toml examples.asgi_server:app  # websocket_max_message_size
     granian --interface asgi examples.asgi_server:app
 
 Run this way instead, a SIGTERM or Ctrl-C first tells every client ``going_away``

@@ -6,7 +6,7 @@ Example (any ASGI server: uvicorn, hypercorn, granian)::
     from rtcsignal.runtime import Runtime, RuntimeSettings
 
     app = application(Runtime(RuntimeSettings(auth_secret=SECRET)), path="/ws")
-    # uvicorn module:app --ws-max-size 131072 --no-ws-per-message-deflate
+    # uvicorn module:app --ws-max-size 131072 --ws-per-message-deflate false
 
 Three ASGI applications, one module:
 

@@ -32,6 +32,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from rtcsignal.adapters.asgi import ASGIApp, application, endpoint
+from rtcsignal.core import Identity
 from rtcsignal.runtime import HandshakeRequest, Runtime
 
 
@@ -207,3 +208,30 @@ def test_a_peer_close_ends_the_connection_in_the_runtime() -> None:
         assert served.runtime.health().reconnecting == 1  # its session may resume
     finally:
         served.stop()
+
+
+def test_the_hook_sees_origin_and_subprotocol_headers() -> None:
+    seen: list[HandshakeRequest] = []
+
+    def authenticate(request: HandshakeRequest) -> Identity:
+        seen.append(request)
+        return Identity(user="ann")
+
+    rt = Runtime(settings(), authenticate=authenticate)
+    with (
+        uvicorn_serving(application(rt)) as (port, _),
+        connect(
+            f"ws://127.0.0.1:{port}/ws?room=a",
+            origin="http://good.example",  # type: ignore[arg-type]
+            subprotocols=["rtcsignal.v1", "token.x"],  # type: ignore[list-item]
+            open_timeout=WAIT,
+        ) as ws,
+    ):
+        assert ws.subprotocol is None  # accepted without one, as every adapter
+        ws.send(json.dumps({"type": "hello", "version": 1, "id": 1}))
+        assert json.loads(ws.recv(timeout=WAIT))["user"] == "ann"
+    (request,) = seen
+    assert request.origin == "http://good.example"
+    assert request.headers["sec-websocket-protocol"] == "rtcsignal.v1, token.x"
+    assert (request.path, dict(request.query)) == ("/ws", {"room": "a"})
+    assert request.remote_address == "127.0.0.1"

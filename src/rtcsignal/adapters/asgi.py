@@ -79,8 +79,8 @@ _APPLICATION_CODES: Final = (3000, 4999)
 _UTF8_MAX: Final = 4
 """Bytes per character at most in UTF-8 (RFC 3629 §3)."""
 # What ASGI servers raise for I/O on a socket that is gone: uvicorn ClientDisconnected
-# (an OSError), hypercorn and granian RuntimeError subclasses (checked in uvicorn 0.55,
-# hypercorn 0.18, granian 2.8, daphne 4.2).
+# (an OSError); RuntimeError from servers that refuse events after the end. Hypercorn
+# 0.18, granian 2.8 and Daphne 4.2 return quietly (checked).
 _GONE: Final = (OSError, RuntimeError)
 
 

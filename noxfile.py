@@ -5,7 +5,7 @@ The README gives two commands, and ``.ci/run`` calls the test one verbatim:
 * ``nox -s demo``   – set up and run the demo signaling server (``python -m rtcsignal
   serve``) on the embedded in-memory default; extra arguments go to ``serve``
   (``nox -s demo -- --port 9000``).
-* ``nox -s lint typecheck tests fuzz docs`` – set up and run every check.
+* ``nox -s lint typecheck tests fuzz docs package`` – set up and run every check.
 
 System packages that tests need (browsers for the SDP corpus and end-to-end
 tests) are installed by ``scripts/install-system-deps.sh``, which the ``tests``
@@ -14,14 +14,16 @@ session calls; it is idempotent and a no-op when everything is present.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
+import tempfile
 
 import nox
 
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "typecheck", "tests", "fuzz", "docs"]
+nox.options.sessions = ["lint", "typecheck", "tests", "fuzz", "docs", "package"]
 
 SRC = ["src", "tests", "benchmarks", "examples", "scripts", "noxfile.py"]
 
@@ -89,6 +91,63 @@ def docs(session: nox.Session) -> None:
     session.run(
         "mkdocs", "build", "--strict", "--site-dir", os.path.join(session.create_tmp(), "site")
     )
+
+
+# Extras checked one by one in the fresh virtualenv, each right after its install: an
+# extra that others pull in comes before them (serve before websockets, fastapi before
+# starlette), so each is checked on what it installs itself.
+PACKAGE_EXTRAS = [
+    "asgi",
+    "serve",
+    "websockets",
+    "client",
+    "jwt",
+    "prometheus",
+    "fastapi",
+    "starlette",
+    "aiohttp",
+    "trio",
+    "uvicorn",
+    "hypercorn",
+    "granian",
+    "litestar",
+    "quart",
+    "channels",
+]
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """The package as users install it: build the sdist and wheel, check their metadata
+    and contents, install the wheel into a fresh virtualenv outside the source tree,
+    and there import each extra, serve the demo and import the examples."""
+    session.install("build>=1.2", "twine>=5", "check-wheel-contents>=0.6")
+    work = tempfile.mkdtemp(prefix="rtcsignal-package-")  # outside the source tree
+    try:
+        dist = os.path.join(work, "dist")
+        session.run("python", "-m", "build", "--outdir", dist, ".")
+        (wheel,) = glob.glob(os.path.join(dist, "rtcsignal-*.whl"))
+        (sdist,) = glob.glob(os.path.join(dist, "rtcsignal-*.tar.gz"))
+        session.run("twine", "check", "--strict", wheel, sdist)
+        session.run("check-wheel-contents", wheel)
+        venv = os.path.join(work, "venv")
+        session.run("python", "-m", "venv", venv)
+        python = os.path.join(venv, "bin", "python")
+        check = os.path.abspath(os.path.join("scripts", "check_installed.py"))
+
+        def in_venv(*args: str) -> None:
+            session.run(python, *args, external=True, env={"PYTHONPATH": ""}, silent=False)
+
+        with session.chdir(work):  # the source tree is not the current directory
+            in_venv("-m", "pip", "install", "--quiet", wheel)
+            in_venv(check, "base")
+            for extra in PACKAGE_EXTRAS:
+                in_venv("-m", "pip", "install", "--quiet", f"rtcsignal[{extra}] @ file://{wheel}")
+                in_venv(check, "extra", extra)
+            in_venv(check, "serve")
+            in_venv(check, "examples")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @nox.session

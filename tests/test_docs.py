@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import doctest
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,19 @@ PAGES = [p for p in DOCS if BLOCK.search(p.read_text())]
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_page_code_blocks_run(page: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    # The page's blocks form a module, importable by name as a reader's file would be
+    # (Litestar, for one, resolves a handler's annotations through sys.modules).
+    module = types.ModuleType(f"docs_{page.stem}")
+    sys.modules[module.__name__] = module
+    try:
+        run_blocks(page, module.__dict__, capsys)
+    finally:
+        del sys.modules[module.__name__]
+
+
+def run_blocks(
+    page: Path, namespace: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     for index, match in enumerate(BLOCK.finditer(page.read_text())):
         code = match.group(1)

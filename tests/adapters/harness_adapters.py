@@ -1,7 +1,8 @@
 """The adapter conformance harness: every adapter served on loopback.
 
 :func:`serve_adapter` starts a fresh runtime behind one adapter (websockets, starlette on uvicorn,
-aiohttp, trio-websocket) on ``127.0.0.1`` port 0 in a background thread with its own
+aiohttp, trio-websocket, the raw ASGI application on uvicorn, hypercorn and granian) on
+``127.0.0.1`` port 0 in a background thread with its own
 event loop, and yields a :class:`Served` with the URL, the runtime and a way to run a
 coroutine in the server's loop. Tests talk to it with the ``websockets`` client library
 directly (raw frames), so the suite is independent of any rtcsignal client.
@@ -20,14 +21,23 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from rtcsignal.auth import mint_token
+from rtcsignal.auth import Authenticate, mint_token
 from rtcsignal.core import NegotiationValidator, ServerConfig
 from rtcsignal.ratelimit import RatePolicy
 from rtcsignal.runtime import MemoryMetrics, Runtime, RuntimeSettings
 
 SECRET = "conformance-secret-0123456789abcdef"
 GOOD_ORIGIN = "http://good.example"
-ADAPTERS = ["websockets", "starlette", "aiohttp", "trio"]
+ADAPTERS = [
+    "websockets",
+    "starlette",
+    "aiohttp",
+    "trio",
+    "asgi-uvicorn",
+    "asgi-hypercorn",
+    "asgi-granian",
+    "channels-uvicorn",
+]
 MAX_CONNECTIONS_PER_USER = 3
 STARTUP_TIMEOUT = 10.0
 WAIT = 5.0  # seconds any single receive may wait on loopback before the test fails
@@ -146,6 +156,13 @@ class Served:
             await stop.wait()
             server.should_exit = True
             await task
+        elif self.adapter.startswith("asgi-"):
+            from rtcsignal.adapters.asgi import application
+
+            app = application(self.runtime)
+            await getattr(self, f"_{self.adapter[5:]}")(app, stop)
+        elif self.adapter == "channels-uvicorn":
+            await self._channels(stop)
         else:
             from aiohttp import web
 
@@ -159,6 +176,107 @@ class Served:
             self._ready.set()
             await stop.wait()
             await runner.cleanup()
+
+    async def _uvicorn(self, app: Any, stop: asyncio.Event) -> None:
+        """uvicorn with the documented settings: its own frame limit at the runtime's,
+        permessage-deflate off, the runtime run by the lifespan protocol."""
+        import uvicorn
+
+        config = uvicorn.Config(
+            app,
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
+            ws_max_size=self.runtime.max_frame_bytes,
+            lifespan="on",
+            log_level="critical",
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[self._listen()]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        self._ready.set()
+        await stop.wait()
+        server.should_exit = True
+        await task
+
+    async def _hypercorn(self, app: Any, stop: asyncio.Event) -> None:
+        """hypercorn with its default 16 MiB frame limit: the adapter's own limit
+        refuses a frame over ``runtime.max_frame_bytes`` with 1009."""
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config
+
+        sock = self._listen()
+        config = Config()
+        config.bind = [f"fd://{sock.detach()}"]
+        config.graceful_timeout = 1.0
+        config.loglevel = "CRITICAL"
+        task = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+        while not self.runtime.running and not task.done():
+            await asyncio.sleep(0.01)
+        self._ready.set()
+        await task
+
+    async def _granian(self, app: Any, stop: asyncio.Event) -> None:
+        """granian's embedded server (the Rust server in this event loop): no frame
+        limit or compression setting of its own."""
+        from granian.constants import Interfaces
+        from granian.server.embed import Server
+
+        # granian binds with SO_REUSEPORT: a socket bound (not listening) to a free port
+        # reserves that port for it, with no window for another process to take it.
+        with socket.socket() as reserved:
+            reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            reserved.bind(("127.0.0.1", 0))
+            self.port = reserved.getsockname()[1]
+            server = Server(
+                app,
+                address="127.0.0.1",
+                port=self.port,
+                interface=Interfaces.ASGI,
+                log_enabled=False,
+            )
+            task = asyncio.create_task(server.serve())
+            # granian runs the lifespan startup first, then starts listening
+            for _ in range(int(STARTUP_TIMEOUT / 0.01)):
+                if task.done() or await _accepts(self.port):
+                    break
+                await asyncio.sleep(0.01)
+            self._ready.set()
+            await stop.wait()
+            server.stop()
+            await task
+
+    async def _channels(self, stop: asyncio.Event) -> None:
+        """The Channels consumer behind ``URLRouter`` on uvicorn, with no lifespan (as
+        under Daphne): the adapter starts the runtime on the first connection."""
+        import uvicorn
+
+        django_settings()
+        from channels.routing import ProtocolTypeRouter, URLRouter
+
+        from rtcsignal.adapters.channels import rtcsignal_urlpatterns
+        from rtcsignal.adapters.channels import stop as stop_runtime
+
+        app = ProtocolTypeRouter(
+            {"websocket": URLRouter(rtcsignal_urlpatterns(self.runtime, path="ws"))}
+        )
+        config = uvicorn.Config(
+            app,
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
+            ws_max_size=self.runtime.max_frame_bytes,
+            lifespan="off",
+            log_level="critical",
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[self._listen()]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        self._ready.set()
+        await stop.wait()
+        server.should_exit = True
+        await task
+        await stop_runtime(self.runtime)
 
     async def _trio(self) -> None:
         import trio
@@ -180,14 +298,41 @@ class Served:
             self._ready.set()
 
 
+def django_settings() -> None:
+    """Configure Django once per process (the Channels adapter imports its settings)."""
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(INSTALLED_APPS=[], ALLOWED_HOSTS=["127.0.0.1"], USE_TZ=True)
+        django.setup()
+
+
+async def _accepts(port: int) -> bool:
+    """Whether something listens on loopback ``port``."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
 def serve_adapter(
     adapter: str,
     runtime_settings: RuntimeSettings | None = None,
     validator: NegotiationValidator | None = None,
+    authenticate: Authenticate | None = None,
 ) -> Served:
     """Start ``adapter`` with a fresh runtime (stop it with :meth:`Served.stop`)."""
     metrics = MemoryMetrics()
-    runtime = Runtime(runtime_settings or settings(), metrics=metrics, validator=validator)
+    runtime = Runtime(
+        runtime_settings or settings(),
+        metrics=metrics,
+        validator=validator,
+        authenticate=authenticate,
+    )
     served = Served(adapter, runtime, metrics)
     served.start()
     return served

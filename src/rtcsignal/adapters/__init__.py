@@ -5,6 +5,9 @@ its framework and :mod:`rtcsignal.runtime`.
 * :mod:`rtcsignal.adapters.starlette`: an ASGI WebSocket route (Starlette, FastAPI).
 * :mod:`rtcsignal.adapters.aiohttp`: an ``aiohttp.web`` handler.
 * :mod:`rtcsignal.adapters.trio`: ``trio-websocket``.
+* :mod:`rtcsignal.adapters.asgi`: a raw ASGI 3 application (any ASGI server or
+  framework: uvicorn, hypercorn, granian; Litestar, Quart, FastAPI, Django).
+* :mod:`rtcsignal.adapters.channels`: a Django Channels consumer.
 
 Import the one you use by its submodule (nothing is imported here, so a missing framework
 raises its own clear ``ImportError`` where you import it). See ``docs/adapters.md``.

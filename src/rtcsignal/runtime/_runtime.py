@@ -296,6 +296,11 @@ class Runtime:
         return await tg.__aexit__(exc_type, exc, tb)
 
     @property
+    def running(self) -> bool:
+        """Whether the runtime is entered (``async with``) and not yet exited."""
+        return self._tg is not None
+
+    @property
     def accepting(self) -> bool:
         """Whether new connections are admitted (running and not shutting down)."""
         return self._accepting

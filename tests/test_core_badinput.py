@@ -47,10 +47,11 @@ def _fingerprint(h: Harness) -> Any:
             len(e.room.snapshot(next(iter(e.room.participants))).chat),
             len(e.neg),
         )
-        for rid, e in s._rooms.items()
+        for rid, e in s._host._rooms.items()
     }
-    sessions = {sid: (x.conn, tuple(x.rooms.items())) for sid, x in s._sessions.items()}
-    return rooms, sessions, dict(s._pids), len(s.calls), s.stats()
+    sessions = {sid: (x.conn, tuple(x.rooms.items())) for sid, x in s._edge.sessions.items()}
+    seats = {rid: tuple(e.room.seats()) for rid, e in s._host._rooms.items()}
+    return rooms, sessions, seats, len(s.calls), s.stats()
 
 
 def _check(h: Harness, mallory: Peer, effects: list[Any], before: Any) -> None:

@@ -84,8 +84,8 @@ class ServerMachine(RuleBasedStateMachine):
             sender = getattr(message, "from_", None)
             if sender is not None:
                 mine = (
-                    set(self.h.server._sessions[session].rooms.values())
-                    if session in self.h.server._sessions
+                    set(self.h.server._edge.sessions[session].rooms.values())
+                    if session in self.h.server._edge.sessions
                     else set()
                 )
                 assert sender not in mine, "a message was echoed to its sender"
@@ -226,8 +226,8 @@ class ServerMachine(RuleBasedStateMachine):
     @invariant()
     def rooms_are_consistent(self) -> None:
         server = self.h.server
-        for room_id in list(server._rooms):
-            room = server._rooms[room_id].room
+        for room_id in list(server._host._rooms):
+            room = server._host._rooms[room_id].room
             members = list(room.participants.values())
             hosts = [m for m in members if m.role is Role.HOST]
             assert len(hosts) <= 1
@@ -238,7 +238,7 @@ class ServerMachine(RuleBasedStateMachine):
             sessions = [m.session for m in members]
             assert len(sessions) == len(set(sessions)), "a session is in a room twice"
             for m in members:
-                session = server._sessions.get(m.session)
+                session = server._edge.sessions.get(m.session)
                 assert session is not None, "ghost participant without a session"
                 assert session.rooms.get(room_id) == m.id
             if room.policy.duplicate is DuplicatePolicy.REJECT:
@@ -248,13 +248,16 @@ class ServerMachine(RuleBasedStateMachine):
     @invariant()
     def sessions_are_consistent(self) -> None:
         server = self.h.server
-        for sid, session in server._sessions.items():
+        rooms = server._host._rooms
+        for sid, session in server._edge.sessions.items():
             for room_id, pid in session.rooms.items():
-                assert server._pids.get(pid) == (room_id, sid)
+                # the edge's seats and the room host's agree, both ways
+                assert room_id in rooms and rooms[room_id].room.seat_of(sid) == pid
             if session.conn is None:
                 assert session.grace_deadline is not None
-        for room_id, sid in server._pids.values():
-            assert sid in server._sessions and room_id in server._rooms
+        for room_id, entry in rooms.items():
+            for sid, pid in entry.room.seats():
+                assert server._edge.sessions[sid].rooms.get(room_id) == pid
 
     @invariant()
     def the_next_deadline_nears_only_when_a_timer_is_armed(self) -> None:
@@ -289,8 +292,9 @@ class ServerMachine(RuleBasedStateMachine):
             peer.drop()
         self.h.advance(10**6)
         server = self.h.server
-        assert not server._sessions and not server._pids and not server._conns
-        assert set(server._rooms) == set(), server._rooms.keys()
+        assert not server._edge.sessions and not server._edge.conns
+        assert set(server._host._rooms) == set(), server._host._rooms.keys()
+        assert server._host.negotiations() == 0
         assert len(server.calls) == 0
         assert server.next_deadline() is None
 

@@ -6,11 +6,12 @@ Feed it frames and ``now``; it returns effects. See ``docs/architecture.md``.
 from __future__ import annotations
 
 from . import events as events
+from . import seam as seam
 from ._call import CallBook as CallBook
 from ._call import CallError as CallError
 from ._call import CallRecord as CallRecord
 from ._call import CallState as CallState
-from ._callglue import call_room_id as call_room_id
+from ._calls import call_room_id as call_room_id
 from ._config import ServerConfig as ServerConfig
 from ._effects import Close as Close
 from ._effects import Effect as Effect
@@ -22,6 +23,7 @@ from ._room import PERMISSIONS as PERMISSIONS
 from ._room import DuplicatePolicy as DuplicatePolicy
 from ._room import JoinPolicy as JoinPolicy
 from ._room import RoomPolicy as RoomPolicy
+from ._server import Seam as Seam
 from ._server import Server as Server
 from ._server import ServerStats as ServerStats
 from ._validation import NegotiationValidator as NegotiationValidator
@@ -43,10 +45,12 @@ __all__ = [
     "NegotiationValidator",
     "RoomPolicy",
     "SdpValidator",
+    "Seam",
     "Send",
     "Server",
     "ServerConfig",
     "ServerStats",
     "call_room_id",
     "events",
+    "seam",
 ]

@@ -20,7 +20,9 @@ Rules, and why:
   longest-present participant, else guest, preferring connected members, and everyone
   is told. A host inside its reconnect grace stays host: a drop is not a leave.
 * **No participant twice for one session.** A session joining again gets
-  ``already_in_room``. The same *user* on another session obeys the duplicate policy:
+  ``already_in_room``; the room keeps each session's *seat* (its participant or lobby
+  entry id), so the room host resolves a sender's session to its participant itself.
+  The same *user* on another session obeys the duplicate policy:
   ``reject`` (``already_joined``), ``replace`` (the older participant is removed with
   reason ``replaced`` and its session closed) or ``allow`` (several devices).
 * **Permissions are one table.** :data:`PERMISSIONS` maps each moderator action to the
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 import attrs
@@ -236,8 +238,8 @@ class Outbox:
     """Collects what one core call produces, in order.
 
     ``deliveries`` are ``(participant ids, message)``; ``events`` are observer events;
-    ``removed`` are ``(participant id, session id)`` pairs the server must unmap;
-    ``close_sessions`` are sessions to close (duplicate ``replace``).
+    ``removed`` are ``(participant id, session id, user id)`` of members and lobby
+    entries gone; ``close_sessions`` are sessions to close (duplicate ``replace``).
     """
 
     __slots__ = ("close_sessions", "deliveries", "events", "removed")
@@ -245,7 +247,7 @@ class Outbox:
     def __init__(self) -> None:
         self.deliveries: list[tuple[Sequence[str], Message]] = []
         self.events: list[ev.ObserverEvent] = []
-        self.removed: list[tuple[str, str]] = []
+        self.removed: list[tuple[str, str, str]] = []
         self.close_sessions: list[str] = []
 
 
@@ -256,6 +258,7 @@ class Room:
         "_chat",
         "_lobby",
         "_order",
+        "_seats",
         "empty_since",
         "host",
         "id",
@@ -271,6 +274,7 @@ class Room:
         self.policy = policy
         self.participants: dict[str, Participant] = {}  # insertion order = join order
         self._lobby: dict[str, _Waiting] = {}
+        self._seats: dict[str, str] = {}  # session id -> its participant or lobby entry id
         self.host: str | None = None
         self.locked = False
         self.layout: str | None = None
@@ -313,6 +317,18 @@ class Room:
         waiting = self._lobby.get(pid)
         return waiting.session if waiting else None
 
+    def seat_of(self, session: str) -> str | None:
+        """The participant (or lobby entry) id of ``session`` in this room, if any."""
+        return self._seats.get(session)
+
+    def has_user(self, user: str) -> bool:
+        """Whether ``user`` has a participant in this room (any of its sessions)."""
+        return any(p.user == user for p in self.participants.values())
+
+    def seats(self) -> list[tuple[str, str]]:
+        """Every ``(session, participant or lobby entry id)`` of this room."""
+        return list(self._seats.items())
+
     def others(self, pid: str) -> list[str]:
         """Every member but ``pid``."""
         return [p for p in self.participants if p != pid]
@@ -346,7 +362,6 @@ class Room:
         name: str | None,
         grant: Role | None,
         invite: str | None,
-        session_pids: Iterable[str],
         now: float,
         out: Outbox,
     ) -> RoomSnapshot | LobbyWait:
@@ -354,8 +369,7 @@ class Room:
 
         Args:
             pid: the new participant id (server-generated, unguessable).
-            session: the joining session; ``session_pids`` are that session's participant
-                ids, to refuse a second membership of the same session.
+            session: the joining session (refused if it already has a seat here).
             user: the authenticated user id (from the identity, never the client).
             grant: a role the identity grants in this room, if any.
             invite: an invite token the client presented.
@@ -367,8 +381,7 @@ class Room:
             CoreError: ``already_in_room``, ``room_locked``, ``not_invited``,
                 ``already_joined``, ``room_full``.
         """
-        mine = set(session_pids)
-        if mine.intersection(self.participants) or mine.intersection(self._lobby):
+        if session in self._seats:
             raise CoreError(ErrorCode.ALREADY_IN_ROOM, f"this session is already in room {self.id}")
         privileged = grant in _MODS
         if self.locked and not privileged:
@@ -411,6 +424,7 @@ class Room:
         role = grant or policy.default_role
         if needs_lobby:
             self._lobby[pid] = _Waiting(id=pid, session=session, user=user, name=name, role=role)
+            self._seats[session] = pid
             self.empty_since = None
             self._announce_lobby(out)
             return LobbyWait(room=self.id, you=pid)
@@ -438,6 +452,7 @@ class Room:
         )
         others = list(self.participants)
         self.participants[pid] = participant
+        self._seats[session] = pid
         self.empty_since = None
         if role is Role.HOST:
             self.host = pid
@@ -457,7 +472,8 @@ class Room:
     def leave(self, pid: str, reason: LeaveReason, now: float, out: Outbox) -> None:
         """Remove member or lobby entry ``pid`` for good (no error if already gone)."""
         if pid in self._lobby:
-            del self._lobby[pid]
+            waiting = self._lobby.pop(pid)
+            del self._seats[waiting.session]
             self._announce_lobby(out)
             self._maybe_empty(now)
         elif pid in self.participants:
@@ -467,7 +483,8 @@ class Room:
         self, pid: str, reason: LeaveReason, now: float, out: Outbox, *, by: str | None
     ) -> None:
         gone = self.participants.pop(pid)
-        out.removed.append((pid, gone.session))
+        del self._seats[gone.session]
+        out.removed.append((pid, gone.session, gone.user))
         out.events.append(
             ev.MemberLeft(at=now, room=self.id, participant=pid, user=gone.user, reason=reason)
         )
@@ -502,17 +519,18 @@ class Room:
         """Remove everyone (reason ``room_closed``): the room is being deleted."""
         for pid in list(self._lobby):
             waiting = self._lobby.pop(pid)
-            out.removed.append((pid, waiting.session))
+            out.removed.append((pid, waiting.session, waiting.user))
             out.deliveries.append(([pid], Removed(room=self.id, reason="room_closed")))
         for pid in list(self.participants):
             gone = self.participants.pop(pid)
-            out.removed.append((pid, gone.session))
+            out.removed.append((pid, gone.session, gone.user))
             out.events.append(
                 ev.MemberLeft(
                     at=now, room=self.id, participant=pid, user=gone.user, reason="room_closed"
                 )
             )
             out.deliveries.append(([pid], Removed(room=self.id, reason="room_closed")))
+        self._seats.clear()
         self.host = None
         self.empty_since = now
 
@@ -700,7 +718,8 @@ class Room:
             )
             out.deliveries.append(([target], self.snapshot(target)))
         else:
-            out.removed.append((target, waiting.session))
+            del self._seats[waiting.session]
+            out.removed.append((target, waiting.session, waiting.user))
             out.deliveries.append(([target], Removed(room=self.id, reason="denied", by=actor)))
         self._announce_lobby(out)
         return waiting.session

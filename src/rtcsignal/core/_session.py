@@ -24,6 +24,7 @@ from typing import Final
 from rtcsignal.protocol import Format, IceServer
 
 from ._identity import Identity
+from .seam import Sender
 
 __all__ = ["DEFAULT_REPLAY_BYTES", "DEFAULT_REPLAY_EVENTS", "Connection", "Session"]
 
@@ -69,6 +70,7 @@ class Session:
         "replay",
         "replay_bytes",
         "rooms",
+        "sender",
         "seq",
         "token",
         "user",
@@ -78,6 +80,10 @@ class Session:
         self.id = session_id
         self.identity = identity
         self.user = identity.user
+        self.sender = Sender(
+            session=session_id, user=identity.user, name=identity.name, grants=dict(identity.grants)
+        )
+        """What the room host knows of this session (its requests carry it)."""
         self.token = token
         self.fmt = fmt
         self.conn: str | None = None

@@ -1,0 +1,340 @@
+"""The edge: connections and sessions, their timers, and every frame written to a socket.
+
+Theory of operation
+-------------------
+The edge is the half of the core that holds what is bound to a socket. It knows
+connections (one per WebSocket), sessions (what survives a dropped connection), resume
+tokens, each user's sessions, and the per-connection limits. It numbers every event a
+session receives (``seq``), keeps it for replay, and encodes it in the session's codec;
+it writes replies and errors; and it keeps each session's seats (room -> participant id)
+as the room host reported them (:class:`~rtcsignal.core.seam.Joined` /
+:class:`~rtcsignal.core.seam.Left`). It never sees a room's state.
+
+Rules, and why:
+
+* **A dropped connection is not a leave.** :meth:`Edge.close` and :meth:`Edge.drop`
+  detach the session and start its reconnect grace; they return the session so that the
+  server tells its rooms (``reconnecting``). Only the grace timer, a take-over or a
+  duplicate-join replacement ends a session.
+* **Resume replays in order, or says there is a gap.** A resume token works once (a new
+  one comes with every welcome); the frames after ``last_seq`` are replayed from the
+  bounded buffer, or, when some were evicted, the welcome says ``gap`` and the server
+  asks the rooms for fresh snapshots.
+* **Timers** (handshake, ping, grace) are one :class:`~rtcsignal.core._timers.Deadlines`
+  keyed by ``(kind, id)``. Handshake and ping deadlines move by themselves (a frame
+  moves ``last_seen``), so they are settled lazily against the connection's state
+  rather than re-armed per frame.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import msgspec
+
+from rtcsignal import protocol as p
+from rtcsignal.protocol import CloseCode, ErrorCode, Format
+from rtcsignal.ratelimit import InboundLimiter
+
+from . import events as ev
+from ._config import ServerConfig
+from ._effects import Close, Effect, Send
+from ._errors import CoreError
+from ._identity import Identity
+from ._session import Connection, Session
+from ._timers import Deadlines
+
+__all__ = ["Edge", "EdgeTimer"]
+
+
+class EdgeTimer(enum.Enum):
+    """The kinds of the edge's timers (keyed with a connection or session id)."""
+
+    HANDSHAKE = "handshake"
+    """A connection must say ``hello`` within ``handshake_timeout`` (key: connection)."""
+    PING = "ping"
+    """A connection silent for ``ping_timeout`` counts as dropped (key: connection)."""
+    GRACE = "grace"
+    """A detached session ends after ``reconnect_grace`` (key: session)."""
+
+
+_HS, _PING, _GRACE = EdgeTimer.HANDSHAKE, EdgeTimer.PING, EdgeTimer.GRACE
+
+
+class Edge:
+    """Connections, sessions, seq numbering and replay. See the module docstring.
+
+    Args:
+        config: the core's configuration (timeouts, replay bounds, frame size).
+        ids: the id factory (connections, sessions, resume tokens).
+        limiter: the inbound rate limits (connections are forgotten here on close).
+        serial: the arming order shared with the room host's timers.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        ids: Callable[[], str],
+        limiter: InboundLimiter,
+        serial: Iterator[int],
+    ) -> None:
+        self.config = config
+        self._ids = ids
+        self.limiter = limiter
+        self.conns: dict[str, Connection] = {}
+        self.sessions: dict[str, Session] = {}
+        self._tokens: dict[str, str] = {}
+        self._user_sessions: dict[str, set[str]] = {}
+        self.timers: Deadlines[tuple[EdgeTimer, str]] = Deadlines(self._real, serial=serial)
+        """Handshake, ping and grace deadlines."""
+        self._replay_events = config.replay_events
+        self._replay_bytes = config.replay_bytes
+        self._limits = p.ServerLimits(
+            max_frame_bytes=config.max_frame_bytes,
+            ping_interval=config.ping_interval,
+            ping_timeout=config.ping_timeout,
+            reconnect_grace=config.reconnect_grace,
+            max_rooms=config.max_rooms_per_session,
+            max_chat_chars=p.MAX_CHAT_CHARS,
+        )
+
+    # ================================================================ connections
+    def connect(self, identity: Identity, now: float, ice_servers: Sequence[p.IceServer]) -> str:
+        """Register a connection; it must ``hello`` within ``handshake_timeout``."""
+        conn_id = self._ids()
+        self.conns[conn_id] = Connection(conn_id, identity, now, tuple(ice_servers))
+        self.timers.arm((_HS, conn_id), now + self.config.handshake_timeout)
+        return conn_id
+
+    def close(
+        self, conn: Connection, code: int, reason: str, now: float, fx: list[Effect]
+    ) -> Session | None:
+        """Close ``conn`` now (it is forgotten). Returns: its session, if that now
+        enters its reconnect grace (the rooms must hear it is ``reconnecting``)."""
+        if self.conns.pop(conn.id, None) is None:
+            return None
+        fx.append(Close(conn=conn.id, code=int(code), reason=reason))
+        fx.append(ev.ConnectionClosed(at=now, connection=conn.id, code=int(code), reason=reason))
+        self._forget(conn)
+        return self._detach(conn, now)
+
+    def drop(self, conn_id: str, now: float) -> Session | None:
+        """The transport dropped ``conn_id`` (idempotent). Returns: as :meth:`close`."""
+        conn = self.conns.pop(conn_id, None)
+        if conn is None:
+            return None
+        self._forget(conn)
+        return self._detach(conn, now)
+
+    def _forget(self, conn: Connection) -> None:
+        self.limiter.forget_connection(conn.id)
+        self.timers.disarm((_HS, conn.id))
+        self.timers.disarm((_PING, conn.id))
+
+    def _detach(self, conn: Connection, now: float) -> Session | None:
+        session = conn.session
+        if session is None or session.conn != conn.id:
+            return None
+        session.conn = None
+        session.grace_deadline = now + self.config.reconnect_grace
+        self.timers.arm((_GRACE, session.id), session.grace_deadline)
+        return session
+
+    def _attach(self, conn: Connection, session: Session, now: float) -> None:
+        conn.session = session
+        session.conn = conn.id
+        session.grace_deadline = None
+        self.timers.disarm((_HS, conn.id))
+        self.timers.arm((_PING, conn.id), now + self.config.ping_timeout)
+
+    # ================================================================ writing
+    def send(self, conn_id: str, message: p.Message, fx: list[Effect]) -> None:
+        """Encode ``message`` in the connection's codec and write it (not numbered)."""
+        conn = self.conns[conn_id]
+        fmt = conn.session.fmt if conn.session else conn.fmt
+        fx.append(Send(conn=conn_id, data=p.encode(message, fmt), text=fmt is Format.JSON))
+
+    def reply_error(
+        self,
+        conn: Connection,
+        fmt: Format,
+        code: ErrorCode,
+        message: str,
+        request_id: int | str | None,
+        details: dict[str, Any] | None,
+        now: float,
+        fx: list[Effect],
+        retry_after: float | None = None,
+    ) -> None:
+        """Answer a request with one ``error`` (and a :class:`RequestRejected` event)."""
+        if conn.session is None:
+            conn.fmt = fmt
+        error = p.Error(
+            id=request_id,
+            code=code.value,
+            message=message,
+            details=details,
+            retry_after=retry_after,
+        )
+        self.send(conn.id, error, fx)
+        fx.append(
+            ev.RequestRejected(
+                at=now,
+                connection=conn.id,
+                session=conn.session.id if conn.session else None,
+                message_type=None,
+                code=code.value,
+            )
+        )
+
+    def deliver(
+        self, sid: str, message: p.Message, fx: list[Effect], from_: str | None = None
+    ) -> None:
+        """Number ``message`` in session ``sid``'s stream (a relayed request stamped
+        ``from_``, without its request id, in the same copy), keep it for replay, and
+        send it if the session is connected. A session this edge does not hold is
+        skipped."""
+        session = self.sessions.get(sid)
+        if session is None:
+            return
+        seq = session.seq = session.seq + 1
+        fmt = session.fmt
+        if from_ is None:
+            message = msgspec.structs.replace(message, seq=seq)
+        else:
+            message = msgspec.structs.replace(message, seq=seq, id=None, from_=from_)
+        frame = p.encode(message, fmt)
+        session.remember(seq, frame, self._replay_events, self._replay_bytes)
+        if session.conn is not None:
+            fx.append(Send(conn=session.conn, data=frame, text=fmt is Format.JSON))
+
+    def deliver_user(
+        self, user: str, message: p.Message, fx: list[Effect], *, except_session: str | None = None
+    ) -> None:
+        """:meth:`deliver` to every session of ``user`` (in session id order)."""
+        for sid in sorted(self._user_sessions.get(user, ())):
+            if sid != except_session:
+                self.deliver(sid, message, fx)
+
+    # ================================================================ seats
+    def seat(self, session_id: str, room: str, pid: str) -> None:
+        """Record that ``session_id`` has participant (or lobby entry) ``pid`` in ``room``."""
+        session = self.sessions.get(session_id)
+        if session is not None:
+            session.rooms[room] = pid
+
+    def unseat(self, session_id: str, room: str, pid: str) -> None:
+        """Forget ``session_id``'s seat ``pid`` in ``room`` (if it is still that one)."""
+        session = self.sessions.get(session_id)
+        if session is not None and session.rooms.get(room) == pid:
+            del session.rooms[room]
+
+    # ================================================================ sessions
+    def start_session(self, conn: Connection, now: float, fx: list[Effect]) -> Session:
+        """``hello`` without a resume token: a new session on ``conn``."""
+        session = Session(self._ids(), conn.identity, self._ids(), conn.fmt)
+        self.sessions[session.id] = session
+        self._tokens[session.token] = session.id
+        self._user_sessions.setdefault(session.user, set()).add(session.id)
+        self._attach(conn, session, now)
+        fx.append(
+            ev.SessionStarted(at=now, session=session.id, user=session.user, connection=conn.id)
+        )
+        return session
+
+    def resume(
+        self, conn: Connection, msg: p.Hello, now: float, fx: list[Effect]
+    ) -> tuple[Session, int, bool]:
+        """``hello`` with a resume token: take the session over on ``conn`` (closing its
+        older connection), rotate its token and replay what it missed.
+
+        Returns:
+            The session, how many frames were replayed, and whether there is a gap
+            (some were evicted, or the codec changed): then the rooms must send fresh
+            snapshots.
+
+        Raises:
+            CoreError: ``resume_failed`` (unknown token, or another user's session).
+        """
+        sid = self._tokens.get(msg.resume or "")
+        session = self.sessions.get(sid) if sid else None
+        if session is None or session.user != conn.identity.user:
+            raise CoreError(ErrorCode.RESUME_FAILED, "unknown or expired resume token")
+        # ---- checks passed
+        fmt = conn.fmt
+        if session.conn is not None:
+            old = self.conns.get(session.conn)
+            session.conn = None
+            if old is not None:
+                old.session = None
+                self.close(old, CloseCode.SESSION_REPLACED, "session taken over", now, fx)
+        last = session.seq if msg.last_seq is None else msg.last_seq
+        missed = session.missed_since(last) if fmt is session.fmt else None
+        del self._tokens[session.token]
+        session.token = self._ids()
+        self._tokens[session.token] = session.id
+        session.fmt = fmt
+        self._attach(conn, session, now)
+        for frame in missed or ():
+            fx.append(Send(conn=conn.id, data=frame, text=fmt is Format.JSON))
+        return session, len(missed or ()), missed is None
+
+    def welcome(self, msg: p.Hello, session: Session, *, resumed: bool, gap: bool) -> p.Welcome:
+        """The ``welcome`` answering ``msg`` on the session's (new) connection."""
+        return p.Welcome(
+            id=msg.id,
+            version=msg.version,
+            session=session.id,
+            user=session.user,
+            resume_token=session.token,
+            limits=self._limits,
+            resumed=resumed,
+            seq=session.seq,
+            gap=gap,
+            # session.conn is the connection this welcome answers.
+            ice_servers=self.conns[session.conn].ice_servers if session.conn else (),
+        )
+
+    def finish_session(self, session: Session, why: str, now: float, fx: list[Effect]) -> None:
+        """Forget ``session`` for good, once its rooms have seen it leave: its token, its
+        place in the user index, its grace timer, its connection (closed 4000)."""
+        session.rooms.clear()
+        del self.sessions[session.id]
+        self._tokens.pop(session.token, None)
+        users = self._user_sessions.get(session.user)
+        if users is not None:
+            users.discard(session.id)
+            if not users:
+                del self._user_sessions[session.user]
+        self.timers.disarm((_GRACE, session.id))
+        if session.conn is not None:
+            conn = self.conns.get(session.conn)
+            session.conn = None
+            if conn is not None:
+                conn.session = None
+                self.close(conn, CloseCode.SESSION_REPLACED, f"session {why}", now, fx)
+        fx.append(ev.SessionEnded(at=now, session=session.id, user=session.user, reason=why))
+
+    # ================================================================ timers
+    def _real(self, key: tuple[EdgeTimer, str]) -> float | None:
+        kind, ident = key
+        if kind is _GRACE:
+            session = self.sessions.get(ident)
+            return None if session is None or session.conn is not None else session.grace_deadline
+        conn = self.conns.get(ident)
+        if conn is None:
+            return None
+        if kind is _HS:
+            if conn.session is not None:
+                return None
+            return conn.opened_at + self.config.handshake_timeout
+        if conn.session is None:
+            return None
+        return conn.last_seen + self.config.ping_timeout
+
+    def reconnecting(self) -> int:
+        """Returns: the number of sessions inside their reconnect grace."""
+        return sum(1 for s in self.sessions.values() if s.conn is None)

@@ -61,6 +61,8 @@ class EdgeTimer(enum.Enum):
 
 
 _HS, _PING, _GRACE = EdgeTimer.HANDSHAKE, EdgeTimer.PING, EdgeTimer.GRACE
+_ENCODE_JSON = p.encoder(Format.JSON)
+_ENCODE_MSGPACK = p.encoder(Format.MSGPACK)
 
 
 class Edge:
@@ -206,7 +208,7 @@ class Edge:
             message = msgspec.structs.replace(message, seq=seq)
         else:
             message = msgspec.structs.replace(message, seq=seq, id=None, from_=from_)
-        frame = p.encode(message, fmt)
+        frame = (_ENCODE_JSON if fmt is Format.JSON else _ENCODE_MSGPACK)(message)
         session.remember(seq, frame, self._replay_events, self._replay_bytes)
         if session.conn is not None:
             fx.append(Send(conn=session.conn, data=frame, text=fmt is Format.JSON))

@@ -51,7 +51,7 @@ from ._calls import call_outputs, call_room_id, call_room_policy
 from ._config import ServerConfig
 from ._errors import CoreError
 from ._negotiation import Negotiations
-from ._room import Outbox, Room, RoomPolicy
+from ._room import Outbox, Participant, Room, RoomPolicy
 from ._timers import Deadlines
 from ._validation import NegotiationValidator
 from .seam import (
@@ -90,19 +90,7 @@ class _Entry:
         self.neg = Negotiations()
 
 
-class _Turn:
-    """One client request in progress: its sender, its time and the ops it produced."""
-
-    __slots__ = ("at", "joined", "ops", "sender")
-
-    def __init__(self, call: RoomCall, ops: list[Op]) -> None:
-        self.sender: Sender = call.sender
-        self.at = call.at
-        self.joined = call.joined
-        self.ops = ops
-
-
-_Handler = Callable[[_Turn, Any], p.Ok | None]
+_Handler = Callable[[RoomCall, Any, list[Op]], p.Ok | None]
 
 
 class RoomHost:
@@ -139,10 +127,10 @@ class RoomHost:
             p.Join: self._join,
             p.Leave: self._leave,
             p.Stats: self._stats,
-            p.Offer: self._offer,
-            p.Answer: self._answer,
+            p.Offer: self._description,
+            p.Answer: self._description,
             p.Candidate: self._candidate,
-            p.EndOfCandidates: self._end_of_candidates,
+            p.EndOfCandidates: self._candidate,
             p.CallInvite: self._call_invite,
             p.CallAccept: self._call_accept,
             p.CallDecline: self._call_decline,
@@ -153,7 +141,6 @@ class RoomHost:
             handlers[kind] = self._action
         self._handlers = handlers
         self._inputs: dict[type[Any], Callable[[Any], RoomOutput]] = {
-            RoomCall: self._room_call,
             Presence: self._presence,
             Depart: self._depart,
             Snapshot: self._snapshot,
@@ -167,7 +154,18 @@ class RoomHost:
     # ================================================================ entry point
     def handle(self, inp: HostInput) -> RoomOutput:
         """Apply one input; return what the edge must do, in order."""
-        return self._inputs[type(inp)](inp)
+        if type(inp) is not RoomCall:
+            return self._inputs[type(inp)](inp)
+        ops: list[Op] = []  # a client request: the hot path, so inline
+        msg = inp.request
+        try:
+            reply = self._handlers[type(msg)](inp, msg, ops)
+        except CoreError as err:
+            refusal = Refusal(
+                code=err.code, message=err.message, details=err.details, retry_after=err.retry_after
+            )
+            return RoomOutput(refused=refusal, ops=ops)
+        return RoomOutput(reply, None, ops)  # positional: the hot path
 
     # ================================================================ read views
     def room(self, room_id: str) -> Room | None:
@@ -188,18 +186,6 @@ class RoomHost:
         return sum(len(e.neg) for e in self._rooms.values())
 
     # ================================================================ inputs
-    def _room_call(self, call: RoomCall) -> RoomOutput:
-        ops: list[Op] = []
-        msg = call.request
-        try:
-            reply = self._handlers[type(msg)](_Turn(call, ops), msg)
-        except CoreError as err:
-            refusal = Refusal(
-                code=err.code, message=err.message, details=err.details, retry_after=err.retry_after
-            )
-            return RoomOutput(refused=refusal, ops=ops)
-        return RoomOutput(reply=reply, ops=ops)
-
     def _presence(self, inp: Presence) -> RoomOutput:
         ops: list[Op] = []
         entry = self._rooms.get(inp.room)
@@ -351,23 +337,23 @@ class RoomHost:
         return result
 
     # ================================================================ room requests
-    def _join(self, turn: _Turn, msg: p.Join) -> p.Ok:
+    def _join(self, turn: RoomCall, msg: p.Join, ops: list[Op]) -> p.Ok:
         entry = self._rooms.get(msg.room)
         if entry is None:
             if not self.config.auto_create_rooms:
                 raise CoreError(ErrorCode.ROOM_NOT_FOUND, f"room {msg.room} does not exist")
             if turn.joined >= self.config.max_rooms_per_session:
                 raise CoreError(ErrorCode.TOO_MANY_ROOMS, "too many rooms for this session")
-            entry = self._new_room(msg.room, self.config.default_room, turn.at, turn.ops)
+            entry = self._new_room(msg.room, self.config.default_room, turn.at, ops)
         call_id = entry.room.policy.call
         if call_id is not None and not self.calls.may_join(call_id, turn.sender.user):
             raise CoreError(ErrorCode.NOT_INVITED, "answer the call to join its room")
         result = self._join_room(
-            turn.sender, turn.joined, entry, msg.name, msg.invite, turn.at, turn.ops
+            turn.sender, turn.joined, entry, msg.name, msg.invite, turn.at, ops
         )
         return p.Ok(id=msg.id, result=result)
 
-    def _leave(self, turn: _Turn, msg: p.Leave) -> None:
+    def _leave(self, turn: RoomCall, msg: p.Leave, ops: list[Op]) -> None:
         session = turn.sender.session
         entry = self._rooms.get(msg.room)
         pid = entry.room.seat_of(session) if entry is not None else None
@@ -377,79 +363,71 @@ class RoomHost:
         entry.room.leave(pid, "left", turn.at, out)
         if all(gone != pid for gone, _, _ in out.removed):
             out.removed.append((pid, session, turn.sender.user))  # a lobby entry left
-        self._flush(entry, out, turn.at, turn.ops)
+        self._flush(entry, out, turn.at, ops)
 
-    def _action(self, turn: _Turn, msg: p.RoomRequest) -> None:
+    def _action(self, turn: RoomCall, msg: p.RoomRequest, ops: list[Op]) -> None:
         if type(msg) is p.App:
             check_app_payload(msg)
         entry, pid = self._member(turn.sender.session, msg.room)
         out = Outbox()
         ROOM_ACTIONS[type(msg)](entry.room, pid, msg, turn.at, out)
-        self._flush(entry, out, turn.at, turn.ops)
+        self._flush(entry, out, turn.at, ops)
 
-    def _stats(self, turn: _Turn, msg: p.Stats) -> None:
+    def _stats(self, turn: RoomCall, msg: p.Stats, ops: list[Op]) -> None:
         _, pid = self._member(turn.sender.session, msg.room)
         event = ev.StatsReported(at=turn.at, room=msg.room, participant=pid, report=msg.report)
-        turn.ops.append(Emit(event=event))
+        ops.append(Emit(event=event))
 
     # ---------------------------------------------------------------- negotiation
-    def _pair(self, turn: _Turn, msg: p.Directed) -> tuple[_Entry, str]:
-        """The sender's room and participant id, once ``msg.to`` is another member."""
-        entry, pid = self._member(turn.sender.session, msg.room)
+    def _pair(self, turn: RoomCall, msg: p.Directed) -> tuple[_Entry, str, Participant]:
+        """The sender's room and participant id, and the addressee (another member).
+        The relay is the hot path, so the lookups are inline."""
+        entry = self._rooms.get(msg.room)
+        pid = entry.room.seat_of(turn.sender.session) if entry is not None else None
+        if entry is None or pid is None or pid not in entry.room.participants:
+            raise CoreError(ErrorCode.NOT_IN_ROOM, f"you are not in room {msg.room}")
         if msg.to == pid:
             raise CoreError(ErrorCode.UNKNOWN_PARTICIPANT, "you cannot signal yourself")
-        entry.room.member(msg.to)
-        return entry, pid
+        target = entry.room.participants.get(msg.to)
+        if target is None:
+            raise CoreError(
+                ErrorCode.UNKNOWN_PARTICIPANT, f"participant {msg.to} is not in room {msg.room}"
+            )
+        return entry, pid, target
 
     @staticmethod
-    def _polite(entry: _Entry, pid: str, to: str) -> bool:
-        """Whether ``pid`` is the polite side of its pair with ``to`` (joined later)."""
-        participants = entry.room.participants
-        return participants[pid].order > participants[to].order
+    def _relay(target: Participant, pid: str, msg: p.Directed, ops: list[Op]) -> None:
+        """Deliver ``msg`` to ``target``'s session, stamped with its sender ``pid``."""
+        ops.append(Deliver((target.session,), msg, pid))  # type: ignore[arg-type]
 
-    @staticmethod
-    def _forward(entry: _Entry, pid: str, msg: p.Directed, ops: list[Op]) -> None:
-        to = entry.room.participants[msg.to].session
-        ops.append(Deliver(sessions=(to,), message=cast(p.ServerMessage, msg), from_=pid))
+    def _description(self, turn: RoomCall, msg: p.Offer | p.Answer, ops: list[Op]) -> None:
+        entry, pid, target = self._pair(turn, msg)
+        is_offer = type(msg) is p.Offer
+        polite = entry.room.participants[pid].order > target.order  # joined later
+        offer = entry.neg.check(pid, msg.to, is_offer=is_offer, sender_polite=polite)
+        if is_offer:
+            description = self._validator.offer(msg.sdp)
+        else:
+            description = self._validator.answer(msg.sdp, offer)
+        entry.neg.record(pid, msg.to, is_offer=is_offer, description=description)
+        self._relay(target, pid, msg, ops)
 
-    def _offer(self, turn: _Turn, msg: p.Offer) -> None:
-        entry, pid = self._pair(turn, msg)
-        polite = self._polite(entry, pid, msg.to)
-        entry.neg.check(pid, msg.to, is_offer=True, sender_polite=polite)
-        description = self._validator.offer(msg.sdp)
-        entry.neg.record(pid, msg.to, is_offer=True, description=description)
-        self._forward(entry, pid, msg, turn.ops)
-
-    def _answer(self, turn: _Turn, msg: p.Answer) -> None:
-        entry, pid = self._pair(turn, msg)
-        polite = self._polite(entry, pid, msg.to)
-        offer = entry.neg.check(pid, msg.to, is_offer=False, sender_polite=polite)
-        description = self._validator.answer(msg.sdp, offer)
-        entry.neg.record(pid, msg.to, is_offer=False, description=description)
-        self._forward(entry, pid, msg, turn.ops)
-
-    @staticmethod
-    def _described(entry: _Entry, pid: str, to: str) -> object:
-        description = entry.neg.description_of(pid, to)
+    def _candidate(
+        self, turn: RoomCall, msg: p.Candidate | p.EndOfCandidates, ops: list[Op]
+    ) -> None:
+        entry, pid, target = self._pair(turn, msg)
+        description = entry.neg.description_of(pid, msg.to)
         if description is None:
             raise CoreError(
                 ErrorCode.NO_DESCRIPTION,
-                f"send an offer or answer to {to} before its candidates",
+                f"send an offer or answer to {msg.to} before its candidates",
             )
-        return description
-
-    def _candidate(self, turn: _Turn, msg: p.Candidate) -> None:
-        entry, pid = self._pair(turn, msg)
-        self._validator.candidate(msg, self._described(entry, pid, msg.to))
-        self._forward(entry, pid, msg, turn.ops)
-
-    def _end_of_candidates(self, turn: _Turn, msg: p.EndOfCandidates) -> None:
-        entry, pid = self._pair(turn, msg)
-        self._described(entry, pid, msg.to)
-        self._forward(entry, pid, msg, turn.ops)
+        if type(msg) is p.Candidate:
+            self._validator.candidate(msg, description)
+        self._relay(target, pid, msg, ops)
 
     # ================================================================ calls
-    def _call_invite(self, turn: _Turn, msg: p.CallInvite) -> p.Ok:
+    def _call_invite(self, turn: RoomCall, msg: p.CallInvite, ops: list[Op]) -> p.Ok:
         sender = turn.sender
         if turn.joined >= self.config.max_rooms_per_session:
             raise CoreError(ErrorCode.TOO_MANY_ROOMS, "too many rooms for this session")
@@ -464,23 +442,25 @@ class RoomHost:
             now=turn.at,
         )
         if record.id == call_id:  # a new call, not glare turned into an answer
-            self._new_room(record.room, call_room_policy(record), turn.at, turn.ops)
-        snapshot = self._enter_call_room(turn, record.room)
+            self._new_room(record.room, call_room_policy(record), turn.at, ops)
+        snapshot = self._enter_call_room(turn, record.room, ops)
         if isinstance(
             snapshot, p.RoomSnapshot
         ):  # the caller learns its participant id in the call's room
-            turn.ops.append(Deliver(sessions=(sender.session,), message=snapshot))
-        self._call_outputs(outputs, turn.at, turn.ops)
+            ops.append(Deliver(sessions=(sender.session,), message=snapshot))
+        self._call_outputs(outputs, turn.at, ops)
         live = self.calls.get(record.id)
         return p.Ok(id=msg.id, result=live.to_wire() if live is not None else None)
 
-    def _enter_call_room(self, turn: _Turn, room_id: str) -> p.RoomSnapshot | p.LobbyWait | None:
+    def _enter_call_room(
+        self, turn: RoomCall, room_id: str, ops: list[Op]
+    ) -> p.RoomSnapshot | p.LobbyWait | None:
         entry = self._rooms.get(room_id)
         if entry is None or entry.room.seat_of(turn.sender.session) is not None:
             return None
-        return self._join_room(turn.sender, turn.joined, entry, None, None, turn.at, turn.ops)
+        return self._join_room(turn.sender, turn.joined, entry, None, None, turn.at, ops)
 
-    def _call_accept(self, turn: _Turn, msg: p.CallAccept) -> p.Ok:
+    def _call_accept(self, turn: RoomCall, msg: p.CallAccept, ops: list[Op]) -> p.Ok:
         sender = turn.sender
         record = self.calls.get(msg.call)
         if record is not None and turn.joined >= self.config.max_rooms_per_session:
@@ -490,21 +470,21 @@ class RoomHost:
         record, outputs = self.calls.accept(
             msg.call, user=sender.user, device=sender.session, now=turn.at
         )
-        snapshot = self._enter_call_room(turn, record.room)
-        self._call_outputs(outputs, turn.at, turn.ops)
+        snapshot = self._enter_call_room(turn, record.room, ops)
+        self._call_outputs(outputs, turn.at, ops)
         return p.Ok(id=msg.id, result=snapshot)
 
-    def _call_decline(self, turn: _Turn, msg: p.CallDecline) -> None:
+    def _call_decline(self, turn: RoomCall, msg: p.CallDecline, ops: list[Op]) -> None:
         _, outputs = self.calls.decline(msg.call, user=turn.sender.user, now=turn.at)
-        self._call_outputs(outputs, turn.at, turn.ops)
+        self._call_outputs(outputs, turn.at, ops)
 
-    def _call_cancel(self, turn: _Turn, msg: p.CallCancel) -> None:
+    def _call_cancel(self, turn: RoomCall, msg: p.CallCancel, ops: list[Op]) -> None:
         _, outputs = self.calls.cancel(msg.call, user=turn.sender.user, now=turn.at)
-        self._call_outputs(outputs, turn.at, turn.ops)
+        self._call_outputs(outputs, turn.at, ops)
 
-    def _call_hangup(self, turn: _Turn, msg: p.CallHangup) -> None:
+    def _call_hangup(self, turn: RoomCall, msg: p.CallHangup, ops: list[Op]) -> None:
         _, outputs = self.calls.hangup(msg.call, user=turn.sender.user, now=turn.at)
-        self._call_outputs(outputs, turn.at, turn.ops)
+        self._call_outputs(outputs, turn.at, ops)
 
     def _call_member_left(self, call_id: str, user: str, now: float, ops: list[Op]) -> None:
         """``user``'s participant left call ``call_id``'s room for good."""

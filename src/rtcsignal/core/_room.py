@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import attrs
@@ -267,6 +267,7 @@ class Room:
         "participants",
         "policy",
         "recording",
+        "seat_of",
     )
 
     def __init__(self, room_id: str, policy: RoomPolicy, now: float) -> None:
@@ -275,6 +276,8 @@ class Room:
         self.participants: dict[str, Participant] = {}  # insertion order = join order
         self._lobby: dict[str, _Waiting] = {}
         self._seats: dict[str, str] = {}  # session id -> its participant or lobby entry id
+        self.seat_of: Callable[[str], str | None] = self._seats.get
+        """The participant (or lobby entry) id of a session in this room, if any."""
         self.host: str | None = None
         self.locked = False
         self.layout: str | None = None
@@ -316,10 +319,6 @@ class Room:
         """The session of lobby entry ``pid``, if any."""
         waiting = self._lobby.get(pid)
         return waiting.session if waiting else None
-
-    def seat_of(self, session: str) -> str | None:
-        """The participant (or lobby entry) id of ``session`` in this room, if any."""
-        return self._seats.get(session)
 
     def has_user(self, user: str) -> bool:
         """Whether ``user`` has a participant in this room (any of its sessions)."""

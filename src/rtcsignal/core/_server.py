@@ -204,13 +204,14 @@ class Server:
             return fx
         kind: str = msg.__struct_config__.tag  # type: ignore[assignment]
         session = conn.session
+        room: str | None = getattr(msg, "room", None)
         verdict = edge.limiter.check(
             kind=kind,
             now=now,
             connection=conn_id,
             user=conn.identity.user,
             address=conn.identity.address,
-            room=getattr(msg, "room", None),
+            room=room,
         )
         if not verdict.allowed:
             self._denied(conn, fmt, msg, kind, verdict, fx, now)
@@ -224,11 +225,12 @@ class Server:
                 return fx
         mark = len(fx)
         try:
+            result: p.Ok | p.Pong | p.Welcome | None
             handler = self._handlers.get(type(msg))
-            if handler is not None:
-                result = handler(conn, msg, now, fx)
+            if handler is None:
+                result = self._to_host(conn, msg, room, now, fx)
             else:
-                result = self._to_host(conn, msg, now, fx)
+                result = handler(conn, msg, now, fx)
         except CoreError as err:
             edge.reply_error(
                 conn, fmt, err.code, err.message, msg.id, err.details, now, fx, err.retry_after
@@ -373,19 +375,24 @@ class Server:
         return list(self._edge.conns)
 
     # ================================================================ the seam
-    def _to_host(self, conn: Connection, msg: Any, now: float, fx: list[Effect]) -> p.Ok | None:
-        """Hand a room, negotiation or call request to the room host; apply its output."""
+    def _to_host(
+        self, conn: Connection, msg: Any, room: str | None, now: float, fx: list[Effect]
+    ) -> p.Ok | None:
+        """Hand a room, negotiation or call request (for ``room``) to the room host;
+        apply its output."""
         session = conn.session
         assert session is not None  # the pipeline guarantees a session past hello
-        room = getattr(msg, "room", None)
         if room is None:
             call = getattr(msg, "call", None)
             room = None if call is None else call_room_id(call)
-        request = RoomCall(
-            room=room, sender=session.sender, joined=len(session.rooms), request=msg, at=now
-        )
+        request = RoomCall(room, session.sender, len(session.rooms), msg, now)
         out = self._link(request)
-        self._apply(out, now, fx)
+        ops = out.ops
+        if len(ops) == 1 and type(op := ops[0]) is Deliver and len(op.sessions) == 1:
+            # one relayed message to one session (offer, answer, candidate): the hot path
+            self._edge.deliver(op.sessions[0], op.message, fx, op.from_)
+        else:
+            self._apply(out, now, fx)
         refused = out.refused
         if refused is not None:
             raise CoreError(

@@ -89,7 +89,7 @@ class Sender(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # ===================================================================== edge -> host
-class RoomCall(msgspec.Struct, frozen=True, kw_only=True, tag="call", tag_field="in"):
+class RoomCall(msgspec.Struct, frozen=True, tag="call", tag_field="in"):
     """A client request for the room host: a room request, a negotiation message, or a
     call request.
 
@@ -178,7 +178,7 @@ HostInput = (
 
 
 # ===================================================================== host -> edge
-class Deliver(msgspec.Struct, frozen=True, kw_only=True, tag="deliver", tag_field="op"):
+class Deliver(msgspec.Struct, frozen=True, tag="deliver", tag_field="op"):
     """Number ``message`` in each session's stream and send it (stamped ``from_`` and
     without its request id, when ``from_`` is set: a relayed request)."""
 
@@ -262,7 +262,7 @@ class Refusal(msgspec.Struct, frozen=True, kw_only=True):
     retry_after: float | None = None
 
 
-class RoomOutput(msgspec.Struct, kw_only=True):
+class RoomOutput(msgspec.Struct):
     """What one :data:`HostInput` produced.
 
     Attributes:

@@ -10,6 +10,7 @@ from ._codec import decode_client as decode_client
 from ._codec import decode_server as decode_server
 from ._codec import encode as encode
 from ._codec import encoded_size as encoded_size
+from ._codec import encoder as encoder
 from ._codec import frame_format as frame_format
 from ._errors import CloseCode as CloseCode
 from ._errors import ErrorCode as ErrorCode
@@ -242,5 +243,6 @@ __all__ = [
     "decode_server",
     "encode",
     "encoded_size",
+    "encoder",
     "frame_format",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -58,6 +59,12 @@ def frame_format(data: bytes | str) -> Format:
 def encode(message: Message, fmt: Format = Format.JSON) -> bytes:
     """Encode a message in ``fmt``. JSON output is UTF-8, to be sent as a text frame."""
     return _ENCODE_JSON(message) if fmt is Format.JSON else _ENCODE_MSGPACK(message)
+
+
+def encoder(fmt: Format) -> Callable[[Message], bytes]:
+    """Returns: the function :func:`encode` calls for ``fmt`` (for callers that encode
+    in one codec many times)."""
+    return _ENCODE_JSON if fmt is Format.JSON else _ENCODE_MSGPACK
 
 
 def _frame_too_large(data: bytes | str, limit: int) -> bool:
@@ -111,7 +118,8 @@ def decode_client(data: bytes | str, *, max_frame_bytes: int = MAX_FRAME_BYTES) 
         ProtocolError: with ``frame_too_large`` (and close code 1009), ``malformed_frame``,
             ``unknown_type`` or ``invalid_message``; never any other exception.
     """
-    if _frame_too_large(data, max_frame_bytes):
+    n = len(data)  # the common frame is far below the limit even at 4 bytes per character
+    if (n > max_frame_bytes or n * 4 > max_frame_bytes) and _frame_too_large(data, max_frame_bytes):
         raise ProtocolError(
             ErrorCode.FRAME_TOO_LARGE,
             f"frame of {len(data)} units exceeds the limit of {max_frame_bytes} bytes",

@@ -266,12 +266,31 @@ class InboundLimiter:
 
         if scope is None:
             st.tat = c_new
+            # Limiter._store, inline for a key already present (the common case)
             if user is not None:
-                self._user._store(user, u_new, now)
+                lim = self._user
+                tats = lim._tat
+                if tats.pop(user, None) is None:
+                    lim._store(user, u_new, now)
+                else:
+                    tats[user] = u_new
+                    lim._last = user
             if address is not None:
-                self._address._store(address, a_new, now)
+                lim = self._address
+                tats = lim._tat
+                if tats.pop(address, None) is None:
+                    lim._store(address, a_new, now)
+                else:
+                    tats[address] = a_new
+                    lim._last = address
             if room is not None:
-                self._room._store(room, r_new, now)
+                lim = self._room
+                tats = lim._tat
+                if tats.pop(room, None) is None:
+                    lim._store(room, r_new, now)
+                else:
+                    tats[room] = r_new
+                    lim._last = room
             if rule.interval:
                 if k_lim is not None:
                     k_lim._store(k_key, k_new, now)

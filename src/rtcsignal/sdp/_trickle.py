@@ -170,7 +170,7 @@ def check_candidate(
         return
     kind, address, ext_ufrag = quick
     refuse_address(kind, address, policy.candidate_address_policy)
-    ufrag = _generation(ext_ufrag, username_fragment)
+    ufrag = ext_ufrag if username_fragment is None else _generation(ext_ufrag, username_fragment)
     if description is not None:
         _check_target(description, sdp_mid, sdp_mline_index, ufrag)
 

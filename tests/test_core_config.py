@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtcsignal.core import JoinPolicy, ServerConfig
-from rtcsignal.core._configio import ServerConfigError
+from rtcsignal.core import JoinPolicy, ServerConfig, ServerConfigError
 
 
 def test_from_dict_structures_nested_room_policy() -> None:

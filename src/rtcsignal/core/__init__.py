@@ -13,6 +13,7 @@ from ._call import CallRecord as CallRecord
 from ._call import CallState as CallState
 from ._calls import call_room_id as call_room_id
 from ._config import ServerConfig as ServerConfig
+from ._config import ServerConfigError as ServerConfigError
 from ._effects import Close as Close
 from ._effects import Effect as Effect
 from ._effects import Send as Send
@@ -49,6 +50,7 @@ __all__ = [
     "Send",
     "Server",
     "ServerConfig",
+    "ServerConfigError",
     "ServerStats",
     "call_room_id",
     "events",

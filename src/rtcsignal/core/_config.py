@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
 
+from rtcsignal._structure import strict_converter, structure
 from rtcsignal.protocol import MAX_FRAME_BYTES, UsageError
 
 from ._call import DEFAULT_MAX_DURATION, DEFAULT_RING_TIMEOUT, DEFAULT_WARNING_BEFORE
@@ -20,6 +22,8 @@ __all__ = [
     "DEFAULT_PING_TIMEOUT",
     "DEFAULT_RECONNECT_GRACE",
     "ServerConfig",
+    "ServerConfigError",
+    "structure_config",
 ]
 
 DEFAULT_PING_INTERVAL: Final = 20.0
@@ -98,6 +102,33 @@ class ServerConfig:
         Raises:
             ServerConfigError: (a ``ValueError``) naming the offending key and value.
         """
-        from ._configio import structure_config
-
         return structure_config(data)
+
+
+class ServerConfigError(UsageError):
+    """A server setting is unknown or invalid.
+
+    Attributes:
+        key: the dotted path of the offending setting (``default_room.capacity``).
+        value: the offending value as given.
+        message: what is wrong with it.
+    """
+
+    def __init__(self, key: str, value: object, message: str) -> None:
+        shown = value.value if isinstance(value, enum.Enum) else value
+        super().__init__(f"server config: {key or '<root>'} = {shown!r}: {message}")
+        self.key = key
+        self.value = value
+        self.message = message
+
+
+_CONVERTER: Final = strict_converter(numbers=False)
+
+
+def structure_config(data: Mapping[str, Any]) -> ServerConfig:
+    """Structure ``data`` into a :class:`ServerConfig` (see :mod:`rtcsignal._structure`).
+
+    Raises:
+        ServerConfigError: naming the key path, the value and the rule.
+    """
+    return structure(_CONVERTER, data, ServerConfig, ServerConfigError)

@@ -6,18 +6,21 @@ rule that turns sustained abuse into a 1008 close, and the :class:`ConnectionGua
 runtime enforces (frame size, connection counts, rooms, handshake timeout, queued bytes).
 
 Every default is a named constant below with its reason; ``docs/ratelimit.md`` tabulates
-them. Loading from plain data or TOML lives in ``_config.py``.
+them. Loading from plain data or TOML is at the end (through :mod:`rtcsignal._structure`).
 """
 
 from __future__ import annotations
 
 import enum
 import math
+import tomllib
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 import attrs
+import cattrs
 
+from rtcsignal._structure import FieldError, TypeMismatch, key_note, strict_converter, structure
 from rtcsignal.protocol import MAX_FRAME_BYTES, UsageError
 
 from ._limiter import DEFAULT_MAX_KEYS
@@ -68,16 +71,6 @@ class PolicyConfigError(UsageError):
         self.message = message
 
 
-class _FieldError(ValueError):
-    """A validator's complaint about one field (the loader prefixes the path)."""
-
-    def __init__(self, field: str, value: object, message: str) -> None:
-        super().__init__(f"{field} = {value!r}: {message}")
-        self.field = field
-        self.value = value
-        self.message = message
-
-
 class OnDeny(enum.Enum):
     """What the server does with a message its limits deny."""
 
@@ -92,9 +85,9 @@ class OnDeny(enum.Enum):
 
 def _number(inst: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _FieldError(attribute.name, value, "expected a number")
+        raise FieldError(attribute.name, value, "expected a number")
     if not math.isfinite(value):
-        raise _FieldError(attribute.name, value, "expected a finite number")
+        raise FieldError(attribute.name, value, "expected a finite number")
 
 
 def _at_least(bound: float, *, strict: bool = False) -> Any:
@@ -102,7 +95,7 @@ def _at_least(bound: float, *, strict: bool = False) -> Any:
         _number(inst, attribute, value)
         if value < bound or (strict and value == bound):
             op = ">" if strict else ">="
-            raise _FieldError(attribute.name, value, f"must be {op} {bound:g}")
+            raise FieldError(attribute.name, value, f"must be {op} {bound:g}")
 
     return check
 
@@ -110,9 +103,9 @@ def _at_least(bound: float, *, strict: bool = False) -> Any:
 def _count(minimum: int) -> Any:
     def check(inst: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _FieldError(attribute.name, value, "expected an integer")
+            raise FieldError(attribute.name, value, "expected an integer")
         if value < minimum:
-            raise _FieldError(attribute.name, value, f"must be >= {minimum}")
+            raise FieldError(attribute.name, value, f"must be >= {minimum}")
 
     return check
 
@@ -336,7 +329,7 @@ class RatePolicy:
         entries = [(f"kinds.{name}", kl) for name, kl in self.kinds.items()]
         for path, kind in [*entries, ("default_kind", self.default_kind)]:
             if kind.cost > ceiling:
-                raise _FieldError(
+                raise FieldError(
                     f"{path}.cost",
                     kind.cost,
                     f"exceeds the smallest shared burst ({ceiling:g}); "
@@ -358,8 +351,6 @@ class RatePolicy:
         Raises:
             PolicyConfigError: naming the key path, the value and what is wrong.
         """
-        from ._config import structure_policy
-
         return structure_policy(data)
 
     @classmethod
@@ -370,13 +361,96 @@ class RatePolicy:
             PolicyConfigError: the TOML does not parse (key ``<toml>``), or a key is
                 unknown or invalid.
         """
-        from ._config import policy_from_toml
-
         return policy_from_toml(text)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :meth:`from_dict` reads back to an equal policy (TOML-safe:
         enums as their values, ``None`` limits left out)."""
-        from ._config import unstructure_policy
-
         return unstructure_policy(self)
+
+
+# ===================================================================== loading
+def _on_deny(value: Any, _: Any) -> OnDeny:
+    try:
+        return OnDeny(value)
+    except ValueError:
+        choices = ", ".join(repr(m.value) for m in OnDeny)
+        raise TypeMismatch(f"expected one of {choices}") from None
+
+
+def _scope(value: Any, _: Any) -> str:
+    if value not in SCOPES:
+        raise TypeMismatch(f"expected one of {', '.join(repr(s) for s in SCOPES)}")
+    return str(value)
+
+
+def _structure_kinds(value: Any, _: Any) -> dict[str, KindLimit]:
+    if not isinstance(value, Mapping):
+        raise TypeMismatch("expected a table of kinds")
+    out: dict[str, KindLimit] = {}
+    for name, entry in value.items():
+        try:
+            out[str(name)] = _CONVERTER.structure(entry, KindLimit)
+        except Exception as exc:
+            exc.add_note(key_note(name))
+            raise
+    return out
+
+
+def _limit(value: Any, _: Any) -> LimitSpec | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeMismatch("expected a table with rate and burst")
+    return _CONVERTER.structure(value, LimitSpec)
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = strict_converter()
+    conv.register_structure_hook(OnDeny, _on_deny)
+    conv.register_structure_hook_func(lambda t: t == Mapping[str, KindLimit], _structure_kinds)
+    conv.register_structure_hook_func(lambda t: t == LimitSpec | None, _limit)
+    conv.register_structure_hook_func(lambda t: t == Scope, _scope)
+    conv.register_unstructure_hook(OnDeny, lambda member: member.value)
+    return conv
+
+
+_CONVERTER: Final = _make_converter()
+
+
+def structure_policy(data: Mapping[str, Any]) -> RatePolicy:
+    """Structure ``data`` into a :class:`RatePolicy` (see :mod:`rtcsignal._structure`).
+
+    Raises:
+        PolicyConfigError: naming the key path, value and rule.
+    """
+    return structure(
+        _CONVERTER, data, RatePolicy, PolicyConfigError, fallback=lambda _: "expected a table"
+    )
+
+
+def policy_from_toml(text: str) -> RatePolicy:
+    """Parse TOML text and structure it (see :func:`structure_policy`).
+
+    Raises:
+        PolicyConfigError: with key ``<toml>`` when the text is not TOML.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyConfigError("<toml>", None, str(exc)) from None
+    return structure_policy(data)
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def unstructure_policy(policy: RatePolicy) -> dict[str, Any]:
+    """Plain, TOML-safe data for ``policy`` (``structure_policy`` reads it back)."""
+    data = _CONVERTER.unstructure(policy, RatePolicy)
+    data["kinds"] = {name: _CONVERTER.unstructure(k, KindLimit) for name, k in policy.kinds.items()}
+    result: dict[str, Any] = _drop_none(data)
+    return result

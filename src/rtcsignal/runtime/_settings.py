@@ -123,7 +123,7 @@ class RuntimeSettings:
         kwargs: dict[str, Any] = {}
         server = own.pop("server", None)
         if server is not None:
-            kwargs["server"] = _section("server", server, _server_config)
+            kwargs["server"] = _section("server", server, ServerConfig.from_dict)
         rate = own.pop("rate", None)
         if rate is not None:
             kwargs["rate"] = _section("rate", rate, RatePolicy.from_dict)
@@ -220,28 +220,6 @@ _TYPES: Final[Mapping[str, Any]] = {
     "shutdown_grace": float,
     "close_timeout": float,
 }
-
-
-_STRICT: Final = cattrs.Converter(forbid_extra_keys=True)
-
-
-def _server_config(data: Mapping[str, Any]) -> ServerConfig:
-    try:
-        return ServerConfig.from_dict(data)
-    except TypeError:
-        # core/_configio.py cannot build its converter with every cattrs release
-        # (reported to the core's owners); structure directly, naming the key.
-        try:
-            return _STRICT.structure(dict(data), ServerConfig)
-        except Exception as exc:
-            where = "; ".join(cattrs.transform_error(exc, path="server"))
-            raise ValueError(f"{where}: {_leaves(exc)}") from None
-
-
-def _leaves(exc: BaseException) -> str:
-    if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(_leaves(e) for e in exc.exceptions)
-    return str(exc)
 
 
 def _section(name: str, value: Any, build: Any) -> Any:

@@ -12,3 +12,7 @@ its framework and :mod:`rtcsignal.runtime`.
 Import the one you use by its submodule (nothing is imported here, so a missing framework
 raises its own clear ``ImportError`` where you import it). See ``docs/adapters.md``.
 """
+
+from __future__ import annotations
+
+__all__: list[str] = []

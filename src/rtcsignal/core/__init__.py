@@ -20,10 +20,10 @@ from ._effects import Send as Send
 from ._errors import CoreError as CoreError
 from ._identity import Identity as Identity
 from ._negotiation import NegState as NegState
-from ._room import PERMISSIONS as PERMISSIONS
-from ._room import DuplicatePolicy as DuplicatePolicy
-from ._room import JoinPolicy as JoinPolicy
-from ._room import RoomPolicy as RoomPolicy
+from ._roompolicy import PERMISSIONS as PERMISSIONS
+from ._roompolicy import DuplicatePolicy as DuplicatePolicy
+from ._roompolicy import JoinPolicy as JoinPolicy
+from ._roompolicy import RoomPolicy as RoomPolicy
 from ._server import Seam as Seam
 from ._server import Server as Server
 from ._server import ServerStats as ServerStats

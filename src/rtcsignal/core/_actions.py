@@ -8,7 +8,7 @@ host resolved the sender's session to its participant before looking here), and 
 moves the room's state through one :class:`~rtcsignal.core._room.Room` method, which
 checks the permission table and everything else first and mutates last. So the whole
 mapping is data: :data:`ROOM_ACTIONS` maps each request type to a function
-``(room, actor, message, now, out)``, next to :data:`~rtcsignal.core._room.PERMISSIONS`
+``(room, actor, message, now, out)``, next to :data:`~rtcsignal.core._roompolicy.PERMISSIONS`
 in spirit. A request type missing here is not a room action.
 """
 
@@ -21,7 +21,8 @@ from rtcsignal import protocol as p
 from rtcsignal.protocol import ErrorCode
 
 from ._errors import CoreError
-from ._room import Outbox, Room
+from ._room import Room
+from ._roompolicy import Outbox
 
 __all__ = ["ROOM_ACTIONS", "RoomAction", "check_app_payload"]
 

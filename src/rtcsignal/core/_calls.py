@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from . import events as ev
 from ._call import AnsweredElsewhere, CallChanged, CallRecord, Ring, Warn
-from ._room import DuplicatePolicy, JoinPolicy, RoomPolicy
+from ._roompolicy import DuplicatePolicy, JoinPolicy, RoomPolicy
 from .seam import Emit, Op, ToUser
 
 __all__ = ["call_outputs", "call_room_id", "call_room_policy"]

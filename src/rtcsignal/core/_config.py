@@ -12,7 +12,7 @@ from rtcsignal._structure import strict_converter, structure
 from rtcsignal.protocol import MAX_FRAME_BYTES, UsageError
 
 from ._call import DEFAULT_MAX_DURATION, DEFAULT_RING_TIMEOUT, DEFAULT_WARNING_BEFORE
-from ._room import RoomPolicy
+from ._roompolicy import RoomPolicy
 from ._session import DEFAULT_REPLAY_BYTES, DEFAULT_REPLAY_EVENTS
 
 __all__ = [

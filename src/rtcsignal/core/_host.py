@@ -51,7 +51,8 @@ from ._calls import call_outputs, call_room_id, call_room_policy
 from ._config import ServerConfig
 from ._errors import CoreError
 from ._negotiation import Negotiations
-from ._room import Outbox, Participant, Room, RoomPolicy
+from ._room import Room
+from ._roompolicy import Outbox, Participant, RoomPolicy
 from ._timers import Deadlines
 from ._validation import NegotiationValidator
 from .seam import (

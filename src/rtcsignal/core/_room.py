@@ -35,12 +35,9 @@ Rules, and why:
 
 from __future__ import annotations
 
-import enum
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Final
+from collections.abc import Callable
 
-import attrs
 import msgspec
 
 from rtcsignal.protocol import (
@@ -52,9 +49,7 @@ from rtcsignal.protocol import (
     LobbyEntry,
     LobbyUpdated,
     LobbyWait,
-    Message,
     Muted,
-    ParticipantInfo,
     ParticipantJoined,
     ParticipantLeft,
     ParticipantUpdated,
@@ -71,184 +66,22 @@ from rtcsignal.protocol import _messages as wire
 
 from . import events as ev
 from ._errors import CoreError
+from ._roompolicy import (
+    MAX_LOBBY,
+    MODERATORS,
+    PERMISSIONS,
+    RANK,
+    RECORDING_TRANSITIONS,
+    Action,
+    DuplicatePolicy,
+    JoinPolicy,
+    Outbox,
+    Participant,
+    RoomPolicy,
+    Waiting,
+)
 
-__all__ = [
-    "DEFAULT_CAPACITY",
-    "DEFAULT_CHAT_HISTORY",
-    "DEFAULT_IDLE_TIMEOUT",
-    "MAX_LOBBY",
-    "PERMISSIONS",
-    "Action",
-    "DuplicatePolicy",
-    "JoinPolicy",
-    "Outbox",
-    "Participant",
-    "Room",
-    "RoomPolicy",
-]
-
-DEFAULT_CAPACITY: Final = 50
-"""Mesh calls stop being usable well before 50; SFU-backed rooms and audio rooms of 50 are
-common. Raise it per room for webinars."""
-DEFAULT_CHAT_HISTORY: Final = 100
-"""The last 100 chat messages ride in the join snapshot: enough to catch up, small enough
-that a snapshot stays under ~200 KiB even at the chat size limit."""
-DEFAULT_IDLE_TIMEOUT: Final = 2 * 3600.0
-"""Empty rooms live 2 hours, so a meeting link still works after everyone stepped out."""
-MAX_LOBBY: Final = 100
-"""Waiting-room entries per room: a lobby is for people a moderator admits by hand."""
-
-
-class JoinPolicy(enum.Enum):
-    """How a room admits joiners. Locking applies on top of any of them."""
-
-    OPEN = "open"
-    """Anyone authenticated may join."""
-    INVITE = "invite"
-    """Only allowed users, holders of an invite token, or users granted a role."""
-    LOBBY = "lobby"
-    """Joiners wait in the lobby until a host or moderator admits them."""
-
-
-class DuplicatePolicy(enum.Enum):
-    """What happens when a user already in the room joins from another session."""
-
-    REJECT = "reject"
-    """The new join gets ``already_joined``."""
-    REPLACE = "replace"
-    """The older participant is removed (reason ``replaced``) and its session closed."""
-    ALLOW = "allow"
-    """Several devices of one user may be members at once."""
-
-
-class Action(enum.Enum):
-    """Moderator actions, for the permission table."""
-
-    MUTE = "mute"
-    KICK = "kick"
-    TRANSFER_HOST = "transfer_host"
-    SET_ROLE = "set_role"
-    LOCK = "lock"
-    ADMIT = "admit"
-    SET_LAYOUT = "set_layout"
-    RECORDING = "recording"
-    APP = "app"
-
-
-_MODS: Final = frozenset({Role.HOST, Role.MODERATOR})
-PERMISSIONS: Final[dict[Action, frozenset[Role]]] = {
-    Action.MUTE: _MODS,
-    Action.KICK: _MODS,
-    Action.TRANSFER_HOST: frozenset({Role.HOST}),
-    Action.SET_ROLE: frozenset({Role.HOST}),
-    Action.LOCK: _MODS,
-    Action.ADMIT: _MODS,
-    Action.SET_LAYOUT: _MODS,
-    Action.RECORDING: _MODS,
-    # Guests may talk and chat but not drive application features.
-    Action.APP: frozenset({Role.HOST, Role.MODERATOR, Role.PARTICIPANT}),
-}
-"""Which roles may take each action. Moderators never act on the host or other moderators."""
-
-_RANK: Final = {Role.HOST: 0, Role.MODERATOR: 1, Role.PARTICIPANT: 2, Role.GUEST: 3}
-
-# (recording state, action) -> next state: RFC-style table of the recording machine.
-_RECORDING: Final[dict[tuple[str, str], RecordingState]] = {
-    ("idle", "start"): "recording",
-    ("recording", "pause"): "paused",
-    ("recording", "stop"): "idle",
-    ("paused", "resume"): "recording",
-    ("paused", "stop"): "idle",
-}
-
-
-@attrs.frozen(kw_only=True)
-class RoomPolicy:
-    """A room's configuration. Every field has a documented default.
-
-    Attributes:
-        join: who may join (:class:`JoinPolicy`).
-        allowed_users: for ``invite`` rooms, users admitted without a token.
-        invite_tokens: for ``invite`` rooms, tokens that admit their holder.
-        capacity: the most members at once (lobby excluded).
-        duplicate: the duplicate-join policy.
-        recording_allowed: whether ``recording`` requests are accepted at all.
-        chat_history: how many chat messages the join snapshot carries.
-        idle_timeout: seconds an empty room lives before it expires.
-        default_role: the role of a joiner with no grant.
-        call: the call this room belongs to, if any.
-    """
-
-    join: JoinPolicy = JoinPolicy.OPEN
-    allowed_users: frozenset[str] = frozenset()
-    invite_tokens: frozenset[str] = frozenset()
-    capacity: int = attrs.field(default=DEFAULT_CAPACITY, validator=attrs.validators.ge(1))
-    duplicate: DuplicatePolicy = DuplicatePolicy.ALLOW
-    recording_allowed: bool = True
-    chat_history: int = attrs.field(default=DEFAULT_CHAT_HISTORY, validator=attrs.validators.ge(0))
-    idle_timeout: float = attrs.field(
-        default=DEFAULT_IDLE_TIMEOUT, validator=attrs.validators.gt(0)
-    )
-    default_role: Role = Role.PARTICIPANT
-    call: str | None = None
-
-
-@attrs.define(kw_only=True, slots=True)
-class Participant:
-    """A member of a room (mutable, owned by its :class:`Room`)."""
-
-    id: str
-    session: str
-    user: str
-    name: str | None
-    role: Role
-    order: int
-    state: PresenceState = "connected"
-    audio: bool = False
-    video: bool = False
-    screen: bool = False
-    hand: bool = False
-
-    def info(self) -> ParticipantInfo:
-        """The wire view of this participant."""
-        return ParticipantInfo(
-            id=self.id,
-            user=self.user,
-            name=self.name,
-            role=self.role,
-            order=self.order,
-            state=self.state,
-            audio=self.audio,
-            video=self.video,
-            screen=self.screen,
-            hand=self.hand,
-        )
-
-
-@attrs.define(kw_only=True, slots=True)
-class _Waiting:
-    id: str
-    session: str
-    user: str
-    name: str | None
-    role: Role
-
-
-class Outbox:
-    """Collects what one core call produces, in order.
-
-    ``deliveries`` are ``(participant ids, message)``; ``events`` are observer events;
-    ``removed`` are ``(participant id, session id, user id)`` of members and lobby
-    entries gone; ``close_sessions`` are sessions to close (duplicate ``replace``).
-    """
-
-    __slots__ = ("close_sessions", "deliveries", "events", "removed")
-
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[Sequence[str], Message]] = []
-        self.events: list[ev.ObserverEvent] = []
-        self.removed: list[tuple[str, str, str]] = []
-        self.close_sessions: list[str] = []
+__all__ = ["Room"]
 
 
 class Room:
@@ -274,7 +107,7 @@ class Room:
         self.id = room_id
         self.policy = policy
         self.participants: dict[str, Participant] = {}  # insertion order = join order
-        self._lobby: dict[str, _Waiting] = {}
+        self._lobby: dict[str, Waiting] = {}
         self._seats: dict[str, str] = {}  # session id -> its participant or lobby entry id
         self.seat_of: Callable[[str], str | None] = self._seats.get
         """The participant (or lobby entry) id of a session in this room, if any."""
@@ -335,7 +168,7 @@ class Room:
     def snapshot(self, pid: str) -> RoomSnapshot:
         """The room as member ``pid`` sees it (moderators also see the lobby)."""
         me = self.participants[pid]
-        lobby = self._lobby_entries() if me.role in _MODS else ()
+        lobby = self._lobby_entries() if me.role in MODERATORS else ()
         return RoomSnapshot(
             room=self.id,
             you=pid,
@@ -382,7 +215,7 @@ class Room:
         """
         if session in self._seats:
             raise CoreError(ErrorCode.ALREADY_IN_ROOM, f"this session is already in room {self.id}")
-        privileged = grant in _MODS
+        privileged = grant in MODERATORS
         if self.locked and not privileged:
             raise CoreError(ErrorCode.ROOM_LOCKED, f"room {self.id} is locked")
         policy = self.policy
@@ -422,7 +255,7 @@ class Room:
             out.events.append(ev.DuplicateJoin(at=now, room=self.id, user=user, outcome="allowed"))
         role = grant or policy.default_role
         if needs_lobby:
-            self._lobby[pid] = _Waiting(id=pid, session=session, user=user, name=name, role=role)
+            self._lobby[pid] = Waiting(id=pid, session=session, user=user, name=name, role=role)
             self._seats[session] = pid
             self.empty_since = None
             self._announce_lobby(out)
@@ -506,7 +339,7 @@ class Room:
     def _successor(self) -> Participant | None:
         candidates = sorted(
             self.participants.values(),
-            key=lambda p: (p.state != "connected", _RANK[p.role], p.order),
+            key=lambda p: (p.state != "connected", RANK[p.role], p.order),
         )
         return candidates[0] if candidates else None
 
@@ -589,7 +422,7 @@ class Room:
         other = self.member(target)
         if target == actor and action in (Action.KICK, Action.TRANSFER_HOST, Action.SET_ROLE):
             raise CoreError(ErrorCode.INVALID_STATE, f"{action.value} cannot target yourself")
-        if me.role is not Role.HOST and other.role in _MODS and target != actor:
+        if me.role is not Role.HOST and other.role in MODERATORS and target != actor:
             raise CoreError(
                 ErrorCode.FORBIDDEN, f"a moderator cannot {action.value} a {other.role.value}"
             )
@@ -650,7 +483,7 @@ class Room:
             out.deliveries.append(
                 (members, HostChanged(room=self.id, host=participant.id, previous=previous))
             )
-        if (role in _MODS) != (previous_role in _MODS) and self._lobby:
+        if (role in MODERATORS) != (previous_role in MODERATORS) and self._lobby:
             # A new moderator needs the waiting list it can now act on.
             out.deliveries.append(
                 ([participant.id], LobbyUpdated(room=self.id, lobby=self._lobby_entries()))
@@ -675,7 +508,7 @@ class Room:
         self._check(actor, Action.RECORDING)
         if not self.policy.recording_allowed:
             raise CoreError(ErrorCode.RECORDING_DISABLED, f"room {self.id} disables recording")
-        nxt = _RECORDING.get((self.recording, action))
+        nxt = RECORDING_TRANSITIONS.get((self.recording, action))
         if nxt is None:
             raise CoreError(
                 ErrorCode.INVALID_STATE, f"recording cannot {action} in state {self.recording}"
@@ -727,7 +560,7 @@ class Room:
         return tuple(LobbyEntry(id=w.id, user=w.user, name=w.name) for w in self._lobby.values())
 
     def _announce_lobby(self, out: Outbox) -> None:
-        mods = [p.id for p in self.participants.values() if p.role in _MODS]
+        mods = [p.id for p in self.participants.values() if p.role in MODERATORS]
         if mods:
             out.deliveries.append((mods, LobbyUpdated(room=self.id, lobby=self._lobby_entries())))
 

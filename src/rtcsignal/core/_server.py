@@ -56,7 +56,8 @@ from ._effects import Effect
 from ._errors import CoreError
 from ._host import RoomHost
 from ._identity import Identity
-from ._room import Room, RoomPolicy
+from ._room import Room
+from ._roompolicy import RoomPolicy
 from ._session import Connection, Session
 from ._validation import NegotiationValidator, SdpValidator
 from .seam import (

@@ -34,7 +34,7 @@ from rtcsignal import protocol as p
 from rtcsignal.protocol import Role
 
 from . import events as ev
-from ._room import RoomPolicy
+from ._roompolicy import RoomPolicy
 
 __all__ = [
     "AnyEvent",

@@ -15,8 +15,8 @@ from typing import Any
 import anyio
 import msgspec
 import pytest
-from harness_adapters import GOOD_ORIGIN, Served, settings, token
 
+from harness_adapters import GOOD_ORIGIN, Served, settings, token
 from rtcsignal import protocol as p
 from rtcsignal import sdp
 from rtcsignal.client import Backoff, Connected, connect

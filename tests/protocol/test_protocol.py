@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from rtcsignal import protocol as p
 from rtcsignal.protocol import ErrorCode, ProtocolError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # One example per client message: shared by the encoder and decoder tests.
 CLIENT_EXAMPLES: list[p.Request] = [

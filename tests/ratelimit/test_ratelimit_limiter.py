@@ -7,10 +7,10 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies_ratelimit import arrivals, bursts, costs, int_bursts, rates, shuffled_clock
 
 from rtcsignal.ratelimit import ALLOWED, RETRY_AFTER_RESOLUTION, Decision, Limiter
 from rtcsignal.ratelimit._limiter import EVICT_FRACTION, ROUNDING_SLACK, SWEEP_MIN_INSERTS
-from strategies_ratelimit import arrivals, bursts, costs, int_bursts, rates, shuffled_clock
 
 # Allowed float error on the window bound: the documented slack plus round-off.
 BOUND_SLACK = ROUNDING_SLACK + 1e-6

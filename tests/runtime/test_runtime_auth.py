@@ -9,6 +9,7 @@ import jwt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies_runtime import grants, names, secrets_, users
 
 from rtcsignal.auth import (
     MAX_TOKEN_BYTES,
@@ -21,7 +22,6 @@ from rtcsignal.auth import (
     mint_token,
 )
 from rtcsignal.protocol import Role
-from strategies_runtime import grants, names, secrets_, users
 
 SECRET = "k" * 32
 NOW = 1_700_000_000.0

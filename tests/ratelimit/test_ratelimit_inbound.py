@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies_ratelimit import policies, small_policy, traffic
 
 from rtcsignal.ratelimit import (
     CLOSE_CODE_MESSAGE_TOO_BIG,
@@ -21,7 +22,6 @@ from rtcsignal.ratelimit import (
     RatePolicy,
     Verdict,
 )
-from strategies_ratelimit import policies, small_policy, traffic
 
 WIDE = LimitSpec(rate=1_000, burst=1_000)
 

@@ -15,9 +15,10 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -417,3 +418,11 @@ def hello(client: Client, **extra: Any) -> dict[str, Any]:
     reply = client.request({"type": "hello", "version": 1, **extra})
     assert reply["type"] == "welcome", reply
     return reply
+
+
+@pytest.fixture(params=ADAPTERS)
+def served(request: pytest.FixtureRequest) -> Iterator[Served]:
+    """Each adapter in turn, freshly started (a conftest imports it to offer it)."""
+    server = serve_adapter(request.param)
+    yield server
+    server.stop()

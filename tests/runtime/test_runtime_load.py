@@ -21,10 +21,10 @@ from typing import Any
 
 import attrs
 import pytest
-from harness_adapters import GOOD_ORIGIN, WAIT, Served, serve_adapter, settings, token
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from harness_adapters import GOOD_ORIGIN, WAIT, Served, serve_adapter, settings, token
 from rtcsignal._demo import ANSWER, CANDIDATE, OFFER
 from rtcsignal.core import RoomPolicy, SdpValidator, ServerConfig
 from rtcsignal.ratelimit import DEFAULT_KINDS, LimitSpec, RatePolicy

@@ -245,3 +245,11 @@ def test_the_loopback_seam_changes_nothing(steps: list[tuple[str, str, str]]) ->
         assert loopback.log == direct.log
     assert loopback.server.stats() == direct.server.stats()
     assert loopback.server.next_deadline() == direct.server.next_deadline()
+
+
+def test_servers_use_the_seam_the_suite_runs_with(request: pytest.FixtureRequest) -> None:
+    # `pytest --seam loopback` (nox -s tests runs tests/core and tests/runtime so) must
+    # put every Server of the run behind the loopback, not only those that ask for it.
+    server = Server(id_factory=CountingIds())
+    direct = server._link == server._host.handle
+    assert direct is (request.config.getoption("--seam") == "direct")

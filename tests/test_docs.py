@@ -7,6 +7,7 @@ doctest form (``>>>``) must also print what they show.
 from __future__ import annotations
 
 import doctest
+import logging
 import re
 import sys
 import types
@@ -26,10 +27,47 @@ def test_page_code_blocks_run(page: Path, capsys: pytest.CaptureFixture[str]) ->
     # (Litestar, for one, resolves a handler's annotations through sys.modules).
     module = types.ModuleType(f"docs_{page.stem}")
     sys.modules[module.__name__] = module
+    saved = _logging_state()
     try:
         run_blocks(page, module.__dict__, capsys)
     finally:
         del sys.modules[module.__name__]
+        _restore_logging(saved)
+
+
+_LoggingState = dict[str, tuple[list[logging.Handler], int, bool, bool]]
+
+
+def _loggers() -> dict[str, logging.Logger]:
+    found = {"": logging.getLogger()}
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger):
+            found[name] = logger
+    return found
+
+
+def _logging_state() -> _LoggingState:
+    return {
+        name: (list(lg.handlers), lg.level, lg.propagate, lg.disabled)
+        for name, lg in _loggers().items()
+    }
+
+
+def _restore_logging(saved: _LoggingState) -> None:
+    """Undo what a page's framework did to logging. Litestar, for one, configures the
+    root logger with a queue listener thread writing to the stderr of that moment (the
+    test's captured stream): left in place, later tests' log records reach a closed file
+    from that thread."""
+    for name, logger in _loggers().items():
+        handlers, level, propagate, disabled = saved.get(name, ([], logging.NOTSET, True, False))
+        for handler in list(logger.handlers):
+            if handler not in handlers:
+                # removed, not closed: the framework stops its own listener at exit
+                logger.removeHandler(handler)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+        logger.disabled = disabled
 
 
 def run_blocks(

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from rtcsignal import protocol as p
+from rtcsignal.core import ServerConfig
 from rtcsignal.protocol import CloseCode, ErrorCode
-from rtcsignal.ratelimit import RatePolicy
+from rtcsignal.ratelimit import MOVED_GUARDS, PolicyConfigError, RatePolicy
 from rtcsignal.testing import Harness
 
 
@@ -108,25 +109,23 @@ def test_bad_frames_never_reach_the_handlers(raw: str) -> None:
     assert h.server.stats() == snapshot
 
 
-def test_connection_guards_tighten_the_core_limits() -> None:
-    """The policy's guards and the server config both bound frames, handshake time and
-    rooms per session; the stricter applies and the welcome announces it."""
-    policy = RatePolicy.from_dict(
-        {
-            "guards": {
-                "max_frame_bytes": 1024,
-                "handshake_timeout": 2.0,
-                "max_rooms_per_connection": 1,
-            }
-        }
-    )
-    h = Harness(rate_policy=policy)
+def test_the_core_limits_are_defined_once_in_the_server_config() -> None:
+    """Frames, handshake time and rooms per session are the server config's limits (the
+    welcome announces them); a rate policy naming one is refused with its new home."""
+    config = ServerConfig(max_frame_bytes=1024, handshake_timeout=2.0, max_rooms_per_session=1)
+    h = Harness(config)
     alice = h.peer("alice")
     assert h.server.config.max_frame_bytes == 1024
     assert h.server.config.handshake_timeout == 2.0
     assert h.server.config.max_rooms_per_session == 1
+    assert alice.welcome is not None
+    assert alice.welcome.limits.max_frame_bytes == 1024 and alice.welcome.limits.max_rooms == 1
     alice.ok(p.Join(room="room1"))
     assert alice.request(p.Join(room="room2")).code == ErrorCode.TOO_MANY_ROOMS  # type: ignore[union-attr]
     alice.send_raw('{"type": "chat", "room": "room1", "text": "' + "x" * 1100 + '"}')
     assert [m.code for m in alice.drain("error")] == [ErrorCode.FRAME_TOO_LARGE]
     assert alice.closed is not None and alice.closed[0] == 1009
+    for key, home in MOVED_GUARDS.items():
+        with pytest.raises(PolicyConfigError) as info:
+            RatePolicy.from_dict({"guards": {key: 1}})
+        assert info.value.key == f"guards.{key}" and home in info.value.message

@@ -40,7 +40,6 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal
 
-import attrs
 import msgspec
 
 from rtcsignal import protocol as p
@@ -99,17 +98,6 @@ _PING: Final = EdgeTimer.PING
 _GRACE: Final = EdgeTimer.GRACE
 
 
-def _stricter(config: ServerConfig, policy: RatePolicy) -> ServerConfig:
-    """``config`` with the policy's connection guards applied where they are stricter."""
-    g = policy.guards
-    return attrs.evolve(
-        config,
-        max_frame_bytes=min(config.max_frame_bytes, g.max_frame_bytes),
-        handshake_timeout=min(config.handshake_timeout, g.handshake_timeout),
-        max_rooms_per_session=min(config.max_rooms_per_session, g.max_rooms_per_connection),
-    )
-
-
 class ServerStats(msgspec.Struct, frozen=True, kw_only=True):
     """A health snapshot of one server."""
 
@@ -138,10 +126,9 @@ class Server:
             resume tokens, calls). The runtime passes ``secrets.token_urlsafe``-based ids;
             tests pass :class:`rtcsignal.testing.CountingIds`.
         validator: checks offers, answers and candidates; default :class:`SdpValidator`.
-        rate_policy: the abuse limits; default :meth:`RatePolicy.default`. Its
-            connection guards and ``config`` both bound the frame size, the handshake
-            timeout and the rooms per session: the stricter of the two applies, and
-            ``welcome.limits`` announces it.
+        rate_policy: the message rate limits; default :meth:`RatePolicy.default`.
+            (The frame size, handshake timeout and rooms per session are ``config``'s,
+            announced in ``welcome.limits``.)
         seam: :data:`Seam`; ``None`` for ``"direct"`` (or what the test suite chose).
     """
 
@@ -155,7 +142,7 @@ class Server:
         seam: Seam | None = None,
     ) -> None:
         policy = rate_policy or RatePolicy.default()
-        self.config = config = _stricter(config or ServerConfig(), policy)
+        self.config = config = config or ServerConfig()
         serial = itertools.count(1)  # one arming order for the edge's and the host's timers
         self._edge = Edge(config, ids=id_factory, limiter=InboundLimiter(policy), serial=serial)
         self._host = RoomHost(

@@ -21,7 +21,7 @@ import attrs
 import cattrs
 
 from rtcsignal._structure import FieldError, TypeMismatch, key_note, strict_converter, structure
-from rtcsignal.protocol import MAX_FRAME_BYTES, UsageError
+from rtcsignal.protocol import UsageError
 
 from ._limiter import DEFAULT_MAX_KEYS
 
@@ -29,17 +29,16 @@ __all__ = [
     "DEFAULT_ADDRESS_LIMIT",
     "DEFAULT_CONNECTION_LIMIT",
     "DEFAULT_DEFAULT_KIND",
-    "DEFAULT_HANDSHAKE_TIMEOUT",
     "DEFAULT_KINDS",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_CONNECTIONS_PER_ADDRESS",
     "DEFAULT_MAX_CONNECTIONS_PER_USER",
     "DEFAULT_MAX_QUEUED_BYTES",
-    "DEFAULT_MAX_ROOMS_PER_CONNECTION",
     "DEFAULT_ROOM_LIMIT",
     "DEFAULT_STRIKES",
     "DEFAULT_STRIKE_WINDOW",
     "DEFAULT_USER_LIMIT",
+    "MOVED_GUARDS",
     "ConnectionGuards",
     "KindLimit",
     "LimitSpec",
@@ -244,11 +243,6 @@ DEFAULT_MAX_CONNECTIONS_PER_USER: Final = 10
 DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: Final = 200
 """An office or carrier-grade NAT puts many people behind one address; 200 still stops
 one host from opening thousands of sockets."""
-DEFAULT_MAX_ROOMS_PER_CONNECTION: Final = 8
-"""Matches the core's ``max_rooms_per_session``: one connection in more than 8 rooms
-at once is a bot, not a person."""
-DEFAULT_HANDSHAKE_TIMEOUT: Final = 10.0
-"""Seconds to say ``hello`` (matches the core's default): idle sockets cannot pile up."""
 DEFAULT_MAX_QUEUED_BYTES: Final = 1_048_576
 """1 MiB waiting for one slow reader: 16 maximal frames, or a full replay after resume;
 past it the reader is closed, so memory per connection stays bounded."""
@@ -259,29 +253,19 @@ class ConnectionGuards:
     """Limits the runtime enforces per socket, from the same policy.
 
     Attributes:
-        max_frame_bytes: a larger frame closes the connection with 1009.
         max_connections: connections the server holds at once.
         max_connections_per_user: live connections of one user.
         max_connections_per_address: live connections from one remote address.
-        max_rooms_per_connection: rooms one connection may be in at once.
-        handshake_timeout: seconds a connection has to say ``hello``.
         max_queued_bytes: bytes queued to one connection before it is closed as a slow
             reader.
     """
 
-    max_frame_bytes: int = attrs.field(default=MAX_FRAME_BYTES, validator=_count(256))
     max_connections: int = attrs.field(default=DEFAULT_MAX_CONNECTIONS, validator=_count(1))
     max_connections_per_user: int = attrs.field(
         default=DEFAULT_MAX_CONNECTIONS_PER_USER, validator=_count(1)
     )
     max_connections_per_address: int = attrs.field(
         default=DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, validator=_count(1)
-    )
-    max_rooms_per_connection: int = attrs.field(
-        default=DEFAULT_MAX_ROOMS_PER_CONNECTION, validator=_count(1)
-    )
-    handshake_timeout: float = attrs.field(
-        default=DEFAULT_HANDSHAKE_TIMEOUT, validator=_at_least(0, strict=True)
     )
     max_queued_bytes: int = attrs.field(default=DEFAULT_MAX_QUEUED_BYTES, validator=_count(1))
 
@@ -418,12 +402,28 @@ def _make_converter() -> cattrs.Converter:
 _CONVERTER: Final = _make_converter()
 
 
+MOVED_GUARDS: Final = {
+    "max_frame_bytes": "max_frame_bytes",
+    "handshake_timeout": "handshake_timeout",
+    "max_rooms_per_connection": "max_rooms_per_session",
+}
+"""Guards that are the core's limits, defined once in :class:`~rtcsignal.core.ServerConfig`
+(``[server]`` in the settings file): a policy naming one is refused with its new home."""
+
+
 def structure_policy(data: Mapping[str, Any]) -> RatePolicy:
     """Structure ``data`` into a :class:`RatePolicy` (see :mod:`rtcsignal._structure`).
 
     Raises:
         PolicyConfigError: naming the key path, value and rule.
     """
+    guards = data.get("guards") if isinstance(data, Mapping) else None
+    if isinstance(guards, Mapping):
+        for key, home in MOVED_GUARDS.items():
+            if key in guards:
+                raise PolicyConfigError(
+                    f"guards.{key}", guards[key], f"moved: set it as the server's {home}"
+                )
     return structure(
         _CONVERTER, data, RatePolicy, PolicyConfigError, fallback=lambda _: "expected a table"
     )

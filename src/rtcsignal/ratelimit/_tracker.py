@@ -1,18 +1,17 @@
-"""Connection bookkeeping for the guards: who is connected, from where, in which rooms.
+"""Connection bookkeeping for the guards: who is connected, and from where.
 
 Theory of operation
 -------------------
 The runtime calls :meth:`ConnectionTracker.admit` when a socket is authenticated and
-:meth:`ConnectionTracker.release` when it is gone; the core (or runtime) calls
-:meth:`~ConnectionTracker.join_room` / :meth:`~ConnectionTracker.leave_room`. Counts
-are plain integers kept per user and per address; a count that drops to zero is
-deleted, so memory is proportional to live connections, and live connections are capped
-by ``max_connections``. Every operation is O(1) (a connection's room set, capped by
-``max_rooms_per_connection``, is dropped whole on release).
+:meth:`ConnectionTracker.release` when it is gone. Counts are plain integers kept per
+user and per address; a count that drops to zero is deleted, so memory is proportional
+to live connections, and live connections are capped by ``max_connections``. Every
+operation is O(1). (Rooms per session are the core's limit,
+``ServerConfig.max_rooms_per_session``.)
 
 Denials are :class:`Verdict` values with ``action=CLOSE`` (the runtime closes with 1008,
-RFC 6455 §7.4.1) for connections and ``REJECT`` for a join over the room cap; they carry
-``retry_after=0.0``, since a count limit frees up on a release, not with time.
+RFC 6455 §7.4.1); they carry ``retry_after=0.0``, since a count limit frees up on a
+release, not with time.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from ._policy import ConnectionGuards, OnDeny
 __all__ = ["ConnectionTracker"]
 
 _ADMITTED: Final = Verdict(allowed=True, action=None, retry_after=0.0, scope=None, kind="connect")
-_JOINED: Final = Verdict(allowed=True, action=None, retry_after=0.0, scope=None, kind="join")
 
 
 def _refuse(scope: str) -> Verdict:
@@ -33,16 +31,15 @@ def _refuse(scope: str) -> Verdict:
 
 
 class _Tracked:
-    __slots__ = ("address", "rooms", "user")
+    __slots__ = ("address", "user")
 
     def __init__(self, user: str, address: str | None) -> None:
         self.user = user
         self.address = address
-        self.rooms: set[str] | None = None
 
 
 class ConnectionTracker:
-    """Counts live connections per user and address, and rooms per connection.
+    """Counts live connections per user and address.
 
     Args:
         guards: the caps to enforce.
@@ -99,50 +96,6 @@ class ConnectionTracker:
         _decrement(self._by_user, tracked.user)
         if tracked.address is not None:
             _decrement(self._by_address, tracked.address)
-
-    def join_room(self, conn_id: str, room: str) -> Verdict:
-        """Record that ``conn_id`` joined ``room``, unless it is in too many rooms already.
-
-        Joining a room it is already in is allowed and changes nothing.
-
-        Returns:
-            an allowed :class:`Verdict` (``kind="join"``), or a denial with
-            ``action=REJECT`` and ``scope="connection"``.
-
-        Raises:
-            KeyError: ``conn_id`` was never admitted (or was released).
-        """
-        tracked = self._conns.get(conn_id)
-        if tracked is None:
-            raise KeyError(f"connection {conn_id!r} is not admitted")
-        rooms = tracked.rooms
-        if rooms is None:
-            rooms = tracked.rooms = set()
-        elif room in rooms:
-            return _JOINED
-        if len(rooms) >= self.guards.max_rooms_per_connection:
-            return Verdict(
-                allowed=False,
-                action=OnDeny.REJECT,
-                retry_after=0.0,
-                scope="connection",
-                kind="join",
-            )
-        rooms.add(room)
-        return _JOINED
-
-    def leave_room(self, conn_id: str, room: str) -> None:
-        """Record that ``conn_id`` left ``room``. Idempotent; unknown ids are ignored."""
-        tracked = self._conns.get(conn_id)
-        if tracked is not None and tracked.rooms is not None:
-            tracked.rooms.discard(room)
-
-    def rooms_of(self, conn_id: str) -> frozenset[str]:
-        """The rooms ``conn_id`` is recorded in (empty for an unknown id)."""
-        tracked = self._conns.get(conn_id)
-        if tracked is None or tracked.rooms is None:
-            return frozenset()
-        return frozenset(tracked.rooms)
 
     def connections_of_user(self, user: str) -> int:
         """Live connections of ``user``."""

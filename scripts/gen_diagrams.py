@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rtcsignal.core._call import call_state_diagram
 from rtcsignal.core._negotiation import NEGOTIATION_TRANSITIONS
-from rtcsignal.core._room import _RECORDING
+from rtcsignal.core._roompolicy import RECORDING_TRANSITIONS as _RECORDING
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 

@@ -181,3 +181,37 @@ def test_observer_events_in_order() -> None:
     assert names.index("SessionStarted") < names.index("RoomCreated")
     assert names.index("RoomCreated") < names.index("MemberJoined")
     assert names.index("MemberJoined") < names.index("MemberLeft")
+
+
+def test_welcome_seq_on_resume_is_where_the_replay_that_follows_ends() -> None:
+    h = Harness()
+    alice, bob = h.peer("alice"), h.peer("bob")
+    assert alice.welcome is not None and alice.welcome.seq == 0  # a new session
+    alice.ok(p.Join(room="room1"))
+    bob.ok(p.Join(room="room1"))
+    seen = alice.last_seq
+    alice.drop()
+    bob.ok(p.Chat(room="room1", text="one"))
+    bob.ok(p.Chat(room="room1", text="two"))
+    again = alice.resume(last_seq=seen)
+    assert again.welcome is not None and not again.welcome.gap
+    replayed = [m.seq for m in again.drain()]
+    assert replayed[0] == seen + 1 and replayed[-1] == again.welcome.seq
+    quiet = again.resume()  # nothing missed: welcome.seq is last_seq, nothing replayed
+    assert quiet.welcome is not None and quiet.welcome.seq == again.last_seq
+    assert [m for m in quiet.drain() if getattr(m, "seq", None)] == []
+
+
+def test_resume_claiming_events_never_sent_resynchronizes_with_a_gap() -> None:
+    h = Harness()
+    alice, bob = h.peer("alice"), h.peer("bob")
+    alice.ok(p.Join(room="room1"))
+    bob.ok(p.Join(room="room1"))
+    alice.drop()
+    bob.ok(p.Chat(room="room1", text="missed"))
+    again = alice.resume(last_seq=alice.last_seq + 100)
+    assert again.welcome is not None and again.welcome.resumed and again.welcome.gap
+    (snap,) = again.drain("room_snapshot")
+    assert [c.text for c in snap.chat] == ["missed"] and again.drain("chat") == []
+    resumed = [e for e in h.events if type(e).__name__ == "SessionResumed"]
+    assert resumed[-1].gap and resumed[-1].replayed == 0  # type: ignore[attr-defined]

@@ -26,7 +26,7 @@ from rtcsignal.testing import Harness, Peer
 USERS = ["ann", "ben", "cat", "dan"]
 ROOMS = ["r-open", "r-small", "r-replace"]
 POLICIES = {
-    "r-open": RoomPolicy(),
+    "r-open": RoomPolicy(max_seats_per_user=2),
     "r-small": RoomPolicy(capacity=2, duplicate=DuplicatePolicy.REJECT),
     "r-replace": RoomPolicy(capacity=3, duplicate=DuplicatePolicy.REPLACE),
 }
@@ -61,6 +61,7 @@ class ServerMachine(RuleBasedStateMachine):
             ping_timeout=10**6,
             max_call_duration=300,
             call_warning_before=60,
+            max_sessions_per_user=3,
         )
         self.h = Harness(config, rate_policy=_policy())
         for room, policy in POLICIES.items():
@@ -96,12 +97,43 @@ class ServerMachine(RuleBasedStateMachine):
         return session.rooms.get(room) if session else None
 
     # ------------------------------------------------------------------ rules
+    def _hello(self, user: str) -> Peer | None:
+        """A new session for ``user``, or ``None`` when all its sessions are connected."""
+        peer = self.h.peer(user, hello=False)
+        reply = peer.request(p.Hello(version=1))
+        if isinstance(reply, p.Error):
+            assert reply.code == "too_many_sessions", reply
+            assert len(self._sessions_of(user)) == self.h.server.config.max_sessions_per_user
+            peer.drop()
+            return None
+        assert isinstance(reply, p.Welcome)
+        peer.welcome = reply
+        return peer
+
+    def _sessions_of(self, user: str) -> list[str]:
+        return [sid for sid, s in self.h.server._edge.sessions.items() if s.user == user]
+
     @rule(user=st.sampled_from(USERS))
     def connect(self, user: str) -> None:
         if len(self.live) < 8:
-            peer = self.h.peer(user)
-            self.live.append(peer)
-            self._check_inbox(peer)
+            peer = self._hello(user)
+            if peer is not None:
+                self.live.append(peer)
+                self._check_inbox(peer)
+
+    @rule(user=st.sampled_from(USERS), room=st.sampled_from(ROOMS))
+    def join_and_drop(self, user: str, room: str) -> None:
+        """The ghost-session attack: connect, join, drop the socket, again and again."""
+        peer = self._hello(user)
+        if peer is None:
+            return
+        reply = peer.request(p.Join(room=room))
+        if isinstance(reply, p.Error):
+            allowed = {"room_full", "already_joined", "too_many_seats"}
+            assert reply.code in allowed, reply
+        peer.drop()
+        self._check_inbox(peer)
+        self.dropped.append(peer)
 
     @precondition(lambda self: self.live)
     @rule(i=st.integers(0, 7), room=st.sampled_from(ROOMS))
@@ -110,7 +142,13 @@ class ServerMachine(RuleBasedStateMachine):
         reply = peer.request(p.Join(room=room))
         assert isinstance(reply, p.Ok | p.Error)
         if isinstance(reply, p.Error):
-            allowed = {"room_full", "already_joined", "already_in_room", "too_many_rooms"}
+            allowed = {
+                "room_full",
+                "already_joined",
+                "already_in_room",
+                "too_many_rooms",
+                "too_many_seats",
+            }
             assert reply.code in allowed, reply
 
     @precondition(lambda self: self.live)
@@ -244,6 +282,18 @@ class ServerMachine(RuleBasedStateMachine):
             if room.policy.duplicate is DuplicatePolicy.REJECT:
                 users = [m.user for m in members]
                 assert len(users) == len(set(users))
+
+    @invariant()
+    def no_user_holds_more_seats_or_sessions_than_allowed(self) -> None:
+        server = self.h.server
+        for user in USERS:
+            assert len(self._sessions_of(user)) <= server.config.max_sessions_per_user
+        for entry in server._host._rooms.values():
+            room = entry.room
+            for user in USERS:
+                seats = [pid for _, pid in room.seats() if pid in room.participants]
+                held = sum(1 for pid in seats if room.participants[pid].user == user)
+                assert held <= room.policy.max_seats_per_user, (room.id, user, held)
 
     @invariant()
     def sessions_are_consistent(self) -> None:

@@ -18,6 +18,7 @@ from ._session import DEFAULT_REPLAY_BYTES, DEFAULT_REPLAY_EVENTS
 __all__ = [
     "DEFAULT_HANDSHAKE_TIMEOUT",
     "DEFAULT_MAX_ROOMS_PER_SESSION",
+    "DEFAULT_MAX_SESSIONS_PER_USER",
     "DEFAULT_PING_INTERVAL",
     "DEFAULT_PING_TIMEOUT",
     "DEFAULT_RECONNECT_GRACE",
@@ -36,6 +37,10 @@ DEFAULT_RECONNECT_GRACE: Final = 30.0
 """A dropped session may resume for 30 s: covers Wi-Fi/cellular hand-over and a reload."""
 DEFAULT_MAX_ROOMS_PER_SESSION: Final = 8
 """One session in more than 8 rooms at once is a bot, not a person."""
+DEFAULT_MAX_SESSIONS_PER_USER: Final = 10
+"""Sessions (connected or reconnecting) of one user: the runtime's default cap on one
+user's live connections, counting the reconnecting ones too, so that dropped
+connections cannot pile up ghosts. Past it the oldest reconnecting session ends."""
 
 
 @attrs.frozen(kw_only=True)
@@ -50,6 +55,10 @@ class ServerConfig:
         reconnect_grace: how long a dropped session may resume.
         replay_events / replay_bytes: the bounds of each session's replay buffer.
         max_rooms_per_session: rooms (and lobbies) one session may be in at once.
+        max_sessions_per_user: sessions one user may have, connected or reconnecting;
+            a new session past it ends the user's oldest reconnecting session (reason
+            ``evicted``), or, with none, its ``hello`` is refused
+            (``too_many_sessions``).
         auto_create_rooms: create a room on first join (with ``default_room``); when
             false, only rooms made with :meth:`Server.create_room` exist.
         default_room: the policy of auto-created rooms.
@@ -75,6 +84,9 @@ class ServerConfig:
     replay_bytes: int = attrs.field(default=DEFAULT_REPLAY_BYTES, validator=attrs.validators.ge(0))
     max_rooms_per_session: int = attrs.field(
         default=DEFAULT_MAX_ROOMS_PER_SESSION, validator=attrs.validators.ge(1)
+    )
+    max_sessions_per_user: int = attrs.field(
+        default=DEFAULT_MAX_SESSIONS_PER_USER, validator=attrs.validators.ge(1)
     )
     auto_create_rooms: bool = True
     default_room: RoomPolicy = attrs.field(factory=RoomPolicy)

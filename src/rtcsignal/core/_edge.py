@@ -235,6 +235,26 @@ class Edge:
             del session.rooms[room]
 
     # ================================================================ sessions
+    def session_to_evict(self, user: str) -> Session | None:
+        """Before ``user`` starts a new session: ``None`` while it has fewer than
+        ``max_sessions_per_user``, else its reconnecting session dropped first, to end.
+
+        Raises:
+            CoreError: ``too_many_sessions``: every session of the user is connected.
+        """
+        sids = self._user_sessions.get(user, ())
+        limit = self.config.max_sessions_per_user
+        if len(sids) < limit:
+            return None
+        ghosts = [s for s in map(self.sessions.__getitem__, sids) if s.conn is None]
+        if not ghosts:
+            raise CoreError(
+                ErrorCode.TOO_MANY_SESSIONS,
+                f"user has {len(sids)} connected sessions, the most one user may",
+                details={"limit": limit},
+            )
+        return min(ghosts, key=lambda s: (s.grace_deadline or 0.0, s.id))
+
     def start_session(self, conn: Connection, now: float, fx: list[Effect]) -> Session:
         """``hello`` without a resume token: a new session on ``conn``."""
         session = Session(self._ids(), conn.identity, self._ids(), conn.fmt)
@@ -274,7 +294,8 @@ class Edge:
                 old.session = None
                 self.close(old, CloseCode.SESSION_REPLACED, "session taken over", now, fx)
         last = session.seq if msg.last_seq is None else msg.last_seq
-        missed = session.missed_since(last) if fmt is session.fmt else None
+        # a last_seq beyond anything sent is a client bug: resynchronize it (a gap)
+        missed = session.missed_since(last) if fmt is session.fmt and last <= session.seq else None
         del self._tokens[session.token]
         session.token = self._ids()
         self._tokens[session.token] = session.id

@@ -211,7 +211,7 @@ class Room:
 
         Raises:
             CoreError: ``already_in_room``, ``room_locked``, ``not_invited``,
-                ``already_joined``, ``room_full``.
+                ``already_joined``, ``too_many_seats``, ``room_full``.
         """
         if session in self._seats:
             raise CoreError(ErrorCode.ALREADY_IN_ROOM, f"this session is already in room {self.id}")
@@ -230,9 +230,12 @@ class Room:
         if replaced and policy.duplicate is DuplicatePolicy.REJECT:
             out.events.append(ev.DuplicateJoin(at=now, room=self.id, user=user, outcome="rejected"))
             raise CoreError(ErrorCode.ALREADY_JOINED, f"user is already in room {self.id}")
+        ghost = None
         if policy.duplicate is not DuplicatePolicy.REPLACE:
+            ghost = self._seat_for(user, replaced, policy.max_seats_per_user)
             replaced = []
-        if len(self.participants) - len(replaced) >= policy.capacity:
+        freed = len(replaced) + (ghost is not None)
+        if len(self.participants) - freed >= policy.capacity:
             raise CoreError(
                 ErrorCode.ROOM_FULL,
                 f"room {self.id} is full ({policy.capacity} participants)",
@@ -247,6 +250,9 @@ class Room:
         if needs_lobby and len(self._lobby) >= MAX_LOBBY:
             raise CoreError(ErrorCode.ROOM_FULL, f"the lobby of room {self.id} is full")
         # ---- every check passed: mutate from here on
+        if ghost is not None:  # the user's oldest reconnecting seat makes room
+            out.events.append(ev.DuplicateJoin(at=now, room=self.id, user=user, outcome="evicted"))
+            self._remove(ghost.id, "replaced", now, out, by=None)
         for old in replaced:
             out.events.append(ev.DuplicateJoin(at=now, room=self.id, user=user, outcome="replaced"))
             self._remove(old.id, "replaced", now, out, by=None)
@@ -262,6 +268,26 @@ class Room:
             return LobbyWait(room=self.id, you=pid)
         self._admit(pid=pid, session=session, user=user, name=name, role=role, now=now, out=out)
         return self.snapshot(pid)
+
+    def _seat_for(self, user: str, mine: list[Participant], limit: int) -> Participant | None:
+        """Under ``max_seats_per_user``: ``None`` while ``user`` holds fewer than ``limit``
+        seats here (``mine``: its members), else its oldest reconnecting member, to be
+        given up for the new seat.
+
+        Raises:
+            CoreError: ``too_many_seats``: every one of the user's seats is connected.
+        """
+        held = len(mine) + sum(1 for w in self._lobby.values() if w.user == user)
+        if held < limit:
+            return None
+        ghosts = [m for m in mine if m.state == "reconnecting"]
+        if not ghosts:
+            raise CoreError(
+                ErrorCode.TOO_MANY_SEATS,
+                f"user holds {held} seats in room {self.id}, the most one user may",
+                details={"limit": limit},
+            )
+        return min(ghosts, key=lambda m: m.order)
 
     def _admit(
         self,

@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_CAPACITY",
     "DEFAULT_CHAT_HISTORY",
     "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_SEATS_PER_USER",
     "MAX_LOBBY",
     "MODERATORS",
     "PERMISSIONS",
@@ -44,6 +45,11 @@ DEFAULT_CHAT_HISTORY: Final = 100
 that a snapshot stays under ~200 KiB even at the chat size limit."""
 DEFAULT_IDLE_TIMEOUT: Final = 2 * 3600.0
 """Empty rooms live 2 hours, so a meeting link still works after everyone stepped out."""
+DEFAULT_MAX_SEATS_PER_USER: Final = 4
+"""Seats (participants and lobby entries, connected or reconnecting) one user may hold
+in one room under the ``allow`` duplicate policy: a phone, a laptop, a tablet and a
+spare tab. A reconnecting seat is given up for a new one past it, so one user cannot
+fill a room with the ghosts of dropped connections."""
 MAX_LOBBY: Final = 100
 """Waiting-room entries per room: a lobby is for people a moderator admits by hand."""
 
@@ -126,6 +132,11 @@ class RoomPolicy:
         idle_timeout: seconds an empty room lives before it expires.
         default_role: the role of a joiner with no grant.
         call: the call this room belongs to, if any.
+        max_seats_per_user: under the ``allow`` duplicate policy, the most seats
+            (members and lobby entries, connected or reconnecting) one user may hold;
+            past it the user's oldest reconnecting seat is given up for the new one
+            (reason ``replaced``), or, with none, the join is refused
+            (``too_many_seats``).
     """
 
     join: JoinPolicy = JoinPolicy.OPEN
@@ -140,6 +151,9 @@ class RoomPolicy:
     )
     default_role: Role = Role.PARTICIPANT
     call: str | None = None
+    max_seats_per_user: int = attrs.field(
+        default=DEFAULT_MAX_SEATS_PER_USER, validator=attrs.validators.ge(1)
+    )
 
 
 @attrs.define(kw_only=True, slots=True)

@@ -499,6 +499,9 @@ class Server:
         edge = self._edge
         if msg.resume is not None:
             return self._resume(conn, msg, now, fx)
+        ghost = edge.session_to_evict(conn.identity.user)
+        if ghost is not None:  # one user cannot pile up sessions of dropped connections
+            self._end_session(ghost, "evicted", "disconnected", now, fx)
         session = edge.start_session(conn, now, fx)
         seen = UserSeen(user=session.user, session=session.id, at=now)
         self._apply(self._link(seen), now, fx)  # calls ringing for the user ring here too

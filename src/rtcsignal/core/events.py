@@ -157,7 +157,9 @@ class SessionResumed(ObserverEvent, frozen=True, kw_only=True, tag=True):
 
 
 class SessionEnded(ObserverEvent, frozen=True, kw_only=True, tag=True):
-    """A session ended: ``"expired"`` (grace over), ``"replaced"`` or ``"closed"``."""
+    """A session ended: ``"expired"`` (grace over), ``"replaced"``, ``"evicted"`` (the
+    user's oldest reconnecting session, for a new one past ``max_sessions_per_user``)
+    or ``"closed"``."""
 
     session: str
     user: str

@@ -78,6 +78,12 @@ class ErrorCode(enum.StrEnum):
     """The sender's role does not permit this action."""
     TOO_MANY_ROOMS = "too_many_rooms"
     """The session is already in ``max_rooms_per_session`` rooms."""
+    TOO_MANY_SEATS = "too_many_seats"
+    """The user already holds the room's ``max_seats_per_user`` seats, every one of them
+    connected (a reconnecting seat would have been given up for the new one)."""
+    TOO_MANY_SESSIONS = "too_many_sessions"
+    """The user already has ``max_sessions_per_user`` sessions, every one of them
+    connected (a reconnecting session would have been ended for the new one)."""
     RECORDING_DISABLED = "recording_disabled"
     """The room's policy disables recording."""
     INVALID_STATE = "invalid_state"

@@ -64,6 +64,8 @@ export type ErrorCode =
   | "unknown_participant"
   | "forbidden"
   | "too_many_rooms"
+  | "too_many_seats"
+  | "too_many_sessions"
   | "recording_disabled"
   | "invalid_state"
   | "call_not_found"

@@ -20,8 +20,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import socket
+import sys
 
 from rtcsignal.adapters.asgi import ASGIApp, application
 from rtcsignal.runtime import HandshakeRequest, Runtime, RuntimeSettings
@@ -107,7 +109,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.server == "granian":  # granian binds its own socket: give it a port
         asyncio.run(granian_main(app, args.host, args.port))
-        return
+        # Everything is stopped and flushed here. Granian's embedded server can still
+        # abort (SIGABRT) while the interpreter finalizes under load (seen once in a
+        # loaded CI-like run, never in 52 unloaded ones): leave before finalization.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     sock = socket.create_server((args.host, args.port))
     print(f"listening on ws://{args.host}:{sock.getsockname()[1]}/ws", flush=True)
     run = uvicorn_main if args.server == "uvicorn" else hypercorn_main

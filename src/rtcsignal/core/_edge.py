@@ -209,7 +209,11 @@ class Edge:
         else:
             message = msgspec.structs.replace(message, seq=seq, id=None, from_=from_)
         frame = (_ENCODE_JSON if fmt is Format.JSON else _ENCODE_MSGPACK)(message)
-        session.remember(seq, frame, self._replay_events, self._replay_bytes)
+        replay = session.replay  # keep it for replay, within the bounds
+        replay.append((seq, frame))
+        session.replay_bytes += len(frame)
+        if len(replay) > self._replay_events or session.replay_bytes > self._replay_bytes:
+            session.trim(self._replay_events, self._replay_bytes)
         if session.conn is not None:
             fx.append(Send(conn=session.conn, data=frame, text=fmt is Format.JSON))
 

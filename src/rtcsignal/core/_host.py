@@ -381,8 +381,9 @@ class RoomHost:
 
     # ---------------------------------------------------------------- negotiation
     def _pair(self, turn: RoomCall, msg: p.Directed) -> tuple[_Entry, str, Participant]:
-        """The sender's room and participant id, and the addressee (another member).
-        The relay is the hot path, so the lookups are inline."""
+        """The sender's room and participant id, and the addressee (another member),
+        to whose session the handler relays ``msg`` stamped with the sender. The relay
+        is the hot path, so the lookups are inline."""
         entry = self._rooms.get(msg.room)
         pid = entry.room.seat_of(turn.sender.session) if entry is not None else None
         if entry is None or pid is None or pid not in entry.room.participants:
@@ -396,11 +397,6 @@ class RoomHost:
             )
         return entry, pid, target
 
-    @staticmethod
-    def _relay(target: Participant, pid: str, msg: p.Directed, ops: list[Op]) -> None:
-        """Deliver ``msg`` to ``target``'s session, stamped with its sender ``pid``."""
-        ops.append(Deliver((target.session,), msg, pid))  # type: ignore[arg-type]
-
     def _description(self, turn: RoomCall, msg: p.Offer | p.Answer, ops: list[Op]) -> None:
         entry, pid, target = self._pair(turn, msg)
         is_offer = type(msg) is p.Offer
@@ -411,7 +407,7 @@ class RoomHost:
         else:
             description = self._validator.answer(msg.sdp, offer)
         entry.neg.record(pid, msg.to, is_offer=is_offer, description=description)
-        self._relay(target, pid, msg, ops)
+        ops.append(Deliver((target.session,), msg, pid))
 
     def _candidate(
         self, turn: RoomCall, msg: p.Candidate | p.EndOfCandidates, ops: list[Op]
@@ -425,7 +421,7 @@ class RoomHost:
             )
         if type(msg) is p.Candidate:
             self._validator.candidate(msg, description)
-        self._relay(target, pid, msg, ops)
+        ops.append(Deliver((target.session,), msg, pid))
 
     # ================================================================ calls
     def _call_invite(self, turn: RoomCall, msg: p.CallInvite, ops: list[Op]) -> p.Ok:

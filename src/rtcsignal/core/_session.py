@@ -94,14 +94,13 @@ class Session:
         self.grace_deadline: float | None = None
         self.ended = False
 
-    def remember(self, seq: int, frame: bytes, max_events: int, max_bytes: int) -> None:
-        """Keep ``frame`` for replay, evicting the oldest beyond the bounds."""
+    def trim(self, max_events: int, max_bytes: int) -> None:
+        """Evict the oldest frames kept for replay beyond the bounds. (The edge appends
+        each delivered frame to ``replay`` and adds its size to ``replay_bytes`` itself,
+        inline on the relay's hot path, and calls this only when over a bound.)"""
         replay = self.replay
-        replay.append((seq, frame))
-        self.replay_bytes += len(frame)
-        if len(replay) > max_events or self.replay_bytes > max_bytes:
-            while replay and (len(replay) > max_events or self.replay_bytes > max_bytes):
-                self.replay_bytes -= len(replay.popleft()[1])
+        while replay and (len(replay) > max_events or self.replay_bytes > max_bytes):
+            self.replay_bytes -= len(replay.popleft()[1])
 
     def missed_since(self, last_seq: int) -> list[bytes] | None:
         """Frames after ``last_seq`` in order, or ``None`` if some were already evicted."""

@@ -40,6 +40,7 @@ from collections.abc import Callable
 
 import msgspec
 
+from rtcsignal import protocol as wire
 from rtcsignal.protocol import (
     Chat,
     ErrorCode,
@@ -62,7 +63,6 @@ from rtcsignal.protocol import (
     RoomSnapshot,
     RoomUpdated,
 )
-from rtcsignal.protocol import _messages as wire
 
 from . import events as ev
 from ._errors import CoreError

@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     from rtcsignal import _demo
 
     _demo.register(sub)
-    from rtcsignal.sdp import _cli as _sdp_cli
+    from rtcsignal import _sdpcli as _sdp_cli
 
     _sdp_cli.register(sub)
     from rtcsignal import _serve

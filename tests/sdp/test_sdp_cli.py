@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sdp_samples import SAMPLES_DIR
 
-from rtcsignal.sdp import _cli
+from rtcsignal import _sdpcli as _cli
 
 OFFER = str(SAMPLES_DIR / "chrome_offer.sdp")
 ANSWER = str(SAMPLES_DIR / "chrome_answer.sdp")

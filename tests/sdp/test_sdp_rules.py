@@ -102,7 +102,6 @@ def test_pure_imports() -> None:
             else:
                 continue
             assert not roots & FORBIDDEN, (path.name, roots & FORBIDDEN)
-    # _cli is the one module that does I/O (files, stdout); it may import sys/json only.
 
 
 def test_importing_loads_no_event_loop_socket_or_randomness() -> None:

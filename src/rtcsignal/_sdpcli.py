@@ -11,11 +11,14 @@ import json
 import sys
 from typing import Any
 
-from ._candidate import Candidate
-from ._errors import SdpError
-from ._model import SessionDescription
-from ._trickle import validate_candidate
-from ._validate import validate_answer, validate_offer
+from rtcsignal.sdp import (
+    Candidate,
+    SdpError,
+    SessionDescription,
+    validate_answer,
+    validate_candidate,
+    validate_offer,
+)
 
 __all__ = ["check_candidate", "check_sdp", "register"]
 

@@ -131,7 +131,7 @@ def test_lock_blocks_joins_but_not_moderator_grants() -> None:
 def test_lobby_admit_and_deny() -> None:
     h = Harness()
     h.dispatch(h.server.create_room("lob", RoomPolicy(join=JoinPolicy.LOBBY), h.clock.now))
-    host = h.peer("host")
+    host = h.peer("host", grants={"lob": Role.HOST})  # past the lobby, even of an empty room
     join(host, "lob")
     guest = h.peer("guest")
     wait = guest.ok(p.Join(room="lob"))
@@ -341,3 +341,49 @@ def test_host_leaving_while_its_kick_is_in_flight(kick_first: bool) -> None:
     assert len(hosts) == 1
     left = [(x.participant, x.reason) for x in bob.drain("participant_left")]
     assert (snap_a.you, "kicked") in left if kick_first else all(x[0] != snap_a.you for x in left)
+
+
+def test_an_empty_lobby_room_keeps_an_unentitled_joiner_waiting() -> None:
+    h = Harness()
+    h.dispatch(h.server.create_room("lob", RoomPolicy(join=JoinPolicy.LOBBY), h.clock.now))
+    early = h.peer("early")
+    wait = early.ok(p.Join(room="lob"))
+    assert isinstance(wait, p.LobbyWait)
+    room = h.server.room("lob")
+    assert room is not None and room.participants == {} and room.host is None
+    host = h.peer("boss", grants={"lob": Role.HOST})
+    snap = host.ok(p.Join(room="lob"))
+    assert snap.host == snap.you and [e.user for e in snap.lobby] == ["early"]
+    host.ok(p.Admit(room="lob", target=wait.you))
+    (admitted,) = early.drain("room_snapshot")
+    assert admitted.host == snap.you  # the admitted joiner does not take the host role
+
+
+def test_a_host_grant_wins_over_join_order() -> None:
+    h = Harness()
+    first, second = h.peer("first"), h.peer("second")
+    a = join(first)
+    join(second)
+    boss = h.peer("boss", grants={"room1": Role.HOST})
+    snap = boss.ok(p.Join(room="room1"))
+    assert snap.host == snap.you
+    roles = {m.user: m.role for m in snap.participants}
+    assert roles == {"first": Role.PARTICIPANT, "second": Role.PARTICIPANT, "boss": Role.HOST}
+    changed = [(m.participant, m.role) for m in first.drain("role_changed")]
+    assert changed == [(a.you, Role.PARTICIPANT), (snap.you, Role.HOST)]
+    (moved,) = second.drain("host_changed")
+    assert (moved.host, moved.previous) == (snap.you, a.you)
+    # a second host grant does not take it again: the first entitled member keeps it
+    rival = h.peer("rival", grants={"room1": Role.HOST})
+    assert rival.ok(p.Join(room="room1")).host == snap.you
+
+
+def test_a_moderator_who_hosted_for_joining_first_goes_back_to_moderator() -> None:
+    h = Harness()
+    mod = h.peer("mod", grants={"room1": Role.MODERATOR})
+    first = join(mod)
+    assert first.host == first.you
+    boss = h.peer("boss", grants={"room1": Role.HOST})
+    assert boss.ok(p.Join(room="room1")).host != first.you
+    room = h.server.room("room1")
+    assert room is not None and room.participants[first.you].role is Role.MODERATOR

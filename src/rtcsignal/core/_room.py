@@ -241,11 +241,8 @@ class Room:
                 f"room {self.id} is full ({policy.capacity} participants)",
                 details={"capacity": policy.capacity},
             )
-        needs_lobby = (
-            policy.join is JoinPolicy.LOBBY
-            and not privileged
-            and self.host is not None
-            and user not in policy.allowed_users
+        needs_lobby = (  # even in an empty room: only a grant or the list lets one past
+            policy.join is JoinPolicy.LOBBY and not privileged and user not in policy.allowed_users
         )
         if needs_lobby and len(self._lobby) >= MAX_LOBBY:
             raise CoreError(ErrorCode.ROOM_FULL, f"the lobby of room {self.id} is full")
@@ -300,13 +297,23 @@ class Room:
         now: float,
         out: Outbox,
     ) -> None:
-        if role is Role.HOST and self.host is not None:
-            role = Role.MODERATOR
-        elif self.host is None:
+        joined_as = role
+        entitled = role is Role.HOST
+        current = self.participants.get(self.host) if self.host is not None else None
+        takeover = entitled and current is not None and current.joined_as is not Role.HOST
+        if entitled and current is not None:
+            role = Role.MODERATOR  # the first entitled member hosts; takeover: see below
+        elif current is None:
             role = Role.HOST  # the first member (even a guest) hosts: a non-empty room has a host
         self._order += 1
         participant = Participant(
-            id=pid, session=session, user=user, name=name, role=role, order=self._order
+            id=pid,
+            session=session,
+            user=user,
+            name=name,
+            role=role,
+            order=self._order,
+            joined_as=joined_as,
         )
         others = list(self.participants)
         self.participants[pid] = participant
@@ -325,6 +332,10 @@ class Room:
             )
         if role is Role.HOST:
             out.events.append(ev.HostTransferred(at=now, room=self.id, host=pid, previous=None))
+        if takeover:  # a host grant wins over join order
+            assert current is not None
+            self._set_role(current, current.joined_as, None, now, out)
+            self._set_role(participant, Role.HOST, None, now, out)
 
     # ------------------------------------------------------------------ leaving
     def leave(self, pid: str, reason: LeaveReason, now: float, out: Outbox) -> None:

@@ -167,6 +167,10 @@ class Participant:
     role: Role
     order: int
     state: PresenceState = "connected"
+    joined_as: Role = Role.PARTICIPANT
+    """The role its grant (or the room's default) gave it at join. A member who joined
+    as host takes the host role from one who holds it only for having joined first,
+    and that one goes back to the role it joined as."""
     audio: bool = False
     video: bool = False
     screen: bool = False

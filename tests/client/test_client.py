@@ -7,8 +7,8 @@ from typing import Any
 
 import anyio
 import pytest
-from harness_adapters import GOOD_ORIGIN, Served, serve_adapter, settings, token
 
+from harness_adapters import GOOD_ORIGIN, Served, serve_adapter, settings, token
 from rtcsignal import protocol as p
 from rtcsignal._demo import ANSWER, CANDIDATE, OFFER
 from rtcsignal.client import (
@@ -224,3 +224,24 @@ async def test_request_timeout(served: Served) -> None:
         with pytest.raises(RequestTimeout):
             await c.request(p.Join(room="room-1"), timeout=0.0)
         assert (await c.join("room-2")).room == "room-2"  # the late reply was discarded
+
+
+async def test_an_answer_to_a_replaced_offer_is_refused_as_stale(served: Served) -> None:
+    async with (
+        connect(served.url, **options("alice")) as alice,
+        connect(served.url, **options("bob")) as bob,
+    ):
+        snap = await alice.join("standup")
+        snap_b = await bob.join("standup")
+        await alice.offer("standup", snap_b.you, OFFER)
+        first = await next_of(bob, p.Offer)
+        await alice.offer("standup", snap_b.you, OFFER, negotiation="renegotiate-2")
+        second = await next_of(bob, p.Offer)
+        assert first.negotiation == "n1" and second.negotiation == "renegotiate-2"
+        with pytest.raises(RequestError) as err:
+            await bob.answer("standup", snap.you, ANSWER, negotiation=first.negotiation)
+        assert err.value.code == "stale_answer"
+        assert err.value.details == {"pending": "renegotiate-2"}
+        await bob.answer("standup", snap.you, ANSWER, negotiation=second.negotiation)
+        answer = await next_of(alice, p.Answer)
+        assert answer.negotiation == "renegotiate-2" and answer.sdp == ANSWER

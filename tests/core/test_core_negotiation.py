@@ -159,3 +159,37 @@ def test_a_relayed_candidate_arms_no_timer() -> None:
     assert len(bob.drain("candidate")) == 3
     assert h.server.timers_armed == armed
     assert h.server.next_deadline() == deadline
+
+
+def test_offers_carry_their_negotiation_and_a_replaced_one_cannot_be_answered() -> None:
+    _, (alice, bob, _), (a, b, _) = three()
+    alice.ok(p.Offer(room="room1", to=b, sdp=OFFER))
+    (first,) = bob.drain("offer")
+    assert first.negotiation == "n1"  # assigned by the server, per pair
+    alice.ok(p.Offer(room="room1", to=b, sdp=OFFER))  # a re-offer replaces it
+    (second,) = bob.drain("offer")
+    assert second.negotiation == "n2"
+    stale = bob.request(p.Answer(room="room1", to=a, sdp=ANSWER, negotiation="n1"))
+    assert code(stale) == ErrorCode.STALE_ANSWER and stale.details == {"pending": "n2"}  # type: ignore[union-attr]
+    assert alice.drain("answer") == []  # not relayed, and the pair still waits for n2
+    bob.ok(p.Answer(room="room1", to=a, sdp=ANSWER, negotiation="n2"))
+    (answer,) = alice.drain("answer")
+    assert answer.negotiation == "n2"
+
+
+def test_a_chosen_negotiation_is_relayed_and_an_answer_without_one_still_answers() -> None:
+    _, (alice, bob, _), (a, b, _) = three()
+    alice.ok(p.Offer(room="room1", to=b, sdp=OFFER, negotiation="mine-1"))
+    (offer,) = bob.drain("offer")
+    assert offer.negotiation == "mine-1"
+    bob.ok(p.Answer(room="room1", to=a, sdp=ANSWER))  # an older client names none
+    (answer,) = alice.drain("answer")
+    assert answer.negotiation == "mine-1"  # the relayed answer says which offer it answered
+    later = bob.request(p.Answer(room="room1", to=a, sdp=ANSWER, negotiation="mine-1"))
+    assert code(later) == ErrorCode.NO_DESCRIPTION  # stable again: nothing to answer
+
+
+def test_a_malformed_negotiation_is_refused_at_decode() -> None:
+    _, (alice, _, _), (_, b, _) = three()
+    bad = alice.request(p.Offer(room="room1", to=b, sdp=OFFER, negotiation="no spaces"))
+    assert code(bad) == ErrorCode.INVALID_MESSAGE

@@ -41,6 +41,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
+import msgspec
+
 from rtcsignal import protocol as p
 from rtcsignal.protocol import ErrorCode
 
@@ -401,12 +403,18 @@ class RoomHost:
         entry, pid, target = self._pair(turn, msg)
         is_offer = type(msg) is p.Offer
         polite = entry.room.participants[pid].order > target.order  # joined later
-        offer = entry.neg.check(pid, msg.to, is_offer=is_offer, sender_polite=polite)
+        offer = entry.neg.check(
+            pid, msg.to, is_offer=is_offer, sender_polite=polite, negotiation=msg.negotiation
+        )
         if is_offer:
             description = self._validator.offer(msg.sdp)
         else:
             description = self._validator.answer(msg.sdp, offer)
-        entry.neg.record(pid, msg.to, is_offer=is_offer, description=description)
+        nid = entry.neg.record(
+            pid, msg.to, is_offer=is_offer, description=description, negotiation=msg.negotiation
+        )
+        if nid != msg.negotiation:  # the relayed description names its negotiation
+            msg = msgspec.structs.replace(msg, negotiation=nid)
         ops.append(Deliver((target.session,), msg, pid))
 
     def _candidate(

@@ -94,10 +94,12 @@ _MESSAGES: Final = {
 class PairState:
     """One pair's state: who has an offer outstanding, and each side's last description."""
 
-    __slots__ = ("descriptions", "offerer")
+    __slots__ = ("descriptions", "negotiation", "offerer", "offers")
 
     def __init__(self) -> None:
         self.offerer: str | None = None
+        self.negotiation: str | None = None  # the pending offer's id
+        self.offers = 0  # offers made in this pair, for server-assigned ids
         self.descriptions: dict[str, object] = {}
 
     @property
@@ -136,16 +138,26 @@ class Negotiations:
         return NegInput.ANSWER_SAME_SIDE if pair.offerer == sender else NegInput.ANSWER_OTHER_SIDE
 
     def check(
-        self, sender: str, target: str, *, is_offer: bool, sender_polite: bool
+        self,
+        sender: str,
+        target: str,
+        *,
+        is_offer: bool,
+        sender_polite: bool,
+        negotiation: str | None = None,
     ) -> object | None:
         """Check an offer or answer from ``sender`` to ``target`` without changing state.
+
+        Args:
+            negotiation: for an answer, the id of the offer it answers, if it names one.
 
         Returns:
             For an answer, the offer description it answers (what the validator checks
             the answer against); ``None`` for an offer.
 
         Raises:
-            CoreError: ``no_description``, ``glare`` or ``invalid_state`` per the table.
+            CoreError: ``no_description``, ``glare`` or ``invalid_state`` per the table;
+                ``stale_answer`` for an answer naming an offer that was replaced.
         """
         pair = self._pairs.get(_key(sender, target)) or PairState()
         nxt, verdict = NEGOTIATION_TRANSITIONS[
@@ -154,10 +166,36 @@ class Negotiations:
         del nxt
         if verdict != _RELAY:
             raise CoreError(ErrorCode(verdict), _MESSAGES[verdict].format(peer=target))
-        return None if is_offer else pair.descriptions.get(target)
+        if is_offer:
+            return None
+        if negotiation is not None and negotiation != pair.negotiation:
+            raise CoreError(
+                ErrorCode.STALE_ANSWER,
+                f"offer {negotiation} from {target} was replaced by offer "
+                f"{pair.negotiation}: answer that one",
+                details={"pending": pair.negotiation},
+            )
+        return pair.descriptions.get(target)
 
-    def record(self, sender: str, target: str, *, is_offer: bool, description: object) -> None:
-        """Apply a checked offer or answer: move the pair and keep ``description``."""
+    def record(
+        self,
+        sender: str,
+        target: str,
+        *,
+        is_offer: bool,
+        description: object,
+        negotiation: str | None = None,
+    ) -> str | None:
+        """Apply a checked offer or answer: move the pair and keep ``description``.
+
+        Args:
+            negotiation: for an offer, the id its sender chose, if any.
+
+        Returns:
+            The negotiation id the relayed message carries: the offer's (its sender's,
+            else a fresh one, unique in the pair), or for an answer the id of the offer
+            it answered.
+        """
         key = _key(sender, target)
         pair = self._pairs.get(key)
         if pair is None:
@@ -166,6 +204,12 @@ class Negotiations:
             self._by_participant.setdefault(target, set()).add(key)
         pair.offerer = sender if is_offer else None
         pair.descriptions[sender] = description
+        if is_offer:
+            pair.offers += 1
+            pair.negotiation = negotiation or f"n{pair.offers}"
+            return pair.negotiation
+        answered, pair.negotiation = pair.negotiation, None
+        return answered
 
     def description_of(self, sender: str, target: str) -> object | None:
         """The last description ``sender`` sent to ``target`` (candidates attach to it)."""

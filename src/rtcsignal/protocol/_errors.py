@@ -106,6 +106,9 @@ class ErrorCode(enum.StrEnum):
     """A candidate or answer arrived with no description exchanged to attach it to."""
     GLARE = "glare"
     """Two offers crossed; this (polite) side must roll back and answer the other offer."""
+    STALE_ANSWER = "stale_answer"
+    """The answer names an offer (``negotiation``) that its sender has since replaced;
+    it is not relayed: answer the pending offer."""
     # -- abuse limits --
     RATE_LIMITED = "rate_limited"
     """Too many messages; ``retry_after`` says how many seconds to wait."""

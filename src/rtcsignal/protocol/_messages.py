@@ -55,6 +55,7 @@ _CANDIDATE = Annotated[
     str, msgspec.Meta(max_length=MAX_CANDIDATE_CHARS, pattern=r"^[^\x00-\x1f\x7f]*$")
 ]
 _MID = Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$")]
+_NEGOTIATION = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 _UFRAG = Annotated[str, msgspec.Meta(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
 # RFC 8866 §5.14: m-line index; 1024 m-sections is far beyond any real description.
 _MLINE = Annotated[int, msgspec.Meta(ge=0, le=1023)]
@@ -187,15 +188,22 @@ class Recording(RoomRequest, frozen=True, kw_only=True, omit_defaults=True, tag=
 
 # --------------------------------------------------------------------- negotiation
 class Offer(Directed, frozen=True, kw_only=True, omit_defaults=True, tag="offer"):
-    """An SDP offer (RFC 8829 §5.2) for one participant."""
+    """An SDP offer (RFC 8829 §5.2) for one participant. ``negotiation`` names this
+    offer: the sender may choose it (1-64 of ``[A-Za-z0-9_-]``); otherwise the server
+    assigns one, and the relayed offer always carries it."""
 
     sdp: _SDP
+    negotiation: _NEGOTIATION | None = None
 
 
 class Answer(Directed, frozen=True, kw_only=True, omit_defaults=True, tag="answer"):
-    """An SDP answer (RFC 8829 §5.3) to the addressee's pending offer."""
+    """An SDP answer (RFC 8829 §5.3) to the addressee's pending offer. ``negotiation``
+    echoes the ``negotiation`` of the offer it answers: an answer to an offer that was
+    since replaced is refused (``stale_answer``). Without it the answer goes to whatever
+    offer is pending (older clients); the relayed answer always carries it."""
 
     sdp: _SDP
+    negotiation: _NEGOTIATION | None = None
 
 
 class Candidate(Directed, frozen=True, kw_only=True, omit_defaults=True, tag="candidate"):

@@ -64,6 +64,7 @@ export type ErrorCode =
   | "unknown_participant"
   | "forbidden"
   | "too_many_rooms"
+  | "stale_answer"
   | "too_many_seats"
   | "too_many_sessions"
   | "recording_disabled"
@@ -246,11 +247,15 @@ export interface Recording extends RoomRequestBase {
 export interface Offer extends DirectedBase {
   type: "offer";
   sdp: string;
+  /** This offer's id: the sender's choice, else assigned by the server (always relayed). */
+  negotiation?: string;
 }
 /** An SDP answer to the addressee's pending offer. */
 export interface Answer extends DirectedBase {
   type: "answer";
   sdp: string;
+  /** The `negotiation` of the offer answered; a replaced offer's gets `stale_answer`. */
+  negotiation?: string;
 }
 /** A trickled ICE candidate (the `candidate:` attribute value). */
 export interface Candidate extends DirectedBase {

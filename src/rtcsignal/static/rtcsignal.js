@@ -852,7 +852,7 @@ export class PeerMesh extends EventTarget {
   start() {
     const on = (type, fn) => this._offs.push(this.client.on(type, fn));
     const mine = (msg) => msg.room === this.room;
-    on("offer", (m) => mine(m) && this._onDescription(m.from, { type: "offer", sdp: m.sdp }));
+    on("offer", (m) => mine(m) && this._onDescription(m.from, { type: "offer", sdp: m.sdp }, m.negotiation));
     on("answer", (m) => mine(m) && this._onDescription(m.from, { type: "answer", sdp: m.sdp }));
     on("candidate", (m) => mine(m) && this._onCandidate(m.from, m));
     on("end_of_candidates", (m) => mine(m) && this._onCandidate(m.from, null));
@@ -1078,7 +1078,9 @@ export class PeerMesh extends EventTarget {
     peer.descriptionSent = true;
     const held = peer.heldCandidates;
     peer.heldCandidates = [];
-    const sent = this.client.request({ type, room: this.room, to: peer.id, sdp });
+    const msg = { type, room: this.room, to: peer.id, sdp };
+    if (type === "answer" && peer.answering) msg.negotiation = peer.answering;
+    const sent = this.client.request(msg);
     for (const c of held) this._sendCandidate(peer, c);
     try {
       await sent;
@@ -1097,6 +1099,12 @@ export class PeerMesh extends EventTarget {
         return;
       }
       if (error.code === "connection_lost" || error.code === "closed") return;
+      if (error.code === "stale_answer") {
+        // The offer we answered was replaced: its successor is (or will be) relayed to
+        // us, and we answer that one.
+        this.log("stale answer dropped", peer.id);
+        return;
+      }
       this._error(peer, error);
     }
   }
@@ -1122,7 +1130,7 @@ export class PeerMesh extends EventTarget {
     this.client.request(msg).catch((e) => this.log("candidate refused", peer.id, e.code));
   }
 
-  _onDescription(from, description) {
+  _onDescription(from, description, negotiation) {
     if (this._closed) return;
     let peer = this.peers.get(from);
     if (!peer) {
@@ -1143,12 +1151,12 @@ export class PeerMesh extends EventTarget {
         current = this._createPeer(from, { initiate: description.type === "answer" });
         if (description.type === "answer") return; // our fresh connection offers anew
       }
-      await this._applyDescription(current, description, session);
+      await this._applyDescription(current, description, session, negotiation);
     };
     peer.chain = peer.chain.then(run).catch((e) => this._error(this.peers.get(from) ?? peer, e));
   }
 
-  async _applyDescription(peer, description, session) {
+  async _applyDescription(peer, description, session, negotiation) {
     const pc = peer.pc;
     const readyForOffer = !peer.makingOffer && (pc.signalingState === "stable" || peer.settingAnswer);
     const collision = description.type === "offer" && !readyForOffer;
@@ -1169,6 +1177,7 @@ export class PeerMesh extends EventTarget {
     peer.candidates = [];
     for (const c of buffered) await this._addCandidate(peer, c);
     if (description.type === "offer") {
+      peer.answering = negotiation; // the answer names the offer it answers
       await this._attachToOffered(peer);
       await pc.setLocalDescription();
       await this._sendDescription(peer, pc.localDescription);

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from rtcsignal.auth import Authenticate, mint_token
-from rtcsignal.core import NegotiationValidator, ServerConfig
+from rtcsignal.core import NegotiationValidator, RoomPolicyHook, ServerConfig
 from rtcsignal.ratelimit import RatePolicy
 from rtcsignal.runtime import MemoryMetrics, Runtime, RuntimeSettings
 
@@ -325,6 +325,7 @@ def serve_adapter(
     runtime_settings: RuntimeSettings | None = None,
     validator: NegotiationValidator | None = None,
     authenticate: Authenticate | None = None,
+    room_policy: RoomPolicyHook | None = None,
 ) -> Served:
     """Start ``adapter`` with a fresh runtime (stop it with :meth:`Served.stop`)."""
     metrics = MemoryMetrics()
@@ -333,6 +334,7 @@ def serve_adapter(
         metrics=metrics,
         validator=validator,
         authenticate=authenticate,
+        room_policy=room_policy,
     )
     served = Served(adapter, runtime, metrics)
     served.start()

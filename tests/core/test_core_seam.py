@@ -4,6 +4,7 @@ values cross as they are."""
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import msgspec
@@ -66,7 +67,23 @@ INPUTS: list[s.HostInput] = [
     s.ShutRoom(room="room2", at=9.0),
     s.Expire(room="room2", at=10.0),
     s.TickCalls(at=11.0),
+    s.Evict(room="room1", participant="p1", message="spam", at=12.0),
+    s.EndCall(call="c1", reason="failed", at=13.0),
+    s.SetPolicy(room="room1", policy=RoomPolicy(capacity=3), at=14.0),
+    s.Say(room="room1", app_type="acme.note", payload={"a": [1, 2]}, to="p2", at=15.0),
 ]
+
+
+def test_every_kind_of_input_and_event_is_in_the_unions() -> None:
+    inputs = {type(v) for v in INPUTS}
+    assert inputs == set(typing.get_args(s.HostInput))
+    events = {
+        getattr(ev, name)
+        for name in ev.__all__
+        if name != "ObserverEvent" and isinstance(getattr(ev, name), type)
+    }
+    assert events == set(typing.get_args(s.AnyEvent))
+
 
 OUTPUTS: list[s.RoomOutput] = [
     s.RoomOutput(reply=p.Ok(id=1), ops=[]),

@@ -593,16 +593,12 @@ class Client:
         """Leave ``room``."""
         await self.request(p.Leave(room=room))
 
-    async def offer(
-        self, room: str, to: str, sdp: str, *, negotiation: str | None = None
-    ) -> None:
+    async def offer(self, room: str, to: str, sdp: str, *, negotiation: str | None = None) -> None:
         """Send an SDP offer to participant ``to`` (``negotiation``: its id, if you choose
         it; the server assigns one otherwise, and the relayed offer carries it)."""
         await self.request(p.Offer(room=room, to=to, sdp=sdp, negotiation=negotiation))
 
-    async def answer(
-        self, room: str, to: str, sdp: str, *, negotiation: str | None = None
-    ) -> None:
+    async def answer(self, room: str, to: str, sdp: str, *, negotiation: str | None = None) -> None:
         """Send an SDP answer to participant ``to``. Pass the answered offer's
         ``negotiation``: an answer to an offer replaced meanwhile is then refused
         (``stale_answer``) instead of being applied to the wrong offer."""

@@ -18,6 +18,7 @@ from ._effects import Close as Close
 from ._effects import Effect as Effect
 from ._effects import Send as Send
 from ._errors import CoreError as CoreError
+from ._host import RoomPolicyHook as RoomPolicyHook
 from ._identity import Identity as Identity
 from ._negotiation import NegState as NegState
 from ._roompolicy import PERMISSIONS as PERMISSIONS
@@ -45,6 +46,7 @@ __all__ = [
     "NegState",
     "NegotiationValidator",
     "RoomPolicy",
+    "RoomPolicyHook",
     "SdpValidator",
     "Seam",
     "Send",

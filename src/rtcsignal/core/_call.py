@@ -441,8 +441,11 @@ class CallBook:
             return self._end(found, CallInput.LEAVE, "failed", now)
         return self._depart(found, user, CallInput.LEAVE, now)
 
-    def fail(self, call_id: str, *, now: float) -> tuple[CallRecord, list[CallOutput]]:
-        """The server terminates a call: ended ``failed`` (idempotent).
+    def fail(
+        self, call_id: str, *, now: float, reason: CallEndReason = "failed"
+    ) -> tuple[CallRecord, list[CallOutput]]:
+        """The server terminates a call: ended ``reason`` (default ``failed``; the
+        application ending it says ``hangup``). Idempotent.
 
         Raises:
             CallError: ``call_not_found``.
@@ -450,7 +453,7 @@ class CallBook:
         call = self._calls.get(call_id)
         if call is None:
             return self._quiet(self._find(call_id, None), CallInput.FAIL)
-        return self._end(call, CallInput.FAIL, "failed", now)
+        return self._end(call, CallInput.FAIL, reason, now)
 
     # ------------------------------------------------------------------ timers
     def tick(self, now: float) -> list[CallOutput]:

@@ -63,6 +63,8 @@ from .seam import (
     Deliver,
     Depart,
     Emit,
+    EndCall,
+    Evict,
     Expire,
     HostInput,
     Joined,
@@ -73,14 +75,20 @@ from .seam import (
     Refusal,
     RoomCall,
     RoomOutput,
+    Say,
     Sender,
+    SetPolicy,
     ShutRoom,
     Snapshot,
     TickCalls,
     UserSeen,
 )
 
-__all__ = ["RoomHost"]
+__all__ = ["RoomHost", "RoomPolicyHook"]
+
+RoomPolicyHook = Callable[[str, Sender], RoomPolicy | None]
+"""Chooses the policy of a room that a join auto-creates: ``(room id, the joiner) ->``
+a policy, or ``None`` for the server config's ``default_room``."""
 
 
 class _Entry:
@@ -102,6 +110,8 @@ class RoomHost:
     Args:
         config: the core's configuration (rooms per session, auto-creation, the
             default room policy, call timers).
+        room_policy: chooses the policy of a room auto-created by a join, from its id
+            and the joiner (``None``: the config's ``default_room``).
         ids: the id factory (participants, calls).
         validator: checks offers, answers and candidates.
         serial: the arming order shared with the edge's timers.
@@ -114,8 +124,10 @@ class RoomHost:
         ids: Callable[[], str],
         validator: NegotiationValidator,
         serial: Iterator[int],
+        room_policy: RoomPolicyHook | None = None,
     ) -> None:
         self.config = config
+        self._room_policy = room_policy
         self._ids = ids
         self._validator = validator
         self._rooms: dict[str, _Entry] = {}
@@ -152,6 +164,10 @@ class RoomHost:
             ShutRoom: self._shut_room,
             Expire: self._expire,
             TickCalls: self._tick_calls,
+            Evict: self._evict,
+            EndCall: self._end_call,
+            SetPolicy: self._set_policy,
+            Say: self._say,
         }
 
     # ================================================================ entry point
@@ -243,6 +259,55 @@ class RoomHost:
     def _expire(self, inp: Expire) -> RoomOutput:
         ops: list[Op] = []
         self._delete_room(inp.room, "expired", inp.at, ops)
+        return RoomOutput(ops=ops)
+
+    # ---------------------------------------------------------------- the application's
+    @staticmethod
+    def _refused(code: ErrorCode, message: str, ops: list[Op] | None = None) -> RoomOutput:
+        return RoomOutput(refused=Refusal(code=code, message=message), ops=ops or [])
+
+    def _evict(self, inp: Evict) -> RoomOutput:
+        entry = self._rooms.get(inp.room)
+        if entry is None:
+            return self._refused(ErrorCode.ROOM_NOT_FOUND, f"room {inp.room} does not exist")
+        ops: list[Op] = []
+        out = Outbox()
+        if not entry.room.evict(inp.participant, inp.message, inp.at, out):
+            text = f"participant {inp.participant} is not in room {inp.room}"
+            return self._refused(ErrorCode.UNKNOWN_PARTICIPANT, text)
+        self._flush(entry, out, inp.at, ops)
+        return RoomOutput(ops=ops)
+
+    def _end_call(self, inp: EndCall) -> RoomOutput:
+        ops: list[Op] = []
+        try:
+            _, outputs = self.calls.fail(inp.call, now=inp.at, reason=inp.reason)
+        except CoreError as err:
+            return self._refused(err.code, err.message)
+        self._call_outputs(outputs, inp.at, ops)
+        return RoomOutput(ops=ops)
+
+    def _set_policy(self, inp: SetPolicy) -> RoomOutput:
+        entry = self._rooms.get(inp.room)
+        if entry is None:
+            return self._refused(ErrorCode.ROOM_NOT_FOUND, f"room {inp.room} does not exist")
+        ops: list[Op] = []
+        out = Outbox()
+        entry.room.set_policy(inp.policy, inp.at, out)
+        self._flush(entry, out, inp.at, ops)
+        return RoomOutput(ops=ops)
+
+    def _say(self, inp: Say) -> RoomOutput:
+        entry = self._rooms.get(inp.room)
+        if entry is None:
+            return self._refused(ErrorCode.ROOM_NOT_FOUND, f"room {inp.room} does not exist")
+        ops: list[Op] = []
+        out = Outbox()
+        if not entry.room.say(inp.app_type, inp.payload, inp.to, out):
+            return self._refused(
+                ErrorCode.UNKNOWN_PARTICIPANT, f"participant {inp.to} is not in room {inp.room}"
+            )
+        self._flush(entry, out, inp.at, ops)
         return RoomOutput(ops=ops)
 
     def _tick_calls(self, inp: TickCalls) -> RoomOutput:
@@ -347,7 +412,8 @@ class RoomHost:
                 raise CoreError(ErrorCode.ROOM_NOT_FOUND, f"room {msg.room} does not exist")
             if turn.joined >= self.config.max_rooms_per_session:
                 raise CoreError(ErrorCode.TOO_MANY_ROOMS, "too many rooms for this session")
-            entry = self._new_room(msg.room, self.config.default_room, turn.at, ops)
+            chosen = self._room_policy(msg.room, turn.sender) if self._room_policy else None
+            entry = self._new_room(msg.room, chosen or self.config.default_room, turn.at, ops)
         call_id = entry.room.policy.call
         if call_id is not None and not self.calls.may_join(call_id, turn.sender.user):
             raise CoreError(ErrorCode.NOT_INVITED, "answer the call to join its room")

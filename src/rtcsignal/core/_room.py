@@ -62,6 +62,7 @@ from rtcsignal.protocol import (
     RoleChanged,
     RoomSnapshot,
     RoomUpdated,
+    UsageError,
 )
 
 from . import events as ev
@@ -168,7 +169,7 @@ class Room:
     def snapshot(self, pid: str) -> RoomSnapshot:
         """The room as member ``pid`` sees it (moderators also see the lobby)."""
         me = self.participants[pid]
-        lobby = self._lobby_entries() if me.role in MODERATORS else ()
+        lobby = self.lobby_entries() if me.role in MODERATORS else ()
         return RoomSnapshot(
             room=self.id,
             you=pid,
@@ -349,7 +350,14 @@ class Room:
             self._remove(pid, reason, now, out, by=None)
 
     def _remove(
-        self, pid: str, reason: LeaveReason, now: float, out: Outbox, *, by: str | None
+        self,
+        pid: str,
+        reason: LeaveReason,
+        now: float,
+        out: Outbox,
+        *,
+        by: str | None,
+        told: bool = False,
     ) -> None:
         gone = self.participants.pop(pid)
         del self._seats[gone.session]
@@ -357,7 +365,7 @@ class Room:
         out.events.append(
             ev.MemberLeft(at=now, room=self.id, participant=pid, user=gone.user, reason=reason)
         )
-        if reason in ("kicked", "replaced"):
+        if reason in ("kicked", "replaced") and not told:
             out.deliveries.append(([pid], Removed(room=self.id, reason=reason, by=by)))
         if self.participants:
             out.deliveries.append(
@@ -383,6 +391,46 @@ class Room:
     def _maybe_empty(self, now: float) -> None:
         if self.is_empty():
             self.empty_since = now
+
+    # ------------------------------------------------------------------ the application's
+    def evict(self, pid: str, message: str | None, now: float, out: Outbox) -> bool:
+        """The application removes member ``pid`` (``removed`` with reason ``kicked``) or
+        lobby entry ``pid`` (reason ``denied``), ``message`` saying why. Returns whether
+        there was one."""
+        if pid in self.participants:
+            out.deliveries.append(([pid], Removed(room=self.id, reason="kicked", message=message)))
+            self._remove(pid, "kicked", now, out, by=None, told=True)
+            return True
+        waiting = self._lobby.pop(pid, None)
+        if waiting is None:
+            return False
+        self._turn_away(waiting, None, message, out)
+        self._announce_lobby(out)
+        self._maybe_empty(now)
+        return True
+
+    def set_policy(self, policy: RoomPolicy, now: float, out: Outbox) -> None:
+        """The application changes this room's policy. Members stay (even over a lower
+        capacity); the new rules apply to the next joins.
+
+        Raises:
+            UsageError: the policy names another call than the room's.
+        """
+        if policy.call != self.policy.call:
+            raise UsageError(f"room {self.id} belongs to call {self.policy.call}: keep it")
+        self.policy = policy
+        out.events.append(ev.RoomPolicyChanged(at=now, room=self.id))
+
+    def say(self, app_type: str, payload: object, to: str | None, out: Outbox) -> bool:
+        """A server-originated ``app`` message (no ``from``) to member ``to`` or to every
+        member. Returns whether anyone was addressed (``to`` is a member)."""
+        if to is not None and to not in self.participants:
+            return False
+        message = wire.App(room=self.id, app_type=app_type, payload=payload)
+        targets = [to] if to is not None else list(self.participants)
+        if targets:
+            out.deliveries.append((targets, message))
+        return True
 
     def close(self, now: float, out: Outbox) -> None:
         """Remove everyone (reason ``room_closed``): the room is being deleted."""
@@ -523,7 +571,7 @@ class Room:
         if (role in MODERATORS) != (previous_role in MODERATORS) and self._lobby:
             # A new moderator needs the waiting list it can now act on.
             out.deliveries.append(
-                ([participant.id], LobbyUpdated(room=self.id, lobby=self._lobby_entries()))
+                ([participant.id], LobbyUpdated(room=self.id, lobby=self.lobby_entries()))
             )
 
     def lock(self, actor: str, locked: bool, out: Outbox) -> None:
@@ -587,19 +635,27 @@ class Room:
             )
             out.deliveries.append(([target], self.snapshot(target)))
         else:
-            del self._seats[waiting.session]
-            out.removed.append((target, waiting.session, waiting.user))
-            out.deliveries.append(([target], Removed(room=self.id, reason="denied", by=actor)))
+            self._turn_away(waiting, actor, None, out)
         self._announce_lobby(out)
         return waiting.session
 
-    def _lobby_entries(self) -> tuple[LobbyEntry, ...]:
+    def _turn_away(
+        self, waiting: Waiting, by: str | None, message: str | None, out: Outbox
+    ) -> None:
+        """A lobby entry (already out of the lobby) is denied and told so."""
+        del self._seats[waiting.session]
+        out.removed.append((waiting.id, waiting.session, waiting.user))
+        removed = Removed(room=self.id, reason="denied", by=by, message=message)
+        out.deliveries.append(([waiting.id], removed))
+
+    def lobby_entries(self) -> tuple[LobbyEntry, ...]:
+        """The lobby entries as moderators see them, in arrival order."""
         return tuple(LobbyEntry(id=w.id, user=w.user, name=w.name) for w in self._lobby.values())
 
     def _announce_lobby(self, out: Outbox) -> None:
         mods = [p.id for p in self.participants.values() if p.role in MODERATORS]
         if mods:
-            out.deliveries.append((mods, LobbyUpdated(room=self.id, lobby=self._lobby_entries())))
+            out.deliveries.append((mods, LobbyUpdated(room=self.id, lobby=self.lobby_entries())))
 
     # ------------------------------------------------------------------ chatter
     def chat(self, actor: str, message: Chat, out: Outbox) -> None:

@@ -53,7 +53,7 @@ from ._config import ServerConfig
 from ._edge import Edge, EdgeTimer
 from ._effects import Effect
 from ._errors import CoreError
-from ._host import RoomHost
+from ._host import RoomHost, RoomPolicyHook
 from ._identity import Identity
 from ._room import Room
 from ._roompolicy import RoomPolicy
@@ -64,6 +64,8 @@ from .seam import (
     Deliver,
     Depart,
     Emit,
+    EndCall,
+    Evict,
     Expire,
     HostInput,
     Joined,
@@ -72,6 +74,8 @@ from .seam import (
     Presence,
     RoomCall,
     RoomOutput,
+    Say,
+    SetPolicy,
     ShutRoom,
     Snapshot,
     TickCalls,
@@ -130,6 +134,9 @@ class Server:
             (The frame size, handshake timeout and rooms per session are ``config``'s,
             announced in ``welcome.limits``.)
         seam: :data:`Seam`; ``None`` for ``"direct"`` (or what the test suite chose).
+        room_policy: chooses the policy of a room a join auto-creates, from the room id
+            and the joiner's :class:`~rtcsignal.core.seam.Sender` (``None`` from it, or no
+            hook: ``config.default_room``).
     """
 
     def __init__(
@@ -140,13 +147,18 @@ class Server:
         validator: NegotiationValidator | None = None,
         rate_policy: RatePolicy | None = None,
         seam: Seam | None = None,
+        room_policy: RoomPolicyHook | None = None,
     ) -> None:
         policy = rate_policy or RatePolicy.default()
         self.config = config = config or ServerConfig()
         serial = itertools.count(1)  # one arming order for the edge's and the host's timers
         self._edge = Edge(config, ids=id_factory, limiter=InboundLimiter(policy), serial=serial)
         self._host = RoomHost(
-            config, ids=id_factory, validator=validator or SdpValidator(), serial=serial
+            config,
+            ids=id_factory,
+            validator=validator or SdpValidator(),
+            serial=serial,
+            room_policy=room_policy,
         )
         seam = seam or _DEFAULT_SEAM
         if seam not in ("direct", "loopback"):
@@ -332,6 +344,80 @@ class Server:
         """Remove a room and everyone in it (reason ``room_closed``)."""
         fx: list[Effect] = []
         self._apply(self._link(ShutRoom(room=room_id, at=now)), now, fx)
+        return fx
+
+    # ---------------------------------------------------------------- the application's
+    def remove_participant(
+        self, room_id: str, participant: str, now: float, *, message: str | None = None
+    ) -> list[Effect]:
+        """Remove a member (it gets ``removed`` with reason ``kicked``) or a lobby entry
+        (reason ``denied``) from ``room_id``; ``message`` says why (at most
+        :data:`~rtcsignal.protocol.MAX_REASON_CHARS` characters).
+
+        Raises:
+            UsageError: no such room or participant.
+        """
+        text = None if message is None else message[: p.MAX_REASON_CHARS]
+        return self._admin(Evict(room=room_id, participant=participant, message=text, at=now))
+
+    def end_call(self, call_id: str, now: float, *, reason: str = "hangup") -> list[Effect]:
+        """End call ``call_id`` for everyone (``call_updated`` ended with ``reason``:
+        ``hangup`` or ``failed``); its room goes once empty.
+
+        Raises:
+            UsageError: no such call, or another reason.
+        """
+        if reason not in ("hangup", "failed"):
+            raise UsageError(f"a call ends with reason 'hangup' or 'failed', not {reason!r}")
+        return self._admin(EndCall(call=call_id, reason=reason, at=now))  # type: ignore[arg-type]
+
+    def update_room(self, room_id: str, policy: RoomPolicy, now: float) -> list[Effect]:
+        """Give room ``room_id`` a new policy (capacity, join policy, duplicate policy,
+        invite list): members stay, the next joins obey it.
+
+        Raises:
+            UsageError: no such room, or the policy names another call.
+        """
+        return self._admin(SetPolicy(room=room_id, policy=policy, at=now))
+
+    def say(
+        self,
+        room_id: str,
+        app_type: str,
+        payload: Any,
+        now: float,
+        *,
+        to: str | None = None,
+    ) -> list[Effect]:
+        """Send a server-originated ``app`` message (no ``from``) to every member of
+        ``room_id``, or to member ``to``.
+
+        Raises:
+            UsageError: no such room or member, a malformed ``app_type``, or a payload
+                over :data:`~rtcsignal.protocol.MAX_APP_PAYLOAD_BYTES`.
+        """
+        try:
+            msgspec.convert(
+                {"type": "app", "room": room_id, "app_type": app_type, "payload": payload}, p.App
+            )
+        except msgspec.ValidationError as err:
+            raise UsageError(f"server app message: {err}") from None
+        size = p.encoded_size(payload)
+        if size > p.MAX_APP_PAYLOAD_BYTES:
+            raise UsageError(f"app payload of {size} bytes exceeds {p.MAX_APP_PAYLOAD_BYTES}")
+        say = Say(room=room_id, app_type=app_type, payload=payload, to=to, at=now)
+        return self._admin(say)
+
+    def room_ids(self) -> list[str]:
+        """The ids of every room (read views: :meth:`room`)."""
+        return self._host.room_ids()
+
+    def _admin(self, inp: HostInput) -> list[Effect]:
+        fx: list[Effect] = []
+        out = self._link(inp)
+        self._apply(out, inp.at, fx)
+        if out.refused is not None:
+            raise UsageError(out.refused.message)
         return fx
 
     def stats(self) -> ServerStats:

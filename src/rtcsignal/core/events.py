@@ -36,6 +36,7 @@ __all__ = [
     "RequestRejected",
     "RoomClosed",
     "RoomCreated",
+    "RoomPolicyChanged",
     "SessionEnded",
     "SessionResumed",
     "SessionStarted",
@@ -105,6 +106,12 @@ class RecordingChanged(ObserverEvent, frozen=True, kw_only=True, tag=True):
     room: str
     state: str
     by: str
+
+
+class RoomPolicyChanged(ObserverEvent, frozen=True, kw_only=True, tag=True):
+    """The application changed a room's policy (capacity, join policy, invite list)."""
+
+    room: str
 
 
 class DuplicateJoin(ObserverEvent, frozen=True, kw_only=True, tag=True):

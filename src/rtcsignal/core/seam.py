@@ -42,6 +42,8 @@ __all__ = [
     "Deliver",
     "Depart",
     "Emit",
+    "EndCall",
+    "Evict",
     "Expire",
     "HostInput",
     "Joined",
@@ -52,7 +54,9 @@ __all__ = [
     "Refusal",
     "RoomCall",
     "RoomOutput",
+    "Say",
     "Sender",
+    "SetPolicy",
     "ShutRoom",
     "Snapshot",
     "TickCalls",
@@ -171,8 +175,56 @@ class TickCalls(msgspec.Struct, frozen=True, kw_only=True, tag="tick_calls", tag
     at: float
 
 
+class Evict(msgspec.Struct, frozen=True, kw_only=True, tag="evict", tag_field="in"):
+    """The application removes ``participant`` (a member or a lobby entry) from ``room``;
+    ``message`` tells it why (in its ``removed``)."""
+
+    room: str
+    participant: str
+    message: str | None = None
+    at: float
+
+
+class EndCall(msgspec.Struct, frozen=True, kw_only=True, tag="end_call", tag_field="in"):
+    """The application ends ``call`` (``hangup`` or ``failed``)."""
+
+    call: str
+    reason: p.CallEndReason = "hangup"
+    at: float
+
+
+class SetPolicy(msgspec.Struct, frozen=True, kw_only=True, tag="set_policy", tag_field="in"):
+    """The application changes ``room``'s policy (capacity, join policy, invite list)."""
+
+    room: str
+    policy: RoomPolicy
+    at: float
+
+
+class Say(msgspec.Struct, frozen=True, kw_only=True, tag="say", tag_field="in"):
+    """A server-originated ``app`` message into ``room``, or to one participant."""
+
+    room: str
+    app_type: str
+    payload: Any = None
+    to: str | None = None
+    at: float
+
+
 HostInput = (
-    RoomCall | Presence | Depart | Snapshot | UserSeen | OpenRoom | ShutRoom | Expire | TickCalls
+    RoomCall
+    | Presence
+    | Depart
+    | Snapshot
+    | UserSeen
+    | OpenRoom
+    | ShutRoom
+    | Expire
+    | TickCalls
+    | Evict
+    | EndCall
+    | SetPolicy
+    | Say
 )
 """Everything the edge side hands the room host."""
 
@@ -220,6 +272,7 @@ class CloseSession(msgspec.Struct, frozen=True, kw_only=True, tag="close_session
 AnyEvent = (
     ev.RoomCreated
     | ev.RoomClosed
+    | ev.RoomPolicyChanged
     | ev.MemberJoined
     | ev.MemberLeft
     | ev.MemberRoleChanged

@@ -12,6 +12,8 @@ from rtcsignal.auth import Authenticate as Authenticate
 from rtcsignal.auth import AuthError as AuthError
 from rtcsignal.auth import HandshakeRequest as HandshakeRequest
 
+from ._admin import Admin as Admin
+from ._admin import RoomInfo as RoomInfo
 from ._ice import DEFAULT_TURN_TTL as DEFAULT_TURN_TTL
 from ._ice import IceSettings as IceSettings
 from ._metrics import CALL_DURATION_BUCKETS as CALL_DURATION_BUCKETS
@@ -46,6 +48,7 @@ __all__ = [
     "ID_BYTES",
     "METRICS",
     "TRANSPORT_FRAME_FACTOR",
+    "Admin",
     "AuthError",
     "Authenticate",
     "EventSamples",
@@ -57,6 +60,7 @@ __all__ = [
     "Metrics",
     "Outbound",
     "PrometheusMetrics",
+    "RoomInfo",
     "Runtime",
     "RuntimeSettings",
     "SettingsError",

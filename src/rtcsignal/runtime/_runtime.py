@@ -44,11 +44,12 @@ import msgspec
 
 from rtcsignal.auth import Authenticate, AuthError, HandshakeRequest, OriginPolicy, TokenVerifier
 from rtcsignal.auth import extract_token as _extract_token
-from rtcsignal.core import Close, Identity, NegotiationValidator, Send, Server
+from rtcsignal.core import Close, Identity, NegotiationValidator, RoomPolicyHook, Send, Server
 from rtcsignal.core.events import InternalError, ObserverEvent, RateLimitDenied
 from rtcsignal.protocol import MAX_REASON_CHARS, CloseCode
 from rtcsignal.ratelimit import ConnectionTracker
 
+from ._admin import Admin
 from ._metrics import EventSamples, Metrics
 from ._outbound import Outbound
 from ._settings import RuntimeSettings
@@ -217,6 +218,9 @@ class Runtime:
         validator: the core's SDP/ICE validator (default: the strict one).
         clock: monotonic seconds for the core.
         wall_clock: UNIX seconds, for the expiry of minted TURN credentials.
+        room_policy: chooses the policy of a room a join auto-creates, from its id and
+            the joiner (:class:`~rtcsignal.core.seam.Sender`); ``None`` (from it, or
+            with no hook) gives ``settings.server.default_room``.
 
     Raises:
         ValueError: neither ``authenticate`` nor ``settings.auth_secret`` is given.
@@ -232,6 +236,7 @@ class Runtime:
         validator: NegotiationValidator | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        room_policy: RoomPolicyHook | None = None,
     ) -> None:
         self.settings = settings = settings or RuntimeSettings()
         if authenticate is None:
@@ -253,7 +258,10 @@ class Runtime:
             id_factory=lambda: secrets.token_urlsafe(ID_BYTES),
             validator=validator,
             rate_policy=settings.rate,
+            room_policy=room_policy,
         )
+        self.admin = Admin(self)
+        """The admin API: drive rooms and calls from service code (:class:`Admin`)."""
         self._tracker = ConnectionTracker(settings.rate.guards)
         self._queue_limit: int = settings.rate.guards.max_queued_bytes
         self.max_frame_bytes: int = settings.server.max_frame_bytes * TRANSPORT_FRAME_FACTOR

@@ -1,0 +1,172 @@
+"""The admin API: service code drives rooms and calls through the running runtime.
+
+Theory of operation
+-------------------
+``runtime.admin`` is how the service that embeds rtcsignal acts on its own: close a room,
+remove a participant, end a call, change a room's policy or invite list, send a
+server-originated message, list rooms and members. Every call goes through the core as
+an input like a client's frame, and the effects it returns (``removed``,
+``participant_left``, ``call_updated`` ...) go to the connections at once, exactly as a
+frame's would; calling ``runtime.server.close_room()`` directly would return those
+frames to a caller that never sends them.
+
+The methods are coroutines, safe to call from any task of the service's event loop: the
+core is a synchronous machine and each call runs to completion between two awaits. (They
+are ``async`` so that a room owned by another instance can be reached the same way once
+there is a backplane.) Misuse (an unknown room, participant or call, a bad policy) raises
+:class:`~rtcsignal.protocol.UsageError` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import msgspec
+
+from rtcsignal import protocol as p
+from rtcsignal.core import Effect, RoomPolicy
+
+if TYPE_CHECKING:
+    from ._runtime import Runtime
+
+__all__ = ["Admin", "RoomInfo"]
+
+
+class RoomInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A room as the application sees it.
+
+    Attributes:
+        id: the room id.
+        policy: its policy.
+        host: the host's participant id (``None`` while empty).
+        participants: every member with its role, presence state and media flags.
+        lobby: the lobby entries, in arrival order.
+        locked / recording: the room's state.
+        call: the call this room carries, if any.
+    """
+
+    id: str
+    policy: Any
+    host: str | None
+    participants: tuple[p.ParticipantInfo, ...]
+    lobby: tuple[p.LobbyEntry, ...]
+    locked: bool
+    recording: str
+    call: str | None
+
+
+class Admin:
+    """The admin API of one :class:`~rtcsignal.runtime.Runtime` (``runtime.admin``).
+    See the module docstring."""
+
+    __slots__ = ("_runtime",)
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def _run(self, effects: list[Effect]) -> None:
+        runtime = self._runtime
+        runtime._execute(effects)
+        runtime._rearm()
+
+    def _now(self) -> float:
+        return self._runtime._clock()
+
+    async def create_room(self, room: str, policy: RoomPolicy | None = None) -> None:
+        """Create ``room`` with ``policy`` (default: the server config's ``default_room``).
+
+        Raises:
+            UsageError: the room exists; msgspec.ValidationError: a malformed id.
+        """
+        server = self._runtime.server
+        self._run(server.create_room(room, policy or server.config.default_room, self._now()))
+
+    async def close_room(self, room: str) -> None:
+        """Close ``room``: every member and lobby entry gets ``removed`` (``room_closed``).
+        Closing a room that does not exist does nothing."""
+        self._run(self._runtime.server.close_room(room, self._now()))
+
+    async def remove_participant(
+        self, room: str, participant: str, *, message: str | None = None
+    ) -> None:
+        """Remove a member (``removed``, reason ``kicked``, with ``message``) or a lobby
+        entry (reason ``denied``); the others get ``participant_left``.
+
+        Raises:
+            UsageError: no such room or participant.
+        """
+        server = self._runtime.server
+        self._run(server.remove_participant(room, participant, self._now(), message=message))
+
+    async def end_call(self, call: str, *, reason: str = "hangup") -> None:
+        """End ``call`` for everyone (``call_updated``, ended with ``reason``: ``hangup``
+        or ``failed``).
+
+        Raises:
+            UsageError: no such call, or another reason.
+        """
+        self._run(self._runtime.server.end_call(call, self._now(), reason=reason))
+
+    async def update_room(self, room: str, policy: RoomPolicy) -> None:
+        """Give ``room`` a new policy; members stay, the next joins obey it.
+
+        Raises:
+            UsageError: no such room, or the policy names another call.
+        """
+        self._run(self._runtime.server.update_room(room, policy, self._now()))
+
+    async def invite(
+        self, room: str, *, users: Iterable[str] = (), tokens: Iterable[str] = ()
+    ) -> None:
+        """Add ``users`` and invite ``tokens`` to ``room``'s invite list (an
+        ``invite``-only room admits them; a ``lobby`` room lets the users past its lobby).
+
+        Raises:
+            UsageError: no such room.
+        """
+        live = self._runtime.server.room(room)
+        if live is None:
+            raise p.UsageError(f"room {room} does not exist")
+        policy = attrs.evolve(
+            live.policy,
+            allowed_users=live.policy.allowed_users | frozenset(users),
+            invite_tokens=live.policy.invite_tokens | frozenset(tokens),
+        )
+        await self.update_room(room, policy)
+
+    async def send(
+        self, room: str, app_type: str, payload: Any = None, *, to: str | None = None
+    ) -> None:
+        """Send a server-originated ``app`` message (no ``from``) into ``room``, or to
+        its member ``to``.
+
+        Raises:
+            UsageError: no such room or member, a malformed ``app_type``, or a payload
+                over :data:`~rtcsignal.protocol.MAX_APP_PAYLOAD_BYTES`.
+        """
+        self._run(self._runtime.server.say(room, app_type, payload, self._now(), to=to))
+
+    def rooms(self) -> list[RoomInfo]:
+        """Every room, with its members and lobby (a snapshot: later changes do not
+        show in it)."""
+        server = self._runtime.server
+        found = [self.room(room_id) for room_id in server.room_ids()]
+        return [info for info in found if info is not None]
+
+    def room(self, room: str) -> RoomInfo | None:
+        """Room ``room`` (a snapshot), or ``None``."""
+        live = self._runtime.server.room(room)
+        if live is None:
+            return None
+        return RoomInfo(
+            id=live.id,
+            policy=live.policy,
+            host=live.host,
+            participants=tuple(m.info() for m in live.participants.values()),
+            lobby=live.lobby_entries(),
+            locked=live.locked,
+            recording=live.recording,
+            call=live.policy.call,
+        )

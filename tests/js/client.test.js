@@ -12,7 +12,13 @@ import { createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { WebSocket } from "ws";
 
-import { PROTOCOL_VERSION, SignalingClient, SignalingError } from "../../src/rtcsignal/static/rtcsignal.js";
+import {
+  MAX_EARLY_CANDIDATES,
+  PROTOCOL_VERSION,
+  SignalingClient,
+  SignalingError,
+  bufferCandidate,
+} from "../../src/rtcsignal/static/rtcsignal.js";
 
 const WAIT = 10_000;
 const TURN_SECRET = "node-test-turn-secret";
@@ -305,5 +311,16 @@ describe("SignalingClient against a real server", { timeout: 4 * WAIT }, () => {
     await assert.rejects(pending, { code: "closed" });
     assert.equal(client.state, "closed");
     assert.equal(client.room("anything"), undefined);
+  });
+});
+
+describe("early candidate buffer", () => {
+  test("keeps up to MAX_EARLY_CANDIDATES and drops the newest past it", () => {
+    const buffer = [];
+    for (let i = 0; i < MAX_EARLY_CANDIDATES; i++) assert.equal(bufferCandidate(buffer, i), true);
+    assert.equal(bufferCandidate(buffer, "one too many"), false);
+    assert.equal(buffer.length, MAX_EARLY_CANDIDATES);
+    assert.equal(buffer.at(-1), MAX_EARLY_CANDIDATES - 1);
+    assert.equal(bufferCandidate([1, 2], 3, 2), false);
   });
 });

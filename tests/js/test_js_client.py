@@ -180,5 +180,12 @@ def test_the_declarations_ship_next_to_the_module() -> None:
     source = (STATIC / "rtcsignal.js").read_text()
     exported = set(re.findall(r"^export (?:class|const|function) (\w+)", source, re.M))
     declared = set(re.findall(r"^export (?:class|const|function) (\w+)", DTS.read_text(), re.M))
-    expected = {"PROTOCOL_VERSION", "PeerMesh", "SignalingClient", "SignalingError"}
+    expected = {
+        "MAX_EARLY_CANDIDATES",
+        "PROTOCOL_VERSION",
+        "PeerMesh",
+        "SignalingClient",
+        "SignalingError",
+        "bufferCandidate",
+    }
     assert exported == declared == expected

@@ -851,3 +851,8 @@ export class PeerMesh extends EventTarget {
     options?: boolean | EventListenerOptions,
   ): void;
 }
+
+/** ICE candidates a PeerMesh keeps per peer before they can be used; the newest past it are dropped. */
+export const MAX_EARLY_CANDIDATES: number;
+/** Append `candidate` to `buffer` unless it holds `limit` (default MAX_EARLY_CANDIDATES); whether kept. */
+export function bufferCandidate<T>(buffer: T[], candidate: T, limit?: number): boolean;

@@ -42,6 +42,25 @@ const FINAL_CLOSE_CODES = new Set([
 /** Chat messages kept in a room's model (the server's history is the last 100 too). */
 const CHAT_KEEP = 100;
 
+/**
+ * ICE candidates a `PeerMesh` keeps per peer while they cannot be used yet: remote ones
+ * that arrive before the remote description, and its own ones gathered before its
+ * description was sent. A browser gathers a few dozen per connection; past this many the
+ * newest are dropped (and counted in the peer's `droppedCandidates`, logged once), so a
+ * peer that floods candidates cannot grow the page's memory without bound.
+ */
+export const MAX_EARLY_CANDIDATES = 200;
+
+/**
+ * Append `candidate` to `buffer` unless it holds `limit` already.
+ * @returns {boolean} whether it was kept.
+ */
+export function bufferCandidate(buffer, candidate, limit = MAX_EARLY_CANDIDATES) {
+  if (buffer.length >= limit) return false;
+  buffer.push(candidate);
+  return true;
+}
+
 /** Close codes this client uses itself (4000-4999 is the application range). */
 const CLOSE_NO_PONG = 4901;
 const CLOSE_SEQ_GAP = 4902;
@@ -1112,7 +1131,7 @@ export class PeerMesh extends EventTarget {
   _sendCandidate(peer, candidate) {
     if (peer.closed) return;
     if (!peer.descriptionSent) {
-      peer.heldCandidates.push(candidate);
+      if (!bufferCandidate(peer.heldCandidates, candidate)) this._dropped(peer, "own");
       return;
     }
     if (!candidate || !candidate.candidate) {
@@ -1184,6 +1203,13 @@ export class PeerMesh extends EventTarget {
     }
   }
 
+  _dropped(peer, which) {
+    peer.droppedCandidates = (peer.droppedCandidates ?? 0) + 1;
+    if (peer.droppedCandidates === 1) {
+      this.log(`early ${which} candidates over ${MAX_EARLY_CANDIDATES}: dropping the rest`, peer.id);
+    }
+  }
+
   _onCandidate(from, msg) {
     const peer = this.peers.get(from);
     if (!peer) return;
@@ -1199,7 +1225,8 @@ export class PeerMesh extends EventTarget {
       .then(async () => {
         if (peer.closed) return;
         if (!peer.pc.remoteDescription) {
-          peer.candidates.push(candidate); // buffered until the remote description is set
+          // buffered until the remote description is set, within MAX_EARLY_CANDIDATES
+          if (!bufferCandidate(peer.candidates, candidate)) this._dropped(peer, "remote");
           return;
         }
         await this._addCandidate(peer, candidate);

@@ -18,17 +18,19 @@ from hypothesis.stateful import (
 
 from rtcsignal import protocol as p
 from rtcsignal._demo import ANSWER, OFFER
-from rtcsignal.core import DuplicatePolicy, RoomPolicy, ServerConfig
+from rtcsignal.core import DuplicatePolicy, JoinPolicy, RoomPolicy, ServerConfig
 from rtcsignal.protocol import Role
 from rtcsignal.ratelimit import LimitSpec, RatePolicy
 from rtcsignal.testing import Harness, Peer
 
-USERS = ["ann", "ben", "cat", "dan"]
-ROOMS = ["r-open", "r-small", "r-replace"]
+USERS = ["ann", "ben", "cat", "dan", "hal"]
+ROOMS = ["r-open", "r-small", "r-replace", "r-lobby"]
+GRANTS = {"hal": {"*": Role.HOST}}  # hal may host anywhere, and skips lobbies
 POLICIES = {
     "r-open": RoomPolicy(max_seats_per_user=2),
     "r-small": RoomPolicy(capacity=2, duplicate=DuplicatePolicy.REJECT),
     "r-replace": RoomPolicy(capacity=3, duplicate=DuplicatePolicy.REPLACE),
+    "r-lobby": RoomPolicy(join=JoinPolicy.LOBBY),
 }
 
 # Generous limits: this machine tests the room/call/session rules, not the limiter.
@@ -70,6 +72,7 @@ class ServerMachine(RuleBasedStateMachine):
         self.dropped: list[Peer] = []  # peers whose session may resume
         self.seqs: dict[str, int] = {}  # session -> last seq seen by its peers
         self.calls: list[str] = []
+        self.host_handed_on = False  # transfer_host / set_role may move the host role
         for user in USERS[:3]:
             self.connect(user)
 
@@ -99,7 +102,7 @@ class ServerMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ rules
     def _hello(self, user: str) -> Peer | None:
         """A new session for ``user``, or ``None`` when all its sessions are connected."""
-        peer = self.h.peer(user, hello=False)
+        peer = self.h.peer(user, hello=False, grants=GRANTS.get(user))
         reply = peer.request(p.Hello(version=1))
         if isinstance(reply, p.Error):
             assert reply.code == "too_many_sessions", reply
@@ -195,6 +198,8 @@ class ServerMachine(RuleBasedStateMachine):
         actor, target = self.live[i % len(self.live)], self.live[j % len(self.live)]
         target_pid = self._pid(target, room) or "nobody"
         message: p.Request
+        if action in ("transfer_host", "moderator"):
+            self.host_handed_on = True
         if action == "kick":
             message = p.Kick(room=room, target=target_pid)
         elif action == "transfer_host":
@@ -282,6 +287,19 @@ class ServerMachine(RuleBasedStateMachine):
             if room.policy.duplicate is DuplicatePolicy.REJECT:
                 users = [m.user for m in members]
                 assert len(users) == len(set(users))
+
+    @invariant()
+    def lobbies_hold_and_granted_hosts_host(self) -> None:
+        """Nobody walks past a lobby without a grant (nobody here admits), and a member
+        who joined as host hosts unless the host role was handed on deliberately."""
+        for entry in self.h.server._host._rooms.values():
+            room = entry.room
+            members = list(room.participants.values())
+            if room.policy.join is JoinPolicy.LOBBY:
+                assert all(m.user in GRANTS for m in members), [m.user for m in members]
+            granted = [m for m in members if m.joined_as is Role.HOST]
+            if granted and not self.host_handed_on:
+                assert room.host in {m.id for m in granted}, (room.id, room.host, granted)
 
     @invariant()
     def no_user_holds_more_seats_or_sessions_than_allowed(self) -> None:

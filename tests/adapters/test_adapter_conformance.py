@@ -123,6 +123,8 @@ def test_typed_errors(served: Served) -> None:
     client.request({"type": "join", "room": "standup"})
     client.send(json.dumps({"type": "join", "room": "a"}))
     assert client.recv()["code"] == "invalid_message"
+    missing = client.request({"type": "join"})  # issue 17: the absent field is named
+    assert (missing["code"], missing["details"]) == ("invalid_message", {"field": "room"})
     client.close()
 
 

@@ -170,3 +170,38 @@ def test_every_message_type_is_documented_with_valid_json_example() -> None:
     every = {t.__struct_config__.tag for t in p.ClientMessage.__args__}  # type: ignore[attr-defined]
     every |= {t.__struct_config__.tag for t in p.ServerMessage.__args__}  # type: ignore[attr-defined]
     assert every <= seen, every - seen
+
+
+@pytest.mark.parametrize("message", CLIENT_EXAMPLES, ids=lambda m: m.__struct_config__.tag)
+@pytest.mark.parametrize("fmt", list(p.Format))
+def test_a_missing_required_field_is_named(message: p.Request, fmt: p.Format) -> None:
+    """Issue 17: ``details.field`` names each absent required field (it was ``null``)."""
+    tag = message.__struct_config__.tag
+    required = [f.encode_name for f in msgspec.structs.fields(message) if f.required]
+    for name in required:
+        whole = msgspec.to_builtins(message)
+        del whole[name]
+        whole["id"] = 4
+        frame: bytes | str = (
+            json.dumps(whole) if fmt is p.Format.JSON else msgspec.msgpack.encode(whole)
+        )
+        err = error_of(frame)
+        assert (err.code, err.details, err.request_id) == (
+            ErrorCode.INVALID_MESSAGE,
+            {"field": name},
+            4,
+        ), (tag, name)
+
+
+def test_a_missing_nested_field_is_named_with_its_path() -> None:
+    snapshot = {
+        "type": "room_snapshot",
+        "room": "standup",
+        "you": "p1",
+        "capacity": 4,
+        "participants": [{"id": "p1", "user": "u", "role": "host", "order": 0}, {"id": "p2"}],
+    }
+    with pytest.raises(ProtocolError) as info:
+        p.decode_server(json.dumps(snapshot))
+    assert info.value.details is not None
+    assert info.value.details["field"] == "participants[1].user"

@@ -49,6 +49,8 @@ _ID_MSGPACK = msgspec.msgpack.Decoder(_IdOnly)
 _ENCODE_JSON = msgspec.json.Encoder().encode
 _ENCODE_MSGPACK = msgspec.msgpack.Encoder().encode
 _PATH = re.compile(r" - at `(\$[^`]{0,200})`$")
+# msgspec's wording for an absent field: the path (when nested) names its object only
+_MISSING = re.compile(r"^Object missing required field `([^`]{1,200})`")
 
 
 def frame_format(data: bytes | str) -> Format:
@@ -96,11 +98,15 @@ def _validation_error(exc: msgspec.ValidationError, data: bytes | str) -> Protoc
             request_id=request_id,
             details={"field": "type"},
         )
+    field = path.removeprefix("$.") if path != "$" else None
+    missing = _MISSING.match(text)
+    if missing is not None:  # name the absent field itself, under its object's path
+        field = missing.group(1) if field is None else f"{field}.{missing.group(1)}"
     return ProtocolError(
         ErrorCode.INVALID_MESSAGE,
         f"invalid message: {text}",
         request_id=request_id,
-        details={"field": path.removeprefix("$.") if path != "$" else None},
+        details={"field": field},
     )
 
 

@@ -171,8 +171,15 @@ async def _pause() -> None:
 def test_resume_after_a_dropped_socket(served: Served) -> None:
     alice, bob = open_client(served, "alice"), open_client(served, "bob")
     welcome = hello(alice)
+    assert (welcome["resumed"], welcome["seq"], welcome["gap"]) == (False, 0, False)
     hello(bob)
-    alice.request({"type": "join", "room": "standup"})
+    snapshot = alice.request({"type": "join", "room": "standup"})["result"]
+    assert (snapshot["join_policy"], snapshot["recording"], snapshot["locked"]) == (
+        "open",
+        "idle",
+        False,
+    )
+    assert snapshot["participants"][0]["state"] == "connected"
     bob.request({"type": "join", "room": "standup"})
     last_seq = alice.expect("participant_joined")["seq"]
     # the TCP connection dies without a close frame
@@ -184,11 +191,11 @@ def test_resume_after_a_dropped_socket(served: Served) -> None:
     again = open_client(served, "alice")
     resumed = hello(again, resume=welcome["resume_token"], last_seq=last_seq)
     assert resumed["resumed"] is True
-    assert resumed.get("gap", False) is False  # omitted when false
+    assert resumed["gap"] is False
     assert resumed["session"] == welcome["session"]
     assert again.expect("chat")["text"] == "are you there?"
     back = bob.expect("participant_updated")["participant"]
-    assert back.get("state", "connected") == "connected"  # the default is omitted
+    assert back["state"] == "connected"  # issue 17: on the wire, though the default
     assert served.metrics.total("rtcsignal_resumes_total", gap="false") == 1
     again.close()
     bob.close()

@@ -6,6 +6,7 @@ import contextlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -199,9 +200,97 @@ def test_a_missing_nested_field_is_named_with_its_path() -> None:
         "room": "standup",
         "you": "p1",
         "capacity": 4,
-        "participants": [{"id": "p1", "user": "u", "role": "host", "order": 0}, {"id": "p2"}],
+        "locked": False,
+        "join_policy": "open",
+        "recording": "idle",
+        "participants": [
+            {
+                "id": "p1",
+                "user": "u",
+                "role": "host",
+                "order": 0,
+                "state": "connected",
+                "audio": False,
+                "video": False,
+                "screen": False,
+                "hand": False,
+            },
+            {"id": "p2"},
+        ],
     }
     with pytest.raises(ProtocolError) as info:
         p.decode_server(json.dumps(snapshot))
     assert info.value.details is not None
     assert info.value.details["field"] == "participants[1].user"
+
+
+SERVER_TAGS = {t.__struct_config__.tag for t in p.ServerMessage.__args__}  # type: ignore[attr-defined]
+CLIENT_TAGS = {t.__struct_config__.tag for t in p.ClientMessage.__args__}  # type: ignore[attr-defined]
+# Lists left out when empty (docs/protocol.md, "Fields on the wire"): nothing else with a
+# value is ever left out of a server message.
+OMITTED_WHEN_EMPTY = {
+    ("Welcome", "ice_servers"),
+    ("RoomSnapshot", "chat"),
+    ("RoomSnapshot", "lobby"),
+    ("CallInfo", "answered_by"),
+}
+
+
+def _server_examples() -> list[str]:
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    examples = []
+    for block in re.findall(r"```json\n(.*?)```", doc, re.S):
+        data = json.loads(block)
+        relayed = data["type"] in CLIENT_TAGS and ("from" in data or "seq" in data)
+        if data["type"] in SERVER_TAGS - CLIENT_TAGS or relayed:
+            examples.append(block)  # not a client's request: what a server sends
+    return examples
+
+
+@pytest.mark.parametrize("block", _server_examples(), ids=lambda b: json.loads(b)["type"])
+def test_documented_server_messages_are_what_the_encoder_puts_on_the_wire(block: str) -> None:
+    """Issue 17: every field a server message's example shows is on the wire, and the
+    example shows every field the encoder writes for those values (both codecs)."""
+    example = json.loads(block)
+    message = p.decode_server(block)
+    assert json.loads(p.encode(message)) == example
+    assert msgspec.msgpack.decode(p.encode(message, p.Format.MSGPACK)) == example
+
+
+def _structs(tp: Any, seen: set[type]) -> None:
+    for arg in getattr(tp, "__args__", ()):
+        _structs(arg, seen)
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct) and tp not in seen:
+        seen.add(tp)
+        for field in msgspec.structs.fields(tp):
+            _structs(field.type, seen)
+    origin = getattr(tp, "__origin__", None)
+    if origin is not None:
+        _structs(origin, seen)
+    meta = getattr(tp, "__metadata__", None)
+    if meta is not None:
+        _structs(tp.__origin__, seen)
+
+
+def test_a_server_message_leaves_out_only_fields_without_a_value() -> None:
+    """The rule of "Fields on the wire": every field of a server-only message (and of what
+    it nests) is on the wire unless it is ``null`` (absent) or one of the few lists left
+    out when empty. A field with any other default would vanish when it holds it."""
+    seen: set[type] = set()
+    server_only = [
+        t
+        for t in p.ServerMessage.__args__  # type: ignore[attr-defined]
+        if t.__struct_config__.tag not in CLIENT_TAGS
+    ]
+    for tp in server_only:
+        _structs(tp, seen)
+    offenders = [
+        (tp.__name__, f.name, f.default)
+        for tp in seen
+        for f in msgspec.structs.fields(tp)
+        if not f.required
+        and f.default is not None
+        and (tp.__name__, f.name) not in OMITTED_WHEN_EMPTY
+    ]
+    assert offenders == []
+    assert {"Welcome", "RoomSnapshot", "ParticipantInfo", "CallInfo"} <= {t.__name__ for t in seen}

@@ -103,11 +103,11 @@ class ParticipantInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
     role: Role
     order: int
     """The room-local join order: for each pair, the later joiner is the *polite* peer."""
-    state: PresenceState = "connected"
-    audio: bool = False
-    video: bool = False
-    screen: bool = False
-    hand: bool = False
+    state: PresenceState
+    audio: bool
+    video: bool
+    screen: bool
+    hand: bool
 
 
 class LobbyEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -126,7 +126,7 @@ class CallInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, ta
     caller: UserId
     invitees: tuple[UserId, ...]
     state: CallStateName
-    media: Literal["audio", "video"] = "video"
+    media: Literal["audio", "video"]
     reason: CallEndReason | None = None
     answered_by: tuple[UserId, ...] = ()
     duration: float | None = None

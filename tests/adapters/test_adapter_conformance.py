@@ -125,6 +125,8 @@ def test_typed_errors(served: Served) -> None:
     assert client.recv()["code"] == "invalid_message"
     missing = client.request({"type": "join"})  # issue 17: the absent field is named
     assert (missing["code"], missing["details"]) == ("invalid_message", {"field": "room"})
+    client.send({"type": "ping", "id": ""})  # the empty string is an id (issue 17)
+    assert client.recv() == {"type": "pong", "id": ""}
     client.close()
 
 

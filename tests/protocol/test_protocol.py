@@ -294,3 +294,17 @@ def test_a_server_message_leaves_out_only_fields_without_a_value() -> None:
     ]
     assert offenders == []
     assert {"Welcome", "RoomSnapshot", "ParticipantInfo", "CallInfo"} <= {t.__name__ for t in seen}
+
+
+@pytest.mark.parametrize("rid", ["", 0, "x" * p.MAX_REQUEST_ID_CHARS, p.MAX_REQUEST_ID_INT])
+def test_the_edges_of_a_request_id_are_ids(rid: int | str) -> None:
+    """Issue 17: the empty string (and 0) is an id, echoed like any other."""
+    msg = p.decode_client(json.dumps({"type": "ping", "id": rid}))
+    assert msg.id == rid and msg.id is not None
+    assert json.loads(p.encode(p.Pong(id=rid))) == {"type": "pong", "id": rid}
+
+
+@pytest.mark.parametrize("rid", ["x" * (p.MAX_REQUEST_ID_CHARS + 1), -1, "a\nb", 1.5, True])
+def test_request_ids_out_of_range_are_invalid(rid: object) -> None:
+    err = error_of(json.dumps({"type": "ping", "id": rid}))
+    assert (err.code, err.details) == (ErrorCode.INVALID_MESSAGE, {"field": "id"})

@@ -34,11 +34,11 @@ _LAYOUT = r"^[a-z][a-z0-9_-]*$"
 
 RequestId = (
     Annotated[int, msgspec.Meta(ge=0, le=MAX_REQUEST_ID_INT)]
-    | Annotated[
-        str, msgspec.Meta(min_length=1, max_length=MAX_REQUEST_ID_CHARS, pattern=_NO_CONTROL)
-    ]
+    | Annotated[str, msgspec.Meta(max_length=MAX_REQUEST_ID_CHARS, pattern=_NO_CONTROL)]
 )
-"""A client-chosen request id: a non-negative integer or a short string."""
+"""A client-chosen request id: a non-negative integer or a string of at most 64
+characters, the empty string included (as the docs always said: ``""`` is an id like
+any other and is echoed; only an absent ``id`` means none)."""
 RoomId = Annotated[str, msgspec.Meta(pattern=ROOM_ID_PATTERN)]
 """A room id: 3-64 characters of ``[A-Za-z0-9_-]``."""
 PeerId = Annotated[str, msgspec.Meta(pattern=PARTICIPANT_ID_PATTERN)]

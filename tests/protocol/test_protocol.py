@@ -308,3 +308,52 @@ def test_the_edges_of_a_request_id_are_ids(rid: int | str) -> None:
 def test_request_ids_out_of_range_are_invalid(rid: object) -> None:
     err = error_of(json.dumps({"type": "ping", "id": rid}))
     assert (err.code, err.details) == (ErrorCode.INVALID_MESSAGE, {"field": "id"})
+
+
+NON_FINITE = [float("nan"), float("inf"), float("-inf")]
+
+
+@pytest.mark.parametrize("value", NON_FINITE, ids=repr)
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (lambda v: v, "payload"),
+        (lambda v: {"points": [[0, 0], [10, v]]}, "payload.points[1][1]"),
+        (lambda v: [1.5, {"a": {"b": v}}], "payload[1].a.b"),
+    ],
+)
+def test_non_finite_numbers_in_a_messagepack_payload_are_refused(
+    value: float, payload: Any, field: str
+) -> None:
+    """Issue 17: JSON has no NaN or infinity, so a MessagePack ``app`` payload holding one
+    would reach a JSON peer as ``null``; it is refused at decode, naming where."""
+    frame = msgspec.msgpack.encode(
+        {"type": "app", "room": "abc", "app_type": "a.b", "id": 7, "payload": payload(value)}
+    )
+    err = error_of(frame)
+    assert (err.code, err.details, err.request_id) == (
+        ErrorCode.INVALID_MESSAGE,
+        {"field": field},
+        7,
+    )
+
+
+@pytest.mark.parametrize("value", NON_FINITE, ids=repr)
+def test_non_finite_numbers_in_a_stats_report_are_refused(value: float) -> None:
+    frame = msgspec.msgpack.encode({"type": "stats", "room": "abc", "report": {"rtt": value}})
+    assert error_of(frame).details == {"field": "report.rtt"}
+
+
+def test_finite_floats_in_a_messagepack_payload_pass() -> None:
+    payload = {"x": [0.5, -1e308, 5e-324], "y": {"z": 1.0}}
+    frame = msgspec.msgpack.encode(
+        {"type": "app", "room": "abc", "app_type": "a.b", "payload": payload}
+    )
+    msg = p.decode_client(frame)
+    assert isinstance(msg, p.App) and msg.payload == payload
+
+
+def test_json_has_no_non_finite_numbers_to_refuse() -> None:
+    for literal in ("NaN", "Infinity", "1e999"):
+        frame = '{"type": "app", "room": "abc", "app_type": "a.b", "payload": ' + literal + "}"
+        assert error_of(frame).code in (ErrorCode.MALFORMED_FRAME, ErrorCode.INVALID_MESSAGE)

@@ -10,8 +10,9 @@ import struct
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import msgspec
 import pytest
-from harness_adapters import GOOD_ORIGIN, WAIT, Served, serve_adapter, token
+from harness_adapters import GOOD_ORIGIN, WAIT, Served, hello, open_client, serve_adapter, token
 
 from rtcsignal.protocol import CloseCode
 
@@ -91,3 +92,32 @@ def test_valid_utf8_written_by_hand_is_answered(served: Served) -> None:
         assert reply[0] == 0x81 and b'"welcome"' in reply
     finally:
         sock.close()
+
+
+def test_a_non_finite_number_from_messagepack_is_refused_not_relayed_as_null(
+    served: Served,
+) -> None:
+    """Issue 17: Alice speaks MessagePack, Bob JSON; NaN has no JSON form, so her ``app``
+    with one is refused (naming the field) and Bob gets nothing; a finite one arrives."""
+    alice, bob = open_client(served, "alice"), open_client(served, "bob")
+    alice.send(msgspec.msgpack.encode({"type": "hello", "version": 1, "id": 1}))
+    assert msgspec.msgpack.decode(alice.recv())["type"] == "welcome"
+    hello(bob)
+    alice.send(msgspec.msgpack.encode({"type": "join", "room": "lobby", "id": 2}))
+    assert msgspec.msgpack.decode(alice.recv())["type"] == "ok"
+    bob.request({"type": "join", "room": "lobby"})
+    assert msgspec.msgpack.decode(alice.recv())["type"] == "participant_joined"
+    app = {"type": "app", "room": "lobby", "app_type": "acme.board", "id": 3}
+    alice.send(msgspec.msgpack.encode({**app, "payload": {"x": float("nan")}}))
+    error = msgspec.msgpack.decode(alice.recv())
+    assert (error["code"], error["details"], error["id"]) == (
+        "invalid_message",
+        {"field": "payload.x"},
+        3,
+    )
+    alice.send(msgspec.msgpack.encode({**app, "id": 4, "payload": {"x": 0.5}}))
+    assert msgspec.msgpack.decode(alice.recv()) == {"type": "ok", "id": 4}
+    relayed = bob.expect("app")  # the first app Bob sees is the finite one
+    assert relayed["payload"] == {"x": 0.5}
+    alice.close()
+    bob.close()

@@ -1,17 +1,22 @@
 """``python -m rtcsignal serve``: the demo signaling server.
 
-The ``websockets`` adapter on the runtime, in memory, with an anonymous identity minted
-per visitor (demo only: use ``auth_secret`` or your own hook in production). The WebSocket
+The ``websockets`` adapter on the runtime, in memory. The WebSocket
 is at ``/ws``, a health snapshot at ``/healthz`` and the demo video call page at ``/``
 (``rtcsignal/static``: ``index.html``, ``demo.js``, ``demo.css`` and the reusable
 ``rtcsignal.js`` client with its TypeScript declarations ``rtcsignal.d.ts``). Settings
 come from ``--config`` (TOML), then ``RTCSIGNAL_*`` environment variables, then
 ``--host`` / ``--port``.
 
-Visitors: ``GET /demo/identity`` mints a fresh guest user and returns a token for it,
-signed with a per-process random key; the page keeps it in ``sessionStorage`` and
-presents it (``?token=``) on every connection, so a reload is the same user and can
-resume its session. A connection without a token still gets a fresh guest identity.
+Identity: with ``auth_secret`` set (``RTCSIGNAL_AUTH_SECRET`` or ``auth_secret`` in
+``--config``) every connection needs a token signed with it (:func:`rtcsignal.auth.mint_token`),
+as with the runtime's default hook, and ``GET /demo/identity`` mints its guest tokens with
+that secret, so instances sharing it accept each other's tokens. Without one (the demo),
+the key is random per process and a connection without a token gets a fresh guest
+identity. Either way ``GET /demo/identity`` mints a fresh guest user and returns a token
+for it; the page keeps it in ``sessionStorage`` and presents it (``?token=``) on every
+connection, so a reload is the same user and can resume its session.
+
+A port already in use ends ``serve`` with one line on stderr and exit status 1.
 
 Adding pages: :func:`run_server` takes extra ``routes`` (path -> ``(status, content type,
 body)`` callable) served for plain HTTP GETs next to the WebSocket.
@@ -20,6 +25,7 @@ body)`` callable) served for plain HTTP GETs next to the WebSocket.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -31,12 +37,12 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import attrs
 
-from rtcsignal.auth import TokenVerifier, mint_token
+from rtcsignal.auth import AuthError, TokenVerifier, extract_token, mint_token
 from rtcsignal.core import Identity
 from rtcsignal.runtime import (
     HandshakeRequest,
@@ -67,17 +73,29 @@ DEMO_IDENTITY_TTL = 12 * 3600.0
 
 
 class DemoIdentities:
-    """Anonymous demo visitors that keep their user id across reloads.
+    """Demo visitors that keep their user id across reloads.
 
-    ``GET /demo/identity`` mints a guest user and a token for it (signed with a random
-    per-process key); :meth:`authenticate` accepts that token (``?token=``), so a reloaded
-    page is the same user and may resume its session (the core refuses to resume another
-    user's session). Without a token, a connection gets a fresh guest identity. A bad or
-    expired token is refused (4003): the page then asks for a new identity.
+    ``GET /demo/identity`` mints a guest user and a token for it; :meth:`authenticate`
+    accepts that token (``?token=``), so a reloaded page is the same user and may resume
+    its session (the core refuses to resume another user's session). A bad or expired
+    token is refused (4003): the page then asks for a new identity.
+
+    Args:
+        secret: the HMAC key tokens are signed and verified with. ``None`` (the demo): a
+            random key per process, and a connection without a token gets a fresh guest
+            identity. Given (``settings.auth_secret``): tokens from
+            :func:`rtcsignal.auth.mint_token` with that key are accepted, from the bearer
+            header, ``token`` query parameter or cookie as the runtime's default hook
+            reads them, and a connection without a token is refused.
+        prefix: the guest users' prefix.
+        ttl: the guest tokens' lifetime in seconds.
     """
 
-    def __init__(self, *, prefix: str = "guest-", ttl: float = DEMO_IDENTITY_TTL) -> None:
-        self._secret = secrets.token_urlsafe(32)
+    def __init__(
+        self, *, secret: str | None = None, prefix: str = "guest-", ttl: float = DEMO_IDENTITY_TTL
+    ) -> None:
+        self.anonymous: Final = secret is None
+        self._secret = secrets.token_urlsafe(32) if secret is None else secret
         self._verify = TokenVerifier(self._secret)
         self._prefix = prefix
         self._ttl = ttl
@@ -86,10 +104,13 @@ class DemoIdentities:
         """The runtime's ``authenticate`` hook.
 
         Raises:
-            AuthError: a token was given and is malformed, badly signed or expired.
+            AuthError: a token was given and is malformed, badly signed or expired; or,
+                with a configured secret, no token was given.
         """
-        token = request.query.get("token")
+        token = extract_token(request)
         if not token:
+            if not self.anonymous:
+                raise AuthError("no token")
             return self._guest()
         return self._verify(token, time.time())
 
@@ -150,7 +171,7 @@ async def run_server(
     """
     from rtcsignal.adapters.websockets import serve  # only the server needs websockets
 
-    identities = DemoIdentities()
+    identities = DemoIdentities(secret=settings.auth_secret)
     runtime = Runtime(settings, authenticate=identities.authenticate)
     async with runtime:
         table = {**demo_routes(runtime, identities), **(routes or {})}
@@ -200,15 +221,48 @@ def _settings(args: argparse.Namespace) -> RuntimeSettings:
     return attrs.evolve(settings, **overrides)
 
 
+_BIND_ERRORS: Final = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
+"""Why a listening socket cannot be opened: the port is taken, the address is not this
+host's, or a privileged port without the privilege."""
+
+
+def _bind_error(exc: BaseException) -> OSError | None:
+    """The ``OSError`` of a failed bind in ``exc`` (alone or inside exception groups)."""
+    if isinstance(exc, OSError):
+        return exc if exc.errno in _BIND_ERRORS else None
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _bind_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
 def _main(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
+        if settings.auth_secret is not None:
+            TokenVerifier(settings.auth_secret)  # refuse a short secret before listening
     except (SettingsError, OSError) as exc:
         print(f"rtcsignal serve: {exc}", file=sys.stderr)
         return 2
+    except ValueError as exc:
+        print(f"rtcsignal serve: settings: auth_secret: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per HTTP GET
-    anyio.run(run_server, settings)
+    try:
+        anyio.run(run_server, settings)
+    except (OSError, BaseExceptionGroup) as exc:
+        error = _bind_error(exc)
+        if error is None:
+            raise
+        reason = os.strerror(error.errno) if error.errno is not None else str(error)
+        print(
+            f"rtcsignal serve: cannot listen on {settings.host}:{settings.port}: {reason}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -123,6 +123,10 @@ def test_typed_errors(served: Served) -> None:
     client.request({"type": "join", "room": "standup"})
     client.send(json.dumps({"type": "join", "room": "a"}))
     assert client.recv()["code"] == "invalid_message"
+    missing = client.request({"type": "join"})  # issue 17: the absent field is named
+    assert (missing["code"], missing["details"]) == ("invalid_message", {"field": "room"})
+    client.send({"type": "ping", "id": ""})  # the empty string is an id (issue 17)
+    assert client.recv() == {"type": "pong", "id": ""}
     client.close()
 
 
@@ -169,8 +173,15 @@ async def _pause() -> None:
 def test_resume_after_a_dropped_socket(served: Served) -> None:
     alice, bob = open_client(served, "alice"), open_client(served, "bob")
     welcome = hello(alice)
+    assert (welcome["resumed"], welcome["seq"], welcome["gap"]) == (False, 0, False)
     hello(bob)
-    alice.request({"type": "join", "room": "standup"})
+    snapshot = alice.request({"type": "join", "room": "standup"})["result"]
+    assert (snapshot["join_policy"], snapshot["recording"], snapshot["locked"]) == (
+        "open",
+        "idle",
+        False,
+    )
+    assert snapshot["participants"][0]["state"] == "connected"
     bob.request({"type": "join", "room": "standup"})
     last_seq = alice.expect("participant_joined")["seq"]
     # the TCP connection dies without a close frame
@@ -182,11 +193,11 @@ def test_resume_after_a_dropped_socket(served: Served) -> None:
     again = open_client(served, "alice")
     resumed = hello(again, resume=welcome["resume_token"], last_seq=last_seq)
     assert resumed["resumed"] is True
-    assert resumed.get("gap", False) is False  # omitted when false
+    assert resumed["gap"] is False
     assert resumed["session"] == welcome["session"]
     assert again.expect("chat")["text"] == "are you there?"
     back = bob.expect("participant_updated")["participant"]
-    assert back.get("state", "connected") == "connected"  # the default is omitted
+    assert back["state"] == "connected"  # issue 17: on the wire, though the default
     assert served.metrics.total("rtcsignal_resumes_total", gap="false") == 1
     again.close()
     bob.close()

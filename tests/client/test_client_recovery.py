@@ -50,6 +50,9 @@ def welcome(hello: dict[str, Any], **extra: Any) -> str:
             "user": "u1",
             "resume_token": f"tok{extra.pop('n', 1)}",
             "limits": LIMITS,
+            "resumed": False,
+            "seq": 0,
+            "gap": False,
             **extra,
         }
     )

@@ -189,3 +189,32 @@ def test_the_declarations_ship_next_to_the_module() -> None:
         "bufferCandidate",
     }
     assert exported == declared == expected
+
+
+def _optional(text: str, name: str) -> set[str]:
+    body = re.search(
+        rf"^export interface {name}(?: extends [\w, ]+)? \{{\n(.*?)^\}}", text, re.S | re.M
+    )
+    assert body is not None, name
+    return set(re.findall(r"^  (?:readonly )?(\w+)\?:", body.group(1), re.M))
+
+
+def test_the_declarations_mark_optional_exactly_what_the_server_leaves_out() -> None:
+    """Issue 17: a field the server always writes is not optional in the declarations
+    (``welcome.seq``, a snapshot's ``locked``, a participant's ``state`` ...), and a field
+    it leaves out when it has no value is."""
+    text = DTS.read_text()
+    structs = {
+        "Welcome": p.Welcome,
+        "RoomSnapshot": p.RoomSnapshot,
+        "RoomUpdated": p.RoomUpdated,
+        "GoingAway": p.GoingAway,
+        "ParticipantInfo": p.ParticipantInfo,
+        "CallInfo": p.CallInfo,
+        "LobbyEntry": p.LobbyEntry,
+    }
+    for name, struct in structs.items():
+        left_out = {f.encode_name for f in msgspec.structs.fields(struct) if not f.required}
+        if issubclass(struct, p.Event):
+            left_out.discard("seq")  # EventBase: every delivered event carries it
+        assert _optional(text, name) == left_out, name

@@ -9,7 +9,18 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies_ratelimit import policies, small_policy, traffic
+from strategies_ratelimit import (
+    ADDRESSES,
+    KINDS,
+    ROOMS,
+    USERS,
+    gaps,
+    messages,
+    policies,
+    small_policy,
+    starts,
+    traffic,
+)
 
 from rtcsignal.ratelimit import (
     CLOSE_CODE_MESSAGE_TOO_BIG,
@@ -54,12 +65,15 @@ class Reference:
         if policy.default_kind.limit is not None:
             self.kinds["\x00default"] = make(policy.default_kind.limit)
         self.strikes: dict[str, list[float]] = {}
+        self.told: dict[tuple[str, str], float] = {}  # (connection, kind) -> wait until
 
     def forget(self, connection: str) -> None:
         self.shared["connection"].forget(connection)
         for lim in self.kinds.values():
             lim.forget(("connection", connection))
         self.strikes.pop(connection, None)
+        for key in [k for k in self.told if k[0] == connection]:
+            del self.told[key]
 
     def check(
         self, now: float, kind: str, connection: str, user: Any, address: Any, room: Any
@@ -87,11 +101,14 @@ class Reference:
                 lim.charge(key, now, cost)
             return Verdict(allowed=True, action=None, retry_after=0.0, scope=None, kind=kind)
         action = spec.on_deny if denied_by == "kind" else OnDeny.REJECT
-        strikes = self.strikes.setdefault(connection, [])
-        strikes.append(now)
-        recent = strikes[-self.policy.strikes :]
-        if len(recent) >= self.policy.strikes and now - recent[0] <= self.policy.strike_window:
-            action = OnDeny.CLOSE
+        until = self.told.get((connection, kind))
+        self.told[(connection, kind)] = max(now + worst, until or -math.inf)
+        if until is not None and now < until:  # sent before the wait it was told: a strike
+            strikes = self.strikes.setdefault(connection, [])
+            strikes.append(now)
+            recent = strikes[-self.policy.strikes :]
+            if len(recent) >= self.policy.strikes and now - recent[0] <= self.policy.strike_window:
+                action = OnDeny.CLOSE
         return Verdict(allowed=False, action=action, retry_after=worst, scope=denied_by, kind=kind)
 
 
@@ -120,8 +137,9 @@ def test_typing_flood_is_dropped_then_closed() -> None:
     assert [v.allowed for v in verdicts[:3]] == [True] * 3
     denied = verdicts[3:]
     assert all(v.scope == "kind" and v.retry_after > 0 for v in denied)
-    assert [v.action for v in denied[:29]] == [OnDeny.DROP] * 29
-    assert denied[29].action is OnDeny.CLOSE, "the 30th strike within 10 s closes"
+    # the first denial tells the wait; each later one ignores it: the 30th strike closes
+    assert [v.action for v in denied[:30]] == [OnDeny.DROP] * 30
+    assert denied[30].action is OnDeny.CLOSE, "the 30th strike within 10 s closes"
 
 
 def test_chat_is_rejected_with_retry_after_per_user() -> None:
@@ -241,7 +259,7 @@ def test_strikes_outside_the_window_do_not_close() -> None:
     now += 5.0
     assert lim.check(kind="typing", now=now, connection="c").allowed
     assert lim.check(kind="typing", now=now, connection="c").allowed
-    for _ in range(2):
+    for _ in range(3):  # the wait told, then two strikes
         assert lim.check(kind="typing", now=now, connection="c").action is OnDeny.DROP
     assert lim.check(kind="typing", now=now, connection="c").action is OnDeny.CLOSE
 
@@ -251,9 +269,53 @@ def test_strikes_count_denials_of_every_scope() -> None:
     lim.check(kind="chat", now=0.0, connection="c", user="u", room="r")
     lim.check(kind="chat", now=0.0, connection="c", user="u", room="r")
     actions = [
-        lim.check(kind="chat", now=0.0, connection="c", user="u", room="r").action for _ in range(3)
+        lim.check(kind="chat", now=0.0, connection="c", user="u", room="r").action for _ in range(4)
     ]
-    assert actions == [OnDeny.REJECT, OnDeny.REJECT, OnDeny.CLOSE]
+    assert actions == [OnDeny.REJECT, OnDeny.REJECT, OnDeny.REJECT, OnDeny.CLOSE]
+
+
+def test_a_client_that_waits_retry_after_never_strikes() -> None:
+    """Issue 17: one candidate in flight, retried after each retry_after, is never closed
+    (before, 30 honoured waits in under a second of candidates closed it)."""
+    lim = InboundLimiter(RatePolicy.default())
+    now, denials = 0.0, 0
+    for _ in range(2_000):
+        verdict = lim.check(kind="candidate", now=now, connection="c", user="u", room="r")
+        assert verdict.action is not OnDeny.CLOSE
+        if not verdict.allowed:
+            denials += 1
+            now += verdict.retry_after  # exactly as told
+    assert denials > lim.policy.strikes * 2
+
+
+def test_a_retry_inside_the_wait_is_a_strike_and_one_after_it_is_not() -> None:
+    lim = InboundLimiter(tight(strikes=2, strike_window=10.0))
+    for _ in range(2):
+        assert lim.check(kind="typing", now=0.0, connection="c").allowed
+    told = lim.check(kind="typing", now=0.0, connection="c")
+    assert (told.action, told.retry_after) == (OnDeny.DROP, 0.5)
+    assert lim.check(kind="typing", now=0.499, connection="c").action is OnDeny.DROP  # strike 1
+    assert lim.check(kind="typing", now=0.5, connection="c").allowed  # waited as told
+    # a different kind was told nothing: its first denial is no strike
+    lim2 = InboundLimiter(tight(strikes=1, connection=LimitSpec(rate=1, burst=2)))
+    lim2.check(kind="typing", now=0.0, connection="c")
+    lim2.check(kind="typing", now=0.0, connection="c")
+    assert lim2.check(kind="typing", now=0.0, connection="c").action is OnDeny.REJECT
+    assert lim2.check(kind="chat", now=0.0, connection="c").action is OnDeny.REJECT
+    assert lim2.check(kind="chat", now=0.0, connection="c").action is OnDeny.CLOSE
+
+
+def test_the_waits_told_are_bounded_per_connection() -> None:
+    lim = InboundLimiter(tight(connection=LimitSpec(rate=1, burst=2), strikes=1))
+    lim.check(kind="typing", now=0.0, connection="c")
+    lim.check(kind="typing", now=0.0, connection="c")
+    for i in range(200):  # junk kinds, each denied by the ceiling: remembered up to the cap
+        assert lim.check(kind=f"k{i}", now=0.0, connection="c").action is OnDeny.REJECT
+    assert len(lim._conns["c"].told or {}) == 64
+    assert lim.check(kind="k0", now=0.5, connection="c").action is OnDeny.CLOSE
+    assert lim.check(kind="k199", now=1.0, connection="c").allowed  # elapsed: pruned
+    lim.check(kind="typing", now=1.0, connection="c")
+    assert lim.check(kind="k199", now=1.0, connection="c").action is OnDeny.REJECT
 
 
 def test_forget_connection_resets_its_state_but_not_shared_scopes() -> None:
@@ -293,11 +355,12 @@ def test_sweep_drops_recovered_state() -> None:
 
 def test_recent_strikes_keep_a_connection_from_being_swept() -> None:
     lim = InboundLimiter(tight(strikes=3, strike_window=10.0))
-    for _ in range(4):
+    for _ in range(5):  # two allowed, the wait told, two strikes
         lim.check(kind="typing", now=0.0, connection="c")
     assert lim.sweep(5.0) == 0
     assert lim.check(kind="typing", now=5.0, connection="c").allowed
     assert lim.check(kind="typing", now=5.0, connection="c").allowed
+    assert lim.check(kind="typing", now=5.0, connection="c").action is OnDeny.DROP  # told
     assert lim.check(kind="typing", now=5.0, connection="c").action is OnDeny.CLOSE
 
 
@@ -368,3 +431,76 @@ def test_denials_never_charge(policy: RatePolicy, data: st.DataObject) -> None:
 def test_kind_limit_validation_happens_in_the_policy() -> None:
     with pytest.raises(ValueError, match="could never be admitted"):
         RatePolicy(connection=LimitSpec(rate=1, burst=2), kinds={"x": KindLimit(cost=3)})
+
+
+@given(policy=policies(), data=st.data())
+def test_a_client_that_waits_every_retry_after_is_never_closed(
+    policy: RatePolicy, data: st.DataObject
+) -> None:
+    """Arbitrary arrivals of one polite connection among others sharing its user, address
+    and room: whenever it was told ``retry_after`` for a kind, it sends that kind again only
+    once the wait has elapsed (sometimes exactly then). It is never closed."""
+    lim = InboundLimiter(policy)
+    told: dict[str, float] = {}
+    now = data.draw(starts)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=200))):
+        now += data.draw(gaps(data.draw(st.sampled_from([2.0, 20.0, 200.0]))))
+        if data.draw(st.booleans()):  # someone else's traffic, charging shared scopes
+            lim.check(now=now, **data.draw(messages()))  # type: ignore[arg-type]
+            continue
+        kind = data.draw(st.sampled_from(KINDS))
+        until = told.get(kind, -math.inf)
+        if until > now:
+            if not data.draw(st.booleans()):
+                continue  # still waiting
+            now = until  # retry exactly when told
+        verdict = lim.check(
+            kind=kind,
+            now=now,
+            connection="polite",
+            user=data.draw(st.sampled_from(USERS)),
+            address=data.draw(st.sampled_from(ADDRESSES)),
+            room=data.draw(st.sampled_from(ROOMS)),
+        )
+        assert verdict.action is not OnDeny.CLOSE, (now, kind, told)
+        if not verdict.allowed:
+            told[kind] = now + verdict.retry_after
+
+
+@given(policy=policies(), data=st.data())
+def test_a_client_that_ignores_retry_after_is_closed_within_strikes_plus_one_denials(
+    policy: RatePolicy, data: st.DataObject
+) -> None:
+    """One kind sent until denied, then again and again before the wait told elapsed
+    (at arbitrary instants within it and within the strike window): the first denial
+    tells the wait, each later one is a strike, and the ``strikes``-th strike closes."""
+    lim = InboundLimiter(policy)
+    kind = data.draw(st.sampled_from(KINDS))
+    scopes = {
+        "connection": "rude",
+        "user": data.draw(st.sampled_from(USERS)),
+        "address": data.draw(st.sampled_from(ADDRESSES)),
+        "room": data.draw(st.sampled_from(ROOMS)),
+    }
+    t0 = data.draw(starts)
+    verdict = lim.check(kind=kind, now=t0, **scopes)  # type: ignore[arg-type]
+    for _ in range(1_000):  # the burst, sent at once
+        if not verdict.allowed:
+            break
+        verdict = lim.check(kind=kind, now=t0, **scopes)  # type: ignore[arg-type]
+    assert not verdict.allowed
+    assert verdict.action is not OnDeny.CLOSE
+    # before the wait told (less its rounding) and well within the strike window
+    horizon = max(0.0, min(verdict.retry_after - 0.002, policy.strike_window / 2))
+    offsets = sorted(
+        data.draw(
+            st.lists(
+                st.floats(min_value=0.0, max_value=horizon),
+                min_size=policy.strikes,
+                max_size=policy.strikes,
+            )
+        )
+    )
+    actions = [lim.check(kind=kind, now=t0 + u, **scopes).action for u in offsets]  # type: ignore[arg-type]
+    assert actions[-1] is OnDeny.CLOSE
+    assert OnDeny.CLOSE not in actions[:-1]

@@ -44,6 +44,9 @@ def _enough_file_descriptors() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
 
 
+REPLIES = {"ok", "error", "welcome", "pong"}  # tell replies by type: welcome carries seq
+
+
 def _served(**overrides: Any) -> Iterator[Served]:
     server = serve_adapter("websockets", settings(**overrides))
     yield server
@@ -67,7 +70,7 @@ async def _request(ws: ClientConnection, message: dict[str, Any]) -> dict[str, A
     await ws.send(json.dumps(message))
     while True:
         frame = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
-        if frame.get("id") == message["id"] and "seq" not in frame:
+        if frame.get("id") == message["id"] and frame["type"] in REPLIES:
             return dict(frame)
 
 

@@ -6,14 +6,18 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+
+from rtcsignal.auth import TokenVerifier, mint_token
 
 WAIT = 10.0
 
@@ -94,3 +98,142 @@ def test_demo_rooms_hold_a_mesh_call_unless_configured(
     sized = tmp_path / "sized.toml"
     sized.write_text("[server.default_room]\ncapacity = 4\n")
     assert capacity(str(sized)) == 4
+
+
+SECRET = "serve-secret-0123456789abcdef-0123456789"
+
+
+class _Serving:
+    """``python -m rtcsignal serve`` on loopback port 0, stopped by its pid."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("RTCSIGNAL_")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rtcsignal", "serve", "--host", "127.0.0.1", "--port", "0"]
+            + list(args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**clean, "RTCSIGNAL_SHUTDOWN_GRACE": "1", **(env or {})},
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        match = re.search(r"ws://127\.0\.0\.1:(\d+)/ws", line)
+        if not match:
+            self.stop()
+            raise AssertionError(line + (self.proc.stderr.read() if self.proc.stderr else ""))
+        self.port = int(match.group(1))
+
+    def welcome_or_close(self, query: str = "") -> dict[str, object] | int:
+        """Say hello over a WebSocket; return the welcome, or the close code."""
+        with connect(f"ws://127.0.0.1:{self.port}/ws{query}", open_timeout=WAIT) as ws:
+            try:
+                ws.send(json.dumps({"type": "hello", "version": 1, "id": 1}))
+                return dict(json.loads(ws.recv(timeout=WAIT)))
+            except ConnectionClosed as exc:
+                assert exc.rcvd is not None
+                return exc.rcvd.code
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(WAIT)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.mark.parametrize("source", ["env", "config"])
+def test_serve_verifies_tokens_with_its_auth_secret(source: str, tmp_path: Path) -> None:
+    """Issue 17: with ``auth_secret`` (environment or ``--config``), a token minted with it
+    is accepted as its user, a token-less or foreign connection is refused 4003, and
+    ``/demo/identity`` mints with the secret (so instances sharing it accept its tokens)."""
+    if source == "env":
+        serving = _Serving(env={"RTCSIGNAL_AUTH_SECRET": SECRET})
+    else:
+        config = tmp_path / "serve.toml"
+        config.write_text(f'auth_secret = "{SECRET}"\n')
+        serving = _Serving("--config", str(config))
+    try:
+        token = mint_token(SECRET, user="carol", ttl=60, now=time.time())
+        welcome = serving.welcome_or_close(f"?token={token}")
+        assert isinstance(welcome, dict) and welcome["user"] == "carol", welcome
+        assert serving.welcome_or_close() == 4003  # no token: no guest with a secret
+        foreign = mint_token("x" * 40, user="mallory", ttl=60, now=time.time())
+        assert serving.welcome_or_close(f"?token={foreign}") == 4003
+        url = f"http://127.0.0.1:{serving.port}/demo/identity"
+        with urllib.request.urlopen(url, timeout=WAIT) as reply:
+            minted = json.loads(reply.read())
+        assert TokenVerifier(SECRET)(minted["token"], time.time()).user == minted["user"]
+        welcome = serving.welcome_or_close(f"?token={minted['token']}")
+        assert isinstance(welcome, dict) and welcome["user"] == minted["user"]
+    finally:
+        serving.stop()
+
+
+def test_serve_without_a_secret_keeps_the_demo_identities() -> None:
+    serving = _Serving()
+    try:
+        welcome = serving.welcome_or_close()
+        assert isinstance(welcome, dict) and str(welcome["user"]).startswith("guest-")
+        token = mint_token(SECRET, user="carol", ttl=60, now=time.time())
+        assert serving.welcome_or_close(f"?token={token}") == 4003  # the key is random
+    finally:
+        serving.stop()
+
+
+def test_serve_refuses_a_short_auth_secret_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rtcsignal", "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RTCSIGNAL_AUTH_SECRET": "short"},
+        timeout=WAIT * 3,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("rtcsignal serve: settings: auth_secret: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line() -> None:
+    """Issue 17: no traceback, one line naming the address, exit status 1."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "rtcsignal", "serve", "--host", "127.0.0.1"]
+            + ["--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=WAIT * 3,
+            check=False,
+        )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"rtcsignal serve: cannot listen on 127.0.0.1:{port}: Address already in use"]
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_rooms_allow_duplicate_joins_by_default() -> None:
+    """The documented default of serve's rooms: one user on two devices holds two seats."""
+    serving = _Serving(env={"RTCSIGNAL_AUTH_SECRET": SECRET})
+    try:
+        token = mint_token(SECRET, user="dora", ttl=60, now=time.time())
+        url = f"ws://127.0.0.1:{serving.port}/ws?token={token}"
+        with connect(url, open_timeout=WAIT) as phone, connect(url, open_timeout=WAIT) as laptop:
+            results = []
+            for ws in (phone, laptop):
+                ws.send(json.dumps({"type": "hello", "version": 1, "id": 1}))
+                assert json.loads(ws.recv(timeout=WAIT))["type"] == "welcome"
+                ws.send(json.dumps({"type": "join", "room": "standup", "id": 2}))
+                while (reply := json.loads(ws.recv(timeout=WAIT)))["type"] not in ("ok", "error"):
+                    pass
+                results.append(reply)
+        assert [r["type"] for r in results] == ["ok", "ok"], results
+        assert len(results[1]["result"]["participants"]) == 2
+    finally:
+        serving.stop()

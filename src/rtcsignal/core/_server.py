@@ -320,7 +320,7 @@ class Server:
         """Tell every connection to reconnect elsewhere (``going_away``) and close it with
         1001. Sessions enter their grace period like any drop."""
         fx: list[Effect] = []
-        going = p.GoingAway(reason=reason[: p.MAX_REASON_CHARS])
+        going = p.GoingAway(reason=reason[: p.MAX_REASON_CHARS], reconnect=True)
         for conn in list(self._edge.conns.values()):
             self._edge.send(conn.id, going, fx)
             self._close(conn, CloseCode.GOING_AWAY, reason, now, fx)

@@ -11,15 +11,16 @@ and the request ``id`` is recovered where the frame allows it.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
 from ._errors import CloseCode, ErrorCode, ProtocolError
 from ._limits import MAX_FRAME_BYTES
-from ._messages import ClientMessage, Message, ServerMessage
+from ._messages import App, ClientMessage, Message, ServerMessage, Stats
 from ._types import RequestId
 
 __all__ = ["Format", "decode_client", "decode_server", "encode", "frame_format"]
@@ -49,6 +50,8 @@ _ID_MSGPACK = msgspec.msgpack.Decoder(_IdOnly)
 _ENCODE_JSON = msgspec.json.Encoder().encode
 _ENCODE_MSGPACK = msgspec.msgpack.Encoder().encode
 _PATH = re.compile(r" - at `(\$[^`]{0,200})`$")
+# msgspec's wording for an absent field: the path (when nested) names its object only
+_MISSING = re.compile(r"^Object missing required field `([^`]{1,200})`")
 
 
 def frame_format(data: bytes | str) -> Format:
@@ -96,12 +99,43 @@ def _validation_error(exc: msgspec.ValidationError, data: bytes | str) -> Protoc
             request_id=request_id,
             details={"field": "type"},
         )
+    field = path.removeprefix("$.") if path != "$" else None
+    missing = _MISSING.match(text)
+    if missing is not None:  # name the absent field itself, under its object's path
+        field = missing.group(1) if field is None else f"{field}.{missing.group(1)}"
     return ProtocolError(
         ErrorCode.INVALID_MESSAGE,
         f"invalid message: {text}",
         request_id=request_id,
-        details={"field": path.removeprefix("$.") if path != "$" else None},
+        details={"field": field},
     )
+
+
+_FREE_VALUES: Final = {App: "payload", Stats: "report"}
+"""Client messages with free-form values (any JSON value; a stats report's numbers)."""
+
+
+def _refuse_non_finite(msg: App | Stats) -> None:
+    """MessagePack carries NaN and infinity, JSON cannot: a relayed ``app`` payload would
+    reach a JSON peer as ``null``, and a stats value would poison a metric. Refuse them at
+    decode with the path of the first one (``payload.points[1][0]``), as a bad type is."""
+    name = _FREE_VALUES[type(msg)]
+    stack: list[tuple[str, Any]] = [(name, getattr(msg, name))]
+    while stack:
+        path, value = stack.pop()
+        if type(value) is float:
+            if not math.isfinite(value):
+                raise ProtocolError(
+                    ErrorCode.INVALID_MESSAGE,
+                    f"invalid message: {value!r} is not a finite number (JSON has no"
+                    f" NaN or infinity) - at `$.{path}`",
+                    request_id=msg.id,
+                    details={"field": path},
+                )
+        elif type(value) is list:
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+        elif type(value) is dict:
+            stack.extend((f"{path}.{k}", v) for k, v in reversed(list(value.items())))
 
 
 def decode_client(data: bytes | str, *, max_frame_bytes: int = MAX_FRAME_BYTES) -> ClientMessage:
@@ -128,8 +162,8 @@ def decode_client(data: bytes | str, *, max_frame_bytes: int = MAX_FRAME_BYTES) 
         )
     try:
         if isinstance(data, str):
-            return _CLIENT_JSON.decode(data)
-        return _CLIENT_MSGPACK.decode(data)
+            return _CLIENT_JSON.decode(data)  # JSON has no NaN or infinity (1e999 is refused)
+        msg = _CLIENT_MSGPACK.decode(data)
     except msgspec.ValidationError as exc:
         raise _validation_error(exc, data) from None
     except msgspec.DecodeError as exc:
@@ -142,6 +176,9 @@ def decode_client(data: bytes | str, *, max_frame_bytes: int = MAX_FRAME_BYTES) 
         raise ProtocolError(
             ErrorCode.MALFORMED_FRAME, f"malformed frame: {type(exc).__name__}"
         ) from None
+    if isinstance(msg, App | Stats):
+        _refuse_non_finite(msg)
+    return msg
 
 
 def decode_server(data: bytes | str) -> ServerMessage:

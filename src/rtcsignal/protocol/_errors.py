@@ -124,6 +124,10 @@ class CloseCode(enum.IntEnum):
     """RFC 6455 §7.4.1: normal closure."""
     GOING_AWAY = 1001
     """RFC 6455 §7.4.1: server shutting down; reconnect and resume elsewhere."""
+    INVALID_PAYLOAD = 1007
+    """RFC 6455 §7.4.1, §8.1: a text frame that is not valid UTF-8. Closed by the
+    WebSocket layer (the framework) before the core sees the frame; listed so the codes a
+    client may see are in one place."""
     POLICY_VIOLATION = 1008
     """RFC 6455 §7.4.1: sustained abuse of the rate limits."""
     MESSAGE_TOO_BIG = 1009

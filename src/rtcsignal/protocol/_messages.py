@@ -346,10 +346,10 @@ class Welcome(Message, frozen=True, kw_only=True, omit_defaults=True, tag="welco
     user: UserId
     resume_token: Token
     limits: ServerLimits
-    resumed: bool = False
-    seq: Seq = 0
+    resumed: bool
+    seq: Seq
     """The last ``seq`` delivered to this session before this welcome."""
-    gap: bool = False
+    gap: bool
     """On resume: events were lost beyond the replay buffer; fresh snapshots follow."""
     ice_servers: Annotated[tuple[IceServer, ...], msgspec.Meta(max_length=MAX_ICE_SERVERS)] = ()
     """STUN/TURN servers for ``RTCPeerConnection``'s ``iceServers``, with TURN credentials
@@ -365,10 +365,10 @@ class RoomSnapshot(Message, frozen=True, kw_only=True, omit_defaults=True, tag="
     you: PeerId
     host: PeerId | None = None
     participants: tuple[ParticipantInfo, ...]
-    locked: bool = False
-    join_policy: JoinPolicyName = "open"
+    locked: bool
+    join_policy: JoinPolicyName
     layout: Layout | None = None
-    recording: RecordingState = "idle"
+    recording: RecordingState
     capacity: int
     chat: tuple[Chat, ...] = ()
     lobby: tuple[LobbyEntry, ...] = ()
@@ -462,7 +462,7 @@ class RoomUpdated(Event, frozen=True, kw_only=True, omit_defaults=True, tag="roo
     room: RoomId
     locked: bool
     layout: Layout | None = None
-    recording: RecordingState = "idle"
+    recording: RecordingState
     by: PeerId | None = None
 
 
@@ -515,7 +515,7 @@ class GoingAway(Message, frozen=True, kw_only=True, omit_defaults=True, tag="goi
     """The server is shutting down: reconnect (to any instance) and resume."""
 
     reason: Reason
-    reconnect: bool = True
+    reconnect: bool
 
 
 ServerMessage = (

@@ -34,11 +34,11 @@ _LAYOUT = r"^[a-z][a-z0-9_-]*$"
 
 RequestId = (
     Annotated[int, msgspec.Meta(ge=0, le=MAX_REQUEST_ID_INT)]
-    | Annotated[
-        str, msgspec.Meta(min_length=1, max_length=MAX_REQUEST_ID_CHARS, pattern=_NO_CONTROL)
-    ]
+    | Annotated[str, msgspec.Meta(max_length=MAX_REQUEST_ID_CHARS, pattern=_NO_CONTROL)]
 )
-"""A client-chosen request id: a non-negative integer or a short string."""
+"""A client-chosen request id: a non-negative integer or a string of at most 64
+characters, the empty string included (as the docs always said: ``""`` is an id like
+any other and is echoed; only an absent ``id`` means none)."""
 RoomId = Annotated[str, msgspec.Meta(pattern=ROOM_ID_PATTERN)]
 """A room id: 3-64 characters of ``[A-Za-z0-9_-]``."""
 PeerId = Annotated[str, msgspec.Meta(pattern=PARTICIPANT_ID_PATTERN)]
@@ -103,11 +103,11 @@ class ParticipantInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
     role: Role
     order: int
     """The room-local join order: for each pair, the later joiner is the *polite* peer."""
-    state: PresenceState = "connected"
-    audio: bool = False
-    video: bool = False
-    screen: bool = False
-    hand: bool = False
+    state: PresenceState
+    audio: bool
+    video: bool
+    screen: bool
+    hand: bool
 
 
 class LobbyEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -126,7 +126,7 @@ class CallInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, ta
     caller: UserId
     invitees: tuple[UserId, ...]
     state: CallStateName
-    media: Literal["audio", "video"] = "video"
+    media: Literal["audio", "video"]
     reason: CallEndReason | None = None
     answered_by: tuple[UserId, ...] = ()
     duration: float | None = None

@@ -24,14 +24,24 @@ Rules:
    that wait (rounded up to the millisecond): waiting that long satisfies every scope,
    unless other traffic charges a shared one meanwhile.
 3. **What a denial does.** A ``kind`` denial takes the kind's ``on_deny``; the shared
-   ceilings deny as ``REJECT``. Every denial is a strike against the connection (drop
-   kinds too); ``strikes`` of them within ``strike_window`` make the action ``CLOSE``
-   (1008, RFC 6455 §7.4.1).
-4. **Bounded memory.** A connection's state (its ceiling, its per-connection kinds, its
-   strikes) is one dict entry, so :meth:`InboundLimiter.forget_connection` is one ``pop``;
-   the table is swept of recovered entries and capped at ``max_keys`` (least recently
-   used evicted). Every other scope is a :class:`Limiter` with the same cap.
-5. **No clock.** ``now`` is clamped to the largest value seen: a clock step backwards
+   ceilings deny as ``REJECT``.
+4. **Strikes punish only ignored waits.** A denial tells the connection a ``retry_after``
+   for that kind. A later message of the kind that
+   arrives *before* that wait has elapsed ignored it: its denial is a strike. A denial of a
+   message sent after the wait (other traffic charged a shared scope meanwhile) or of a
+   kind not yet told anything is no strike. Waits are per kind name, not per bucket: a
+   client told to wait for ``lock`` was told nothing about ``mute``, though both share
+   ``default_kind``. ``strikes`` strikes within ``strike_window``
+   make the action ``CLOSE`` (1008, RFC 6455 §7.4.1). So a client that always waits as
+   told is never closed, and one that retries at once is closed after ``strikes + 1``
+   denials. The waits told are kept per kind on the denial path only: an allowed
+   message does no strike bookkeeping.
+5. **Bounded memory.** A connection's state (its ceiling, its per-connection kinds, its
+   strikes and the waits it was told) is one dict entry, so
+   :meth:`InboundLimiter.forget_connection` is one ``pop``; the table is swept of
+   recovered entries and capped at ``max_keys`` (least recently used evicted). Every
+   other scope is a :class:`Limiter` with the same cap.
+6. **No clock.** ``now`` is clamped to the largest value seen: a clock step backwards
    grants nothing.
 """
 
@@ -67,6 +77,11 @@ CLOSE_CODE_MESSAGE_TOO_BIG: Final = 1009
 MAX_CACHED_VERDICTS: Final = 256
 """Preallocated allowed verdicts for kinds outside the policy table: the wire has ~30
 kinds; past 256 distinct strings the caller is passing junk and gets fresh objects."""
+
+MAX_TOLD_KINDS: Final = 64
+"""Kinds whose last ``retry_after`` one connection remembers: the wire has ~30 kinds (the
+core checks only decoded messages), so past 64 the caller is passing junk; a kind beyond
+the cap is not remembered and its denials strike nothing until waits elapse."""
 
 _DEFAULT_KEY: Final = "\x00default"  # per-connection state key of kinds without their own limit
 
@@ -117,14 +132,16 @@ class _Rule:
 
 
 class _Conn:
-    """One connection's state: its ceiling TAT, per-connection kind TATs, recent strikes."""
+    """One connection's state: its ceiling TAT, per-connection kind TATs, recent strikes,
+    and per kind the instant until which its last denial told it to wait."""
 
-    __slots__ = ("kinds", "strikes", "tat")
+    __slots__ = ("kinds", "strikes", "tat", "told")
 
     def __init__(self, now: float) -> None:
         self.tat = now
         self.kinds: dict[str, float] = {}
         self.strikes: list[float] | None = None
+        self.told: dict[str, float] | None = None  # kind -> now + retry_after
 
 
 class InboundLimiter:
@@ -341,14 +358,25 @@ class InboundLimiter:
         self, st: _Conn, kind: str, rule: _Rule, scope: str, wait: float, now: float
     ) -> Verdict:
         action = rule.on_deny if scope == "kind" else OnDeny.REJECT
-        strikes = st.strikes
-        if strikes is None:
-            strikes = st.strikes = []
-        strikes.append(now)
-        if len(strikes) > self._strikes:
-            del strikes[0]
-        if len(strikes) >= self._strikes and now - strikes[0] <= self._strike_window:
-            action = OnDeny.CLOSE
+        told = st.told
+        if told is None:
+            told = st.told = {}
+        until = told.get(kind)
+        if until is None or until <= now:
+            # no strike: the first wait told for this kind, or one honoured
+            if until is not None or len(told) < MAX_TOLD_KINDS or self._prune(told, now):
+                told[kind] = now + wait
+        else:  # sent before the wait it was told had elapsed: a strike
+            if now + wait > until:
+                told[kind] = now + wait
+            strikes = st.strikes
+            if strikes is None:
+                strikes = st.strikes = []
+            strikes.append(now)
+            if len(strikes) > self._strikes:
+                del strikes[0]
+            if len(strikes) >= self._strikes and now - strikes[0] <= self._strike_window:
+                action = OnDeny.CLOSE
         last = self._denied
         if (
             last.retry_after != wait
@@ -361,8 +389,17 @@ class InboundLimiter:
             )
         return last
 
+    @staticmethod
+    def _prune(told: dict[str, float], now: float) -> bool:
+        """Drop the waits told that have elapsed; whether there is room for one more."""
+        for k in [k for k, t in told.items() if t <= now]:
+            del told[k]
+        return len(told) < MAX_TOLD_KINDS
+
     def _recovered(self, st: _Conn, now: float) -> bool:
         if st.tat > now or any(t > now for t in st.kinds.values()):
+            return False
+        if st.told and any(t > now for t in st.told.values()):
             return False
         return not st.strikes or now - st.strikes[-1] > self._strike_window
 

@@ -228,10 +228,11 @@ DEFAULT_DEFAULT_KIND: Final = KindLimit(limit=LimitSpec(rate=20, burst=50))
 """Kinds missing from the table share this generous limit (one bucket for all of them)."""
 
 DEFAULT_STRIKES: Final = 30
-"""Denials within the strike window that close a connection: a person hitting a limit
-now and then never gets near 30; a client ignoring ``retry_after`` does within seconds."""
+"""Strikes within the strike window that close a connection. A strike is a denial of a
+message sent before the ``retry_after`` its kind was last told had elapsed: a client that
+waits as told never strikes; one ignoring ``retry_after`` gets 30 within seconds."""
 DEFAULT_STRIKE_WINDOW: Final = 10.0
-"""Seconds over which strikes count: 30 denials in 10 s is 3 a second, sustained."""
+"""Seconds over which strikes count: 30 ignored waits in 10 s is 3 a second, sustained."""
 
 # -- connection guards ------------------------------------------------------------------
 
@@ -283,7 +284,9 @@ class RatePolicy:
         kinds: per wire ``type``, its :class:`KindLimit`; the mapping replaces the
             default table as a whole.
         default_kind: for kinds missing from ``kinds`` (all of them share one bucket).
-        strikes: denials of one connection within ``strike_window`` that close it (1008).
+        strikes: strikes of one connection within ``strike_window`` that close it (1008);
+            a strike is a denial of a message sent before the ``retry_after`` its kind
+            was last told had elapsed.
         strike_window: seconds over which strikes count.
         guards: the per-socket limits the runtime enforces.
         max_keys: the most keys each keyed table holds (limiters, connection states).

@@ -90,13 +90,12 @@ export interface ParticipantInfo {
   role: Role;
   /** Room-local join order: in each pair the later joiner (higher order) is polite. */
   order: number;
-  /** Default `"connected"`. */
-  state?: PresenceState;
-  /** Media flags, default `false`. */
-  audio?: boolean;
-  video?: boolean;
-  screen?: boolean;
-  hand?: boolean;
+  state: PresenceState;
+  /** Media flags. */
+  audio: boolean;
+  video: boolean;
+  screen: boolean;
+  hand: boolean;
 }
 
 /** Someone waiting in a room's lobby. */
@@ -114,10 +113,9 @@ export interface CallInfo {
   caller: string;
   invitees: string[];
   state: CallState;
-  /** Default `"video"`. */
-  media?: CallMedia;
+  media: CallMedia;
   reason?: CallEndReason;
-  /** Default `[]`. */
+  /** Left out when empty. */
   answered_by?: string[];
   /** Seconds from answer to end, once ended after being answered. */
   duration?: number;
@@ -383,12 +381,12 @@ export interface Welcome {
   user: string;
   resume_token: string;
   limits: ServerLimits;
-  /** Default `false`. */
-  resumed?: boolean;
-  /** The last `seq` delivered to this session before this welcome (default 0). */
-  seq?: number;
+  /** Whether an earlier session was resumed. */
+  resumed: boolean;
+  /** The last `seq` delivered to this session before this welcome. */
+  seq: number;
   /** On resume: events were lost; a fresh `room_snapshot` per room follows. */
-  gap?: boolean;
+  gap: boolean;
   /** STUN/TURN servers for `RTCPeerConnection` (left out when none). */
   ice_servers?: IceServer[];
 }
@@ -411,17 +409,14 @@ export interface RoomSnapshot {
   you: string;
   host?: string;
   participants: ParticipantInfo[];
-  /** Default `false`. */
-  locked?: boolean;
-  /** Default `"open"`. */
-  join_policy?: JoinPolicy;
+  locked: boolean;
+  join_policy: JoinPolicy;
   layout?: string;
-  /** Default `"idle"`. */
-  recording?: RecordingState;
+  recording: RecordingState;
   capacity: number;
-  /** Default `[]`. */
+  /** Left out when empty. */
   chat?: ChatEntry[];
-  /** Visible to hosts and moderators only; default `[]`. */
+  /** Visible to hosts and moderators only; left out when empty. */
   lobby?: LobbyEntry[];
   /** Set when the room belongs to a call. */
   call?: string;
@@ -498,8 +493,7 @@ export interface RoomUpdated extends EventBase {
   room: string;
   locked: boolean;
   layout?: string;
-  /** Default `"idle"`. */
-  recording?: RecordingState;
+  recording: RecordingState;
   by?: string;
 }
 /** The lobby's waiting list changed (hosts and moderators). */
@@ -544,8 +538,7 @@ export interface CallEnding extends EventBase {
 export interface GoingAway {
   type: "going_away";
   reason: string;
-  /** Default `true`. */
-  reconnect?: boolean;
+  reconnect: boolean;
 }
 
 /** Relayed messages as they arrive. */

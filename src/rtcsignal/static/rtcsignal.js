@@ -402,7 +402,7 @@ export class SignalingClient extends EventTarget {
   }
 
   _onWelcome(welcome) {
-    const resumedOk = Boolean(welcome.resumed);
+    const resumedOk = welcome.resumed;
     if (!resumedOk) {
       // A fresh session: room memberships of any previous session are gone.
       this.rooms.clear();
@@ -697,11 +697,11 @@ export class SignalingClient extends EventTarget {
     Object.assign(room, {
       you: snap.you,
       host: snap.host ?? null,
-      locked: Boolean(snap.locked),
-      capacity: snap.capacity ?? null,
-      join_policy: snap.join_policy ?? "open",
+      locked: snap.locked,
+      capacity: snap.capacity,
+      join_policy: snap.join_policy,
       layout: snap.layout ?? null,
-      recording: snap.recording ?? "idle",
+      recording: snap.recording,
       call: snap.call ?? null,
       lobby: snap.lobby ?? [],
       chat: (snap.chat ?? []).slice(-CHAT_KEEP),
@@ -733,9 +733,9 @@ export class SignalingClient extends EventTarget {
         room.host = msg.host;
         break;
       case "room_updated":
-        room.locked = Boolean(msg.locked);
+        room.locked = msg.locked;
         room.layout = msg.layout ?? null;
-        room.recording = msg.recording ?? "idle";
+        room.recording = msg.recording;
         break;
       case "lobby_updated":
         room.lobby = msg.lobby ?? [];

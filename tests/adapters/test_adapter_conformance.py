@@ -11,6 +11,7 @@ import socket
 
 import msgspec
 import pytest
+
 from harness_adapters import (
     MAX_CONNECTIONS_PER_USER,
     SECRET,
@@ -18,7 +19,6 @@ from harness_adapters import (
     hello,
     open_client,
 )
-
 from rtcsignal._demo import ANSWER, CANDIDATE, OFFER
 from rtcsignal.auth import mint_token
 from rtcsignal.protocol import MAX_FRAME_BYTES
@@ -67,8 +67,9 @@ def test_auth_rejection_closes_4003_with_reason(
 
 
 def test_bad_and_expired_tokens_are_refused(served: Served) -> None:
-    from harness_adapters import GOOD_ORIGIN, Client
     from websockets.sync.client import connect
+
+    from harness_adapters import GOOD_ORIGIN, Client
 
     forged = mint_token("x" * 32, user="mallory", ttl=60, now=0.0)
     expired = mint_token(SECRET, user="alice", ttl=1, now=1_000.0)

@@ -7,12 +7,12 @@ from typing import Any
 
 import anyio
 import pytest
-from harness_adapters import serve_adapter, settings
 from hypothesis import given
 from hypothesis import strategies as st
 from test_client import ORIGIN, WAIT, next_of, options
 from websockets.asyncio.server import ServerConnection, serve
 
+from harness_adapters import serve_adapter, settings
 from rtcsignal import protocol as p
 from rtcsignal.client import (
     Backoff,

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 import pytest
-from harness_adapters import GOOD_ORIGIN, WAIT, Served, hello, open_client, serve_adapter, token
 
+from harness_adapters import GOOD_ORIGIN, WAIT, Served, hello, open_client, serve_adapter, token
 from rtcsignal.protocol import CloseCode
 
 

@@ -7,8 +7,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from harness_adapters import Served, hello, open_client, serve_adapter, settings
 
+from harness_adapters import Served, hello, open_client, serve_adapter, settings
 from rtcsignal.ratelimit import RatePolicy
 
 STRIKES = 3

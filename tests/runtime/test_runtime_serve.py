@@ -109,8 +109,17 @@ class _Serving:
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("RTCSIGNAL_")}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rtcsignal", "serve", "--host", "127.0.0.1", "--port", "0"]
-            + list(args),
+            [
+                sys.executable,
+                "-m",
+                "rtcsignal",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                *args,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -131,7 +140,8 @@ class _Serving:
                 ws.send(json.dumps({"type": "hello", "version": 1, "id": 1}))
                 return dict(json.loads(ws.recv(timeout=WAIT)))
             except ConnectionClosed as exc:
-                assert exc.rcvd is not None
+                if exc.rcvd is None:
+                    raise AssertionError(f"no close frame received: {exc!r}") from None
                 return exc.rcvd.code
 
     def stop(self) -> None:
@@ -205,8 +215,16 @@ def test_serve_on_a_port_in_use_says_so_in_one_line() -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "rtcsignal", "serve", "--host", "127.0.0.1"]
-            + ["--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "rtcsignal",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             capture_output=True,
             text=True,
             timeout=WAIT * 3,

@@ -1,6 +1,7 @@
 """A minimal rtcsignal server on aiohttp.
 
-RTCSIGNAL_AUTH_SECRET=change-me python examples/aiohttp_server.py --port 8080
+RTCSIGNAL_AUTH_SECRET=change-me-to-32-or-more-random-bytes \\
+    python examples/aiohttp_server.py --port 8080
 """
 
 from __future__ import annotations

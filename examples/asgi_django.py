@@ -1,6 +1,7 @@
 """rtcsignal in front of Django's own ASGI handler (no Channels), served by uvicorn.
 
-    RTCSIGNAL_AUTH_SECRET=change-me python examples/asgi_django.py --port 8080
+    RTCSIGNAL_AUTH_SECRET=change-me-to-32-or-more-random-bytes \\
+        python examples/asgi_django.py --port 8080
 
 Django's ASGI handler serves HTTP only and does not speak lifespan; the rtcsignal
 dispatcher in front takes the WebSocket at ``/ws``, hands every other request to

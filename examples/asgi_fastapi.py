@@ -1,6 +1,7 @@
 """rtcsignal's raw ASGI application mounted in FastAPI, served by uvicorn.
 
-    RTCSIGNAL_AUTH_SECRET=change-me python examples/asgi_fastapi.py --port 8080
+    RTCSIGNAL_AUTH_SECRET=change-me-to-32-or-more-random-bytes \\
+        python examples/asgi_fastapi.py --port 8080
 
 ``app.mount("/rtc", application(runtime, path="/ws", ...))`` puts the WebSocket at
 ``/rtc/ws`` and its health route at ``/rtc/healthz`` (paths are below the mount point);

@@ -1,6 +1,7 @@
 """rtcsignal mounted in a Litestar application, served by uvicorn.
 
-    RTCSIGNAL_AUTH_SECRET=change-me python examples/asgi_litestar.py --port 8080
+    RTCSIGNAL_AUTH_SECRET=change-me-to-32-or-more-random-bytes \\
+        python examples/asgi_litestar.py --port 8080
 
 The signaling WebSocket is the raw ASGI endpoint mounted at ``/rtc``
 (``asgi("/rtc", is_mount=True)``) next to Litestar's own routes; Litestar's lifespan

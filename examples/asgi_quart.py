@@ -1,6 +1,7 @@
 """rtcsignal in front of a Quart application, served by hypercorn.
 
-    RTCSIGNAL_AUTH_SECRET=change-me python examples/asgi_quart.py --port 8080
+    RTCSIGNAL_AUTH_SECRET=change-me-to-32-or-more-random-bytes \\
+        python examples/asgi_quart.py --port 8080
 
 Quart has no mount for other ASGI applications; the rtcsignal dispatcher wraps
 ``app.asgi_app`` instead: the WebSocket at ``/ws`` is rtcsignal's, every other request

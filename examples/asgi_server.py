@@ -1,6 +1,7 @@
 """A plain ASGI rtcsignal server, no framework, under uvicorn, hypercorn or granian.
 
-    RTCSIGNAL_AUTH_SECRET=change-me python examples/asgi_server.py --server uvicorn
+    RTCSIGNAL_AUTH_SECRET=change-me-to-32-or-more-random-bytes \\
+        python examples/asgi_server.py --server uvicorn
 
 The module's ``app`` runs under any ASGI server's command line too (the lifespan
 protocol starts and stops the runtime), with the frame limit and compression settings
@@ -11,7 +12,8 @@ of ``docs/adapters.md``::
     granian --interface asgi examples.asgi_server:app
 
 Run this way instead, a SIGTERM or Ctrl-C first tells every client ``going_away``
-(close 1001, reconnect and resume elsewhere), then stops the server: ASGI servers close
+(close 1001: reconnect; sessions live in this process, so a new one starts fresh), then
+stops the server: ASGI servers close
 their WebSockets themselves before the lifespan shutdown, with 1012 at best.
 """
 

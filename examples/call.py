@@ -1,6 +1,6 @@
 """1:1 calls with ``rtcsignal.client``: ring and accept, ring and decline, ring out.
 
-    python examples/call.py ws://127.0.0.1:8080/ws --secret change-me
+    python examples/call.py ws://127.0.0.1:8080/ws --secret change-me-to-32-or-more-random-bytes
 
 Three users on one server: alice calls bob, who accepts; both are then in the call's
 room (where they would negotiate media) until alice hangs up. Alice calls carol, who
@@ -19,6 +19,7 @@ import anyio
 from rtcsignal import protocol as p
 from rtcsignal.auth import mint_token
 from rtcsignal.client import Client, connect
+from rtcsignal.core import ServerConfig
 
 
 async def next_event(client: Client, kind: type[p.Message], timeout: float) -> p.Message:
@@ -71,6 +72,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("--secret", help="the server's RTCSIGNAL_AUTH_SECRET (not on the demo)")
-    parser.add_argument("--ring-timeout", type=float, default=30.0, help="the server's")
+    parser.add_argument(
+        "--ring-timeout",
+        type=float,
+        default=ServerConfig().ring_timeout,  # the server's default (45 s)
+        help="the server's ring timeout (RTCSIGNAL_SERVER__RING_TIMEOUT)",
+    )
     args = parser.parse_args()
     anyio.run(main, args.url, args.secret, args.ring_timeout)

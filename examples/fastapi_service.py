@@ -1,6 +1,6 @@
 """A FastAPI service with rtcsignal mounted: token auth, health and Prometheus metrics.
 
-    RTCSIGNAL_AUTH_SECRET=change-me SERVICE_API_KEY=backend-key \\
+    RTCSIGNAL_AUTH_SECRET=change-me-to-32-or-more-random-bytes SERVICE_API_KEY=backend-key \\
         python examples/fastapi_service.py --port 8080
 
 * ``GET /token?user=alice&name=Alice`` (header ``X-Api-Key``): mints a 10-minute

@@ -1,6 +1,7 @@
 """A minimal rtcsignal server on Starlette (ASGI), served by uvicorn.
 
-    RTCSIGNAL_AUTH_SECRET=change-me python examples/starlette_server.py --port 8080
+    RTCSIGNAL_AUTH_SECRET=change-me-to-32-or-more-random-bytes \\
+        python examples/starlette_server.py --port 8080
 
 The same app runs under any ASGI server: ``uvicorn examples.starlette_server:app``.
 """

@@ -1,10 +1,12 @@
 """A minimal rtcsignal server on the ``websockets`` adapter (asyncio).
 
-    RTCSIGNAL_AUTH_SECRET=change-me python examples/websockets_server.py --port 8080
+    RTCSIGNAL_AUTH_SECRET=change-me-to-32-or-more-random-bytes \\
+        python examples/websockets_server.py --port 8080
 
 Clients connect to ``ws://127.0.0.1:8080/ws`` with a token minted by
 ``rtcsignal.auth.mint_token(secret, user=..., ttl=...)``. Ctrl-C shuts down gracefully
-(clients get ``going_away`` and close code 1001, and resume elsewhere).
+(clients get ``going_away`` and close code 1001, and reconnect; their sessions lived in
+this process, so they start fresh sessions).
 """
 
 from __future__ import annotations

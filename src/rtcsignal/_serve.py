@@ -18,6 +18,10 @@ connection, so a reload is the same user and can resume its session.
 
 A port already in use ends ``serve`` with one line on stderr and exit status 1.
 
+Metrics: with the ``prometheus`` extra (``prometheus-client``) installed, ``GET /metrics``
+answers the runtime's metrics in the Prometheus text format (:class:`PrometheusMetrics`);
+without it ``/metrics`` is 404. A startup line says which, and how to enable it.
+
 Adding pages: :func:`run_server` takes extra ``routes`` (path -> ``(status, content type,
 body)`` callable) served for plain HTTP GETs next to the WebSocket.
 """
@@ -46,6 +50,7 @@ from rtcsignal.auth import AuthError, TokenVerifier, extract_token, mint_token
 from rtcsignal.core import Identity
 from rtcsignal.runtime import (
     HandshakeRequest,
+    PrometheusMetrics,
     Runtime,
     RuntimeSettings,
     SettingsError,
@@ -156,6 +161,40 @@ def demo_routes(runtime: Runtime, identities: DemoIdentities | None = None) -> d
     return table
 
 
+METRICS_PATH = "/metrics"
+"""Where the demo server exposes Prometheus metrics (with the ``prometheus`` extra)."""
+
+
+def _prometheus() -> PrometheusMetrics | None:
+    """The exporter behind ``/metrics``, or None when ``prometheus-client`` is missing."""
+    try:
+        return PrometheusMetrics()
+    except ModuleNotFoundError as exc:
+        if exc.name != "prometheus_client":
+            raise  # a broken install elsewhere is not "the extra is missing"
+        return None
+
+
+def _metrics_routes(metrics: PrometheusMetrics | None) -> dict[str, Route]:
+    if metrics is None:
+        return {}
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    def route(request: HandshakeRequest) -> tuple[int, str, bytes]:
+        return 200, CONTENT_TYPE_LATEST, metrics.render()
+
+    return {METRICS_PATH: route}
+
+
+def _metrics_line(metrics: PrometheusMetrics | None, base: str) -> str:
+    if metrics is None:
+        return (
+            f"rtcsignal: {METRICS_PATH} is off: install the prometheus extra "
+            "(pip install 'rtcsignal[prometheus]') to serve Prometheus metrics"
+        )
+    return f"rtcsignal: Prometheus metrics at {base}{METRICS_PATH}"
+
+
 async def run_server(
     settings: RuntimeSettings,
     *,
@@ -172,9 +211,10 @@ async def run_server(
     from rtcsignal.adapters.websockets import serve  # only the server needs websockets
 
     identities = DemoIdentities(secret=settings.auth_secret)
-    runtime = Runtime(settings, authenticate=identities.authenticate)
+    metrics = _prometheus()
+    runtime = Runtime(settings, authenticate=identities.authenticate, metrics=metrics)
     async with runtime:
-        table = {**demo_routes(runtime, identities), **(routes or {})}
+        table = {**demo_routes(runtime, identities), **_metrics_routes(metrics), **(routes or {})}
         async with serve(runtime, routes=table) as server:
             port = next(iter(server.sockets)).getsockname()[1]
             logger.info("listening on ws://%s:%d/ws", settings.host, port)
@@ -183,6 +223,7 @@ async def run_server(
                 f"  demo page: http://{settings.host}:{port}/",
                 flush=True,
             )
+            print(_metrics_line(metrics, f"http://{settings.host}:{port}"), flush=True)
             if ready is not None:
                 ready(port)
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

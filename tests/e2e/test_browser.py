@@ -9,7 +9,9 @@ Every scenario runs real ``RTCPeerConnection``s between pages of one headless ch
 (c) a page reloads and resumes: same session and participant id, nobody sees it leave,
     and media flows again;
 (d) the host kicks a participant: gone from every page's list and tiles;
-(e) a 1:1 call from the page: ring, accept, connected, hang up; then a declined call;
+(e) a 1:1 call from the page: ring, accept, connected, a separate call view (display
+    names on the call tiles, the room on hold: nobody appears twice), hang up (the room
+    back, media flowing); then a declined call;
 (f) chat markup renders as literal text.
 
 No skips: a missing chromium is a failure that says how to install it. Every wait is
@@ -69,6 +71,20 @@ navigator.mediaDevices.getUserMedia = () =>
   Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
 """
 """An init script: the page behaves as if the user refused camera and microphone."""
+
+VISIBLE_TILE_NAMES = """[...document.querySelectorAll('.tile')]
+    .filter(t => t.checkVisibility()).map(t => t.querySelector('.name').textContent)"""
+"""The names on the page's visible video tiles (room and call), in page order."""
+
+ROOM_TILES_MUTED = """[...document.querySelectorAll('#tiles .tile:not(.local) video')]
+    .every(v => v.muted)"""
+
+ROOM_SENDER_TRACKS = """[...window.rtcsignalDemo.mesh.peers.values()]
+    .flatMap(p => p.pc.getSenders()).filter(s => s.track).map(s => s.track.kind)"""
+"""The kinds of the tracks the page sends to the room (none while it is on hold)."""
+
+MEDIA_FLAGS = """(pid) => { const p = window.rtcsignalDemo.participants().find(x => x.id === pid);
+    return p ? [Boolean(p.audio), Boolean(p.video)] : null; }"""
 
 XSS = '<img src=x onerror="window.__xss = 1"><b>bold</b> & <script>window.__xss = 2</script>'
 
@@ -592,7 +608,7 @@ def test_one_to_one_call_ring_accept_hangup_and_decline(
 ) -> None:
     # (e) a 1:1 call between two users found in a room.
     alice = Visitor(context, server, room, "Alice")
-    alice.join()
+    a = alice.join()
     bob = Visitor(context, server, room, "Bob")
     b = bob.join()
     call_button = f"#tiles .tile[data-participant='{b}'] button[data-action='call']"
@@ -611,6 +627,22 @@ def test_one_to_one_call_ring_accept_hangup_and_decline(
     b_in_call = bob.js(f"window.rtcsignalDemo.client.room('{call_room}').you")
     wait_media(alice, {b_in_call}, mesh="callPeerStats")
     wait_media(bob, {a_in_call}, mesh="callPeerStats")
+    # The call is its own view: the call tile has the display name, the room is on hold
+    # (its tiles hidden and muted, our media not sent to it), so each person shows once.
+    for visitor, other, other_in_call in ((alice, "Bob", b_in_call), (bob, "Alice", a_in_call)):
+        tile = f"#call-tiles .tile[data-participant='{other_in_call}']"
+        assert visitor.page.text_content(f"{tile} .name") == other
+        assert visitor.js(VISIBLE_TILE_NAMES) == [other]
+        assert visitor.page.locator("#call-hold").is_visible()
+        assert visitor.js("window.rtcsignalDemo.onHold()") is True
+        assert visitor.js(ROOM_TILES_MUTED) is True
+        assert visitor.js(ROOM_SENDER_TRACKS) == []
+    for visitor, other in ((alice, b), (bob, a)):
+        wait_until(
+            lambda v=visitor, o=other: v.js(MEDIA_FLAGS, o) == [False, False],
+            f"{visitor.name}: the other's room media flags off while on hold",
+            diag=visitor.diag,
+        )
     assert alice.page.locator("#call-hangup").is_visible()
     alice.page.click("#call-hangup")
     for visitor in (alice, bob):
@@ -620,6 +652,13 @@ def test_one_to_one_call_ring_accept_hangup_and_decline(
         )
         assert not visitor.page.locator("#call-panel").is_visible()
         assert "Call ended." in visitor.js("window.rtcsignalDemo.notices()")
+        # Off hold: the room's tiles are back, heard, and get our camera and microphone.
+        assert visitor.js("window.rtcsignalDemo.onHold()") is False
+        assert visitor.js(ROOM_TILES_MUTED) is False
+        assert sorted(visitor.js(ROOM_SENDER_TRACKS)) == ["audio", "video"]
+    assert alice.js(VISIBLE_TILE_NAMES) == ["Alice (you)", "Bob"]
+    wait_media(alice, {b})
+    wait_media(bob, {a})
     # A second call, declined.
     alice.page.click(call_button)
     bob.page.wait_for_selector("#call-incoming", state="visible")

@@ -115,8 +115,8 @@ class Health:
     """A snapshot for health endpoints.
 
     Attributes:
-        connections / sessions / reconnecting / rooms / participants / active_calls /
-            ringing_calls: the core's counts.
+        connections / sessions / reconnecting / rooms / participants: the core's counts.
+        active_calls / ringing_calls: the core's call counts.
         queued_bytes: bytes waiting in all outbound queues.
         uptime: seconds since the runtime started.
         accepting: ``False`` once shutdown began.

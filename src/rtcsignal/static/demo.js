@@ -38,6 +38,8 @@ const state = {
   call: null, // the call we are in (or ringing out)
   incoming: null, // a call ringing in
   callMesh: null,
+  callNames: new Map(), // the call's users -> display names, learned from this page's room
+  onHold: false, // in a call: the room's tiles are hidden and muted, and it gets no media from us
   events: [],
   tiles: new Map(),
   callTiles: new Map(),
@@ -136,8 +138,8 @@ async function act(message, what) {
 
 function sendMediaState() {
   if (!state.joined) return;
-  const audio = Boolean(state.stream?.getAudioTracks()[0]) && state.mic;
-  const video = (Boolean(state.camera) && state.cam) || Boolean(state.screen);
+  const audio = !state.onHold && Boolean(state.stream?.getAudioTracks()[0]) && state.mic;
+  const video = !state.onHold && ((Boolean(state.camera) && state.cam) || Boolean(state.screen));
   client.send({ type: "media_state", room: roomId, audio, video, screen: Boolean(state.screen), hand: state.hand });
 }
 
@@ -173,8 +175,9 @@ function stopMedia() {
   state.stream = state.camera = state.screen = null;
 }
 
+/** The meshes our camera (or screen) goes to: not the room's while it is on hold. */
 function meshes() {
-  return [state.mesh, state.callMesh].filter(Boolean);
+  return [state.onHold ? null : state.mesh, state.callMesh].filter(Boolean);
 }
 
 function toggleMic() {
@@ -295,6 +298,7 @@ async function enterRoom() {
   state.mesh = new PeerMesh(client, roomId, { stream: state.stream, rtcConfig, log: debug });
   wireMesh(state.mesh, state.tiles, () => model());
   if (state.screen) state.mesh.replaceTrack("video", state.screen);
+  if (state.onHold) holdRoom(true);
   state.mesh.start();
   renderRoom();
   renderChat();
@@ -440,6 +444,7 @@ function renderRoom() {
       tile = makeTile(p.id, $("tiles"), isMe);
       state.tiles.set(p.id, tile);
       if (!isMe) {
+        tile.querySelector("video").muted = state.onHold;
         const stream = streamOf(state.mesh, p.id);
         if (stream) tile.querySelector("video").srcObject = stream;
       }
@@ -510,7 +515,43 @@ async function sendChat(event) {
 
 function callLabel(call) {
   const other = call.caller === client.user ? call.invitees[0] : call.caller;
-  return nameOfUser(other);
+  return callName(other);
+}
+
+/**
+ * A call's user as people know them: the call's own room has no display names (its
+ * members join it by accepting), so the name comes from this page's room, remembered
+ * for the whole call (it stays right when they leave the room meanwhile).
+ */
+function callName(user) {
+  const known = state.callNames.get(user);
+  if (known) return known;
+  const name = nameOfUser(user);
+  if (name !== user) state.callNames.set(user, name);
+  return name;
+}
+
+/**
+ * The call is a separate view: while we are in a call, the room is on hold. Its tiles
+ * are hidden and muted (the person we call appears once, in the call's tiles, and is
+ * heard once), and the room gets neither our camera nor our microphone (it sees our
+ * media flags off). Hanging up takes the room off hold.
+ */
+function holdRoom(on) {
+  state.onHold = on;
+  $("tiles").hidden = on;
+  $("call-hold").hidden = !on;
+  $("call-hold").textContent = on
+    ? `Room ${roomId} is on hold during this call: you do not see or hear it, and it does not see or hear you.`
+    : "";
+  for (const [pid, tile] of state.tiles) {
+    if (pid !== model()?.you) tile.querySelector("video").muted = on;
+  }
+  if (state.mesh) {
+    state.mesh.replaceTrack("audio", on ? null : (state.stream?.getAudioTracks()[0] ?? null));
+    state.mesh.replaceTrack("video", on ? null : (state.screen ?? state.camera));
+  }
+  sendMediaState();
 }
 
 function showCallPanel(title, status) {
@@ -535,6 +576,8 @@ async function startCall(user) {
 function enterCall(call) {
   state.call = call;
   saveCall();
+  for (const user of [call.caller, ...call.invitees]) if (user !== client.user) callName(user);
+  if (!state.onHold) holdRoom(true);
   const outgoing = call.caller === client.user;
   showCallPanel(`Call with ${callLabel(call)}`, call.state === "active" ? "Connected" : outgoing ? "Ringing…" : "Connecting…");
   $("call-incoming").hidden = true;
@@ -559,7 +602,9 @@ function callTile(pid) {
   }
   const room = state.call && client.room(state.call.room);
   const p = room?.participants[pid];
-  tile.querySelector(".name").textContent = p ? p.name || p.user : state.call ? callLabel(state.call) : "";
+  const name = p ? p.name || callName(p.user) : state.call ? callLabel(state.call) : "";
+  tile.dataset.name = name;
+  tile.querySelector(".name").textContent = name;
   return tile;
 }
 
@@ -579,7 +624,9 @@ function endCall(call) {
   state.callTiles.clear();
   state.call = null;
   saveCall();
+  state.callNames.clear();
   $("call-panel").hidden = true;
+  holdRoom(false);
   notice(reasons[call.reason] ?? "Call ended.");
   if (!state.joined) stopMedia();
   renderRoom();
@@ -823,6 +870,7 @@ window.rtcsignalDemo = {
   peerStats: () => (state.mesh ? state.mesh.stats() : Promise.resolve([])),
   callPeerStats: () => (state.callMesh ? state.callMesh.stats() : Promise.resolve([])),
   call: () => state.call,
+  onHold: () => state.onHold,
   incoming: () => state.incoming,
   iceServers: () => client.iceServers,
   rtcConfig,

@@ -3,7 +3,8 @@
 It migrates the database, creates the demo users (alice and bob, password
 ``rtcsignal-demo``) when missing, listens (``--port 0``: a free port, printed), and runs
 Daphne with rtcsignal's frame limit. SIGINT/SIGTERM shut the runtime down gracefully
-(``going_away``, close 1001) before Daphne stops, which Daphne alone does not do.
+(``going_away``, then close 1000: Daphne sends no 1001) before Daphne stops, which
+Daphne alone does not do.
 """
 
 import asyncio

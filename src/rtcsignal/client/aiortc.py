@@ -132,7 +132,7 @@ def _aiortc() -> Any:
     try:
         import aiortc
         import aiortc.sdp
-    except ImportError as exc:  # pragma: no cover - the test suite has aiortc
+    except ImportError as exc:
         raise ImportError("rtcsignal.client.aiortc needs aiortc: pip install aiortc") from exc
     return aiortc
 
@@ -197,13 +197,17 @@ class PeerMesh:
 
     async def start(self, snapshot: p.RoomSnapshot) -> None:
         """Take the room's members and join order from ``snapshot`` (the join's result)
-        and offer to everyone already there: the newcomer offers."""
+        and offer to everyone already there: the newcomer offers. A ``room_snapshot``
+        event given to :meth:`handle` does the same when it names a new ``you`` (a lobby
+        admission, a re-join after a session reset); with the same ``you`` (a resume with
+        a gap) it only closes the connections of those who left.
+
+        Raises:
+            ValueError: ``snapshot`` is another room's.
+        """
         if snapshot.room != self.room:
             raise ValueError(f"snapshot of room {snapshot.room!r}, the mesh is for {self.room!r}")
         await self._snapshot(snapshot)
-        for other in snapshot.participants:
-            if other.id != self.me and other.id not in self._peers:
-                await self.offer(other.id)
 
     async def handle(self, event: Any) -> None:
         """Apply one client event. Other rooms' events, and events that are not about
@@ -329,19 +333,19 @@ class PeerMesh:
 
     async def _snapshot(self, snapshot: p.RoomSnapshot) -> None:
         present = {other.id for other in snapshot.participants}
-        if self.me is not None and snapshot.you != self.me:
-            # A new participant id (the session was reset and the room joined again):
-            # every connection belongs to the old one. Offer anew, as the newcomer.
+        self._order = {other.id: other.order for other in snapshot.participants}
+        if snapshot.you != self.me:
+            # We entered the room (the join's snapshot, a lobby admission's) or entered
+            # it again as someone new (the session was reset and the room re-joined):
+            # the connections of an old identity are gone, and the newcomer offers.
             for participant in list(self._peers):
                 await self.remove(participant)
             self.me = snapshot.you
-            self._order = {other.id: other.order for other in snapshot.participants}
-            for other in present - {self.me}:
-                await self.offer(other)
+            for other in snapshot.participants:
+                if other.id != self.me:
+                    await self.offer(other.id)
             return
-        self.me = snapshot.you
-        self._order = {other.id: other.order for other in snapshot.participants}
-        for participant in list(self._peers):
+        for participant in list(self._peers):  # a resume with a gap: who left meanwhile
             if participant not in present:
                 await self.remove(participant)
 

@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from aiortc import (
     RTCConfiguration,
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "adapters"))
 
 from harness_adapters import GOOD_ORIGIN, Served, serve_adapter, settings, token
 from rtcsignal import protocol as p
-from rtcsignal.client import Backoff, Client, connect
+from rtcsignal.client import Backoff, Client, RequestError, connect
 from rtcsignal.client.aiortc import (
     MAX_EARLY_CANDIDATES,
     IceRestartUnsupported,
@@ -348,3 +349,17 @@ async def test_a_stale_answer_is_dropped_and_the_call_goes_on(served: Served) ->
         assert bob.mesh.stats.answers == 2 and alice.mesh.stats.stale_answers == 0
         errors = [e for e in alice.seen + bob.seen if isinstance(e, p.Error)]
         assert errors == []
+
+
+async def test_misuse_and_refusals_leave_nothing_behind(served: Served) -> None:
+    async with bots(served, "alice") as (alice,):
+        snap = await alice.join()
+        wrong = msgspec.structs.replace(snap, room="elsewhere")
+        with pytest.raises(p.UsageError, match="elsewhere"):
+            await alice.mesh.start(wrong)
+        assert alice.mesh.me is None
+        await alice.mesh.start(snap)
+        with pytest.raises(RequestError) as refused:
+            await alice.mesh.offer("nobody")
+        assert refused.value.code == "unknown_participant"
+        assert alice.mesh.connections == {}

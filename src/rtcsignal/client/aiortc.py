@@ -203,10 +203,11 @@ class PeerMesh:
         a gap) it only closes the connections of those who left.
 
         Raises:
-            ValueError: ``snapshot`` is another room's.
+            rtcsignal.protocol.UsageError: ``snapshot`` is another room's (nothing
+                changes).
         """
         if snapshot.room != self.room:
-            raise ValueError(f"snapshot of room {snapshot.room!r}, the mesh is for {self.room!r}")
+            raise p.UsageError(f"snapshot of room {snapshot.room!r}, the mesh is for {self.room!r}")
         await self._snapshot(snapshot)
 
     async def handle(self, event: Any) -> None:
@@ -245,9 +246,11 @@ class PeerMesh:
             and the other side's offer is answered when it comes).
 
         Raises:
-            RequestError: any other refusal (``unknown_participant`` ...).
+            RequestError: any other refusal (``unknown_participant`` ...); a connection
+                made for this offer is closed and forgotten.
         """
         async with self._lock(participant):
+            made = participant not in self._peers
             peer = self._peers.get(participant) or self._make(participant, offering=True)
             pc = peer.pc
             await pc.setLocalDescription(await pc.createOffer())
@@ -258,6 +261,8 @@ class PeerMesh:
             await self.client.offer(self.room, participant, sdp, negotiation=negotiation)
         except RequestError as exc:
             if exc.code != p.ErrorCode.GLARE:
+                if made and self._peers.get(participant) is peer:
+                    await self.remove(participant)  # refused: no connection is left behind
                 raise
             self.stats.glares += 1
             async with self._lock(participant):

@@ -3,11 +3,13 @@
 
     python examples/aiortc_bot.py ws://127.0.0.1:8080/ws standup --token TOKEN
 
-The bot answers the offers peers send it (in the demo and in rtcsignal's tests the
-newcomer offers to everyone present, so people who join after the bot call it); it
-uses the ICE servers of the server's ``welcome``, accepts trickled candidates, closes a
-peer's connection when the peer leaves, and keeps its session across dropped sockets
-(``rtcsignal.client`` resumes it).
+The bot negotiates through ``rtcsignal.client.aiortc.PeerMesh`` (perfect negotiation by
+join order, early candidates buffered, answers naming the offer they answer): it offers
+a data channel to everyone already in the room, and answers the offers of those who join
+after it (in the demo the newcomer offers, so their media reaches the bot and comes
+back). It uses the ICE servers of the server's ``welcome``, closes a peer's connection
+when the peer leaves, and keeps its session across dropped sockets (``rtcsignal.client``
+resumes it).
 """
 
 from __future__ import annotations
@@ -18,80 +20,44 @@ import contextlib
 import signal
 from typing import Any
 
-from aiortc import (
-    RTCConfiguration,
-    RTCDataChannel,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCSessionDescription,
-)
+from aiortc import RTCDataChannel, RTCPeerConnection
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
-from aiortc.sdp import candidate_from_sdp
 
-from rtcsignal import protocol as p
-from rtcsignal.client import Client, connect
+from rtcsignal.client import connect
+from rtcsignal.client.aiortc import PeerMesh
 
 
 class EchoBot:
-    """Answers offers in one room and echoes what each peer sends."""
+    """Sets up each connection the mesh makes: echo what the peer sends."""
 
-    def __init__(self, client: Client, room: str) -> None:
-        self.client = client
-        self.room = room
-        self.pcs: dict[str, RTCPeerConnection] = {}
+    def __init__(self) -> None:
         self.relay = MediaRelay()
 
-    def _pc(self, peer: str) -> RTCPeerConnection:
-        pc = self.pcs.get(peer)
-        if pc is None:
-            # The ICE servers of the welcome (TURN credentials minted for the bot); an
-            # empty list, not None, when there are none (aiortc's None means a public STUN).
-            servers = [
-                RTCIceServer(list(s.urls), s.username, s.credential)
-                for s in self.client.ice_servers
-            ]
-            pc = self.pcs[peer] = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+    def on_peer(self, peer: str, pc: RTCPeerConnection, offering: bool) -> None:
+        if offering:  # we offer to someone already there: a data channel to echo on
+            self.echo(pc.createDataChannel("chat"))
 
-            @pc.on("datachannel")
-            def on_channel(channel: RTCDataChannel) -> None:
-                @channel.on("message")
-                def on_message(message: Any) -> None:
-                    if isinstance(message, str):
-                        channel.send(f"echo: {message}")
-                    else:
-                        channel.send(message)
+        @pc.on("datachannel")
+        def on_channel(channel: RTCDataChannel) -> None:
+            self.echo(channel)
 
-            @pc.on("track")
-            def on_track(track: MediaStreamTrack) -> None:
-                pc.addTrack(self.relay.subscribe(track))  # back to the sender
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            pc.addTrack(self.relay.subscribe(track))  # back to the sender
 
-        return pc
-
-    async def handle(self, event: Any) -> None:
-        if isinstance(event, p.Offer) and event.from_:
-            pc = self._pc(event.from_)
-            await pc.setRemoteDescription(RTCSessionDescription(event.sdp, "offer"))
-            await pc.setLocalDescription(await pc.createAnswer())
-            await self.client.answer(self.room, event.from_, pc.localDescription.sdp)
-        elif isinstance(event, p.Candidate) and event.from_ in self.pcs:
-            candidate = candidate_from_sdp(event.candidate.removeprefix("candidate:"))
-            candidate.sdpMid = event.sdp_mid
-            candidate.sdpMLineIndex = event.sdp_mline_index
-            await self.pcs[event.from_].addIceCandidate(candidate)
-        elif isinstance(event, p.ParticipantLeft) and event.participant in self.pcs:
-            await self.pcs.pop(event.participant).close()
-
-    async def close(self) -> None:
-        for pc in self.pcs.values():
-            await pc.close()
+    @staticmethod
+    def echo(channel: RTCDataChannel) -> None:
+        @channel.on("message")
+        def on_message(message: Any) -> None:
+            channel.send(f"echo: {message}" if isinstance(message, str) else message)
 
 
 async def main(url: str, room: str, token: str | None, name: str) -> None:
     async with connect(url, token=token) as client:
+        mesh = PeerMesh(client, room, on_peer=EchoBot().on_peer)
         snapshot = await client.join(room, name=name)
         print(f"joined {room} as {getattr(snapshot, 'you', '?')}", flush=True)
-        bot = EchoBot(client, room)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -100,16 +66,20 @@ async def main(url: str, room: str, token: str | None, name: str) -> None:
         async def events() -> None:
             async for event in client.events():
                 try:
-                    await bot.handle(event)
+                    await mesh.handle(event)
                 except Exception as exc:  # one peer's bad description must not stop the bot
                     print(f"could not handle {type(event).__name__}: {exc}", flush=True)
 
         task = asyncio.ensure_future(events())
+        if not hasattr(snapshot, "you"):  # a lobby: the snapshot follows admission
+            print("waiting in the lobby", flush=True)
+        else:
+            await mesh.start(snapshot)  # offer to everyone already there
         await stop.wait()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await bot.close()
+        await mesh.aclose()
         print("bye", flush=True)
 
 

@@ -15,6 +15,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
 from harness_adapters import (
     WAIT,
     Client,
@@ -25,12 +31,6 @@ from harness_adapters import (
     settings,
     token,
 )
-from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
-from websockets.exceptions import InvalidStatus
-from websockets.sync.client import connect
-
 from rtcsignal.adapters.asgi import ASGIApp, application, endpoint
 from rtcsignal.core import Identity
 from rtcsignal.runtime import HandshakeRequest, Runtime

@@ -5,6 +5,7 @@ identity runs in tests/test_examples.py, through the example project's real logi
 from __future__ import annotations
 
 import pytest
+
 from harness_adapters import django_settings, open_client, serve_adapter
 
 django_settings()

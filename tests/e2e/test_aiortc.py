@@ -20,6 +20,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "adapters"))
 
+from rtc_peer import RtcPeer
+
 from harness_adapters import (
     GOOD_ORIGIN,
     Served,
@@ -29,8 +31,6 @@ from harness_adapters import (
     settings,
     token,
 )
-from rtc_peer import RtcPeer
-
 from rtcsignal import protocol as p
 from rtcsignal.client import Backoff, Client, connect
 from rtcsignal.core import ServerConfig

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sdp_samples import ALL_TEXTS, MANIFEST, corpus, sample
+from strategies_sdp import PRINTABLE, candidate_texts
 from test_sdp_candidate import INVALID, REAL
 
 from rtcsignal import sdp
@@ -32,7 +33,6 @@ from rtcsignal.sdp._candidate import (
     scan_candidate,
     scan_candidate_value,
 )
-from strategies_sdp import PRINTABLE, candidate_texts
 
 # -- what the full path says --
 

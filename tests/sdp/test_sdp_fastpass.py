@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sdp_samples import ANSWERS, OFFERS, join, lines_of
+from strategies_sdp import invalid_offers, offers
 
 from rtcsignal import sdp
 from rtcsignal.sdp import _attributes, _validate
-from strategies_sdp import invalid_offers, offers
 
 Outcome = str | tuple[str, int | None, str | None, str]
 

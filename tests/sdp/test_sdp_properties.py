@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sdp_samples import ALL_TEXTS
+from strategies_sdp import candidate_texts, invalid_offers, offers
 
 from rtcsignal import sdp
-from strategies_sdp import candidate_texts, invalid_offers, offers
 
 T = TypeVar("T")
 

@@ -266,10 +266,17 @@ class RoomHost:
     def _refused(code: ErrorCode, message: str, ops: list[Op] | None = None) -> RoomOutput:
         return RoomOutput(refused=Refusal(code=code, message=message), ops=ops or [])
 
-    def _evict(self, inp: Evict) -> RoomOutput:
-        entry = self._rooms.get(inp.room)
+    def _admin_room(self, room: str) -> _Entry | RoomOutput:
+        """The room an application input names, or the refusal saying it does not exist."""
+        entry = self._rooms.get(room)
         if entry is None:
-            return self._refused(ErrorCode.ROOM_NOT_FOUND, f"room {inp.room} does not exist")
+            return self._refused(ErrorCode.ROOM_NOT_FOUND, f"room {room} does not exist")
+        return entry
+
+    def _evict(self, inp: Evict) -> RoomOutput:
+        entry = self._admin_room(inp.room)
+        if isinstance(entry, RoomOutput):
+            return entry
         ops: list[Op] = []
         out = Outbox()
         if not entry.room.evict(inp.participant, inp.message, inp.at, out):
@@ -288,9 +295,9 @@ class RoomHost:
         return RoomOutput(ops=ops)
 
     def _set_policy(self, inp: SetPolicy) -> RoomOutput:
-        entry = self._rooms.get(inp.room)
-        if entry is None:
-            return self._refused(ErrorCode.ROOM_NOT_FOUND, f"room {inp.room} does not exist")
+        entry = self._admin_room(inp.room)
+        if isinstance(entry, RoomOutput):
+            return entry
         ops: list[Op] = []
         out = Outbox()
         entry.room.set_policy(inp.policy, inp.at, out)
@@ -298,15 +305,14 @@ class RoomHost:
         return RoomOutput(ops=ops)
 
     def _say(self, inp: Say) -> RoomOutput:
-        entry = self._rooms.get(inp.room)
-        if entry is None:
-            return self._refused(ErrorCode.ROOM_NOT_FOUND, f"room {inp.room} does not exist")
+        entry = self._admin_room(inp.room)
+        if isinstance(entry, RoomOutput):
+            return entry
         ops: list[Op] = []
         out = Outbox()
         if not entry.room.say(inp.app_type, inp.payload, inp.to, out):
-            return self._refused(
-                ErrorCode.UNKNOWN_PARTICIPANT, f"participant {inp.to} is not in room {inp.room}"
-            )
+            text = f"participant {inp.to} is not in room {inp.room}"
+            return self._refused(ErrorCode.UNKNOWN_PARTICIPANT, text)
         self._flush(entry, out, inp.at, ops)
         return RoomOutput(ops=ops)
 

@@ -357,7 +357,7 @@ class Room:
         out: Outbox,
         *,
         by: str | None,
-        told: bool = False,
+        message: str | None = None,
     ) -> None:
         gone = self.participants.pop(pid)
         del self._seats[gone.session]
@@ -365,8 +365,9 @@ class Room:
         out.events.append(
             ev.MemberLeft(at=now, room=self.id, participant=pid, user=gone.user, reason=reason)
         )
-        if reason in ("kicked", "replaced") and not told:
-            out.deliveries.append(([pid], Removed(room=self.id, reason=reason, by=by)))
+        if reason in ("kicked", "replaced"):
+            removed = Removed(room=self.id, reason=reason, by=by, message=message)
+            out.deliveries.append(([pid], removed))
         if self.participants:
             out.deliveries.append(
                 (
@@ -398,8 +399,7 @@ class Room:
         lobby entry ``pid`` (reason ``denied``), ``message`` saying why. Returns whether
         there was one."""
         if pid in self.participants:
-            out.deliveries.append(([pid], Removed(room=self.id, reason="kicked", message=message)))
-            self._remove(pid, "kicked", now, out, by=None, told=True)
+            self._remove(pid, "kicked", now, out, by=None, message=message)
             return True
         waiting = self._lobby.pop(pid, None)
         if waiting is None:

@@ -19,17 +19,14 @@ there is a backplane.) Misuse (an unknown room, participant or call, a bad polic
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import attrs
 import msgspec
 
 from rtcsignal import protocol as p
-from rtcsignal.core import Effect, RoomPolicy
-
-if TYPE_CHECKING:
-    from ._runtime import Runtime
+from rtcsignal.core import Effect, RoomPolicy, Server
 
 __all__ = ["Admin", "RoomInfo"]
 
@@ -59,20 +56,29 @@ class RoomInfo(msgspec.Struct, frozen=True, kw_only=True):
 
 class Admin:
     """The admin API of one :class:`~rtcsignal.runtime.Runtime` (``runtime.admin``).
-    See the module docstring."""
+    See the module docstring.
 
-    __slots__ = ("_runtime",)
+    Args:
+        server: the runtime's core.
+        run: carries out effects the way the runtime carries out a frame's (sends,
+            closes, observers, the timer).
+        clock: the runtime's monotonic clock.
+    """
 
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+    __slots__ = ("_clock", "_run", "_server")
 
-    def _run(self, effects: list[Effect]) -> None:
-        runtime = self._runtime
-        runtime._execute(effects)
-        runtime._rearm()
+    def __init__(
+        self,
+        server: Server,
+        run: Callable[[list[Effect]], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self._server = server
+        self._run = run
+        self._clock = clock
 
     def _now(self) -> float:
-        return self._runtime._clock()
+        return self._clock()
 
     async def create_room(self, room: str, policy: RoomPolicy | None = None) -> None:
         """Create ``room`` with ``policy`` (default: the server config's ``default_room``).
@@ -80,13 +86,13 @@ class Admin:
         Raises:
             UsageError: the room exists; msgspec.ValidationError: a malformed id.
         """
-        server = self._runtime.server
+        server = self._server
         self._run(server.create_room(room, policy or server.config.default_room, self._now()))
 
     async def close_room(self, room: str) -> None:
         """Close ``room``: every member and lobby entry gets ``removed`` (``room_closed``).
         Closing a room that does not exist does nothing."""
-        self._run(self._runtime.server.close_room(room, self._now()))
+        self._run(self._server.close_room(room, self._now()))
 
     async def remove_participant(
         self, room: str, participant: str, *, message: str | None = None
@@ -97,7 +103,7 @@ class Admin:
         Raises:
             UsageError: no such room or participant.
         """
-        server = self._runtime.server
+        server = self._server
         self._run(server.remove_participant(room, participant, self._now(), message=message))
 
     async def end_call(self, call: str, *, reason: str = "hangup") -> None:
@@ -107,7 +113,7 @@ class Admin:
         Raises:
             UsageError: no such call, or another reason.
         """
-        self._run(self._runtime.server.end_call(call, self._now(), reason=reason))
+        self._run(self._server.end_call(call, self._now(), reason=reason))
 
     async def update_room(self, room: str, policy: RoomPolicy) -> None:
         """Give ``room`` a new policy; members stay, the next joins obey it.
@@ -115,7 +121,7 @@ class Admin:
         Raises:
             UsageError: no such room, or the policy names another call.
         """
-        self._run(self._runtime.server.update_room(room, policy, self._now()))
+        self._run(self._server.update_room(room, policy, self._now()))
 
     async def invite(
         self, room: str, *, users: Iterable[str] = (), tokens: Iterable[str] = ()
@@ -126,7 +132,7 @@ class Admin:
         Raises:
             UsageError: no such room.
         """
-        live = self._runtime.server.room(room)
+        live = self._server.room(room)
         if live is None:
             raise p.UsageError(f"room {room} does not exist")
         policy = attrs.evolve(
@@ -146,18 +152,18 @@ class Admin:
             UsageError: no such room or member, a malformed ``app_type``, or a payload
                 over :data:`~rtcsignal.protocol.MAX_APP_PAYLOAD_BYTES`.
         """
-        self._run(self._runtime.server.say(room, app_type, payload, self._now(), to=to))
+        self._run(self._server.say(room, app_type, payload, self._now(), to=to))
 
     def rooms(self) -> list[RoomInfo]:
         """Every room, with its members and lobby (a snapshot: later changes do not
         show in it)."""
-        server = self._runtime.server
+        server = self._server
         found = [self.room(room_id) for room_id in server.room_ids()]
         return [info for info in found if info is not None]
 
     def room(self, room: str) -> RoomInfo | None:
         """Room ``room`` (a snapshot), or ``None``."""
-        live = self._runtime.server.room(room)
+        live = self._server.room(room)
         if live is None:
             return None
         return RoomInfo(

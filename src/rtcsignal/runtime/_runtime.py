@@ -260,7 +260,7 @@ class Runtime:
             rate_policy=settings.rate,
             room_policy=room_policy,
         )
-        self.admin = Admin(self)
+        self.admin = Admin(self.server, self._run_admin, clock)
         """The admin API: drive rooms and calls from service code (:class:`Admin`)."""
         self._tracker = ConnectionTracker(settings.rate.guards)
         self._queue_limit: int = settings.rate.guards.max_queued_bytes
@@ -523,6 +523,11 @@ class Runtime:
             self._drained.set()
 
     # ------------------------------------------------------------ effects
+    def _run_admin(self, effects: list[Any]) -> None:
+        """Carry out the effects of an admin call, as a frame's are."""
+        self._execute(effects)
+        self._rearm()
+
     def _execute(self, effects: list[Any]) -> None:
         links = self._links
         for effect in effects:

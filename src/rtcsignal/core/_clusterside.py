@@ -125,6 +125,11 @@ class ClusterSide:
         now on what arrives for it is routed to its owner."""
         self._cluster().owned.pop(key, None)
 
+    def owns(self, key: str) -> bool:
+        """Whether this instance owns ``key``."""
+        node = self._node
+        return node is not None and key in node.owned
+
     def owned(self) -> dict[str, int]:
         """The keys this instance owns, with their epochs (a copy)."""
         return dict(self._cluster().owned)

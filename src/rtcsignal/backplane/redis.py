@@ -224,6 +224,7 @@ class RedisBackplane:
         if not taken:
             await self._close_clients()
             raise UsageError(f"another live instance has the id {self.node!r}")
+        await redis.zadd(f"{self.prefix}:nodes", {self.node: time.time() * 1000})
         self._peers = await self._live()
         self._set_state(BackplaneState.UP)
 

@@ -225,7 +225,10 @@ class ClusterSide:
         def holder(sid: str) -> str | None:
             return where(sid) or moved_to(sid, now) or fallback
 
-        mine, theirs = split(out.ops, self._edge.sessions, holder, node.peers, me)
+        peers = node.peers
+        if fallback is not None and fallback not in peers:
+            peers = (*peers, fallback)  # an instance this one has not listed yet
+        mine, theirs = split(out.ops, self._edge.sessions, holder, peers, me)
         if mine:
             self._apply(mine, now, fx)
         asker = None

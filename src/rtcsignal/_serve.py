@@ -281,10 +281,11 @@ def _settings(args: argparse.Namespace) -> RuntimeSettings:
     if args.port is not None:
         overrides["port"] = args.port
     plane: dict[str, Any] = {}
-    if args.redis_url is not None:
-        plane["redis_url"] = args.redis_url
-    if args.instance_id is not None:
-        plane["instance_id"] = args.instance_id
+    redis_url, instance_id = getattr(args, "redis_url", None), getattr(args, "instance_id", None)
+    if redis_url is not None:
+        plane["redis_url"] = redis_url
+    if instance_id is not None:
+        plane["instance_id"] = instance_id
     if plane:
         try:
             overrides["backplane"] = attrs.evolve(settings.backplane, **plane)

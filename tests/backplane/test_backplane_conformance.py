@@ -10,11 +10,11 @@ from typing import Any
 import anyio
 import pytest
 
+from harness_cluster import RedisServer
 from rtcsignal.backplane import Backplane, BackplaneState, MemoryBackplane, MemoryHub, Owner
 from rtcsignal.backplane.redis import RedisBackplane
 from rtcsignal.protocol import UsageError
 from rtcsignal.runtime import MemoryMetrics
-from harness_cluster import RedisServer
 
 pytestmark = pytest.mark.anyio
 

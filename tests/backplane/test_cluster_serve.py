@@ -12,9 +12,9 @@ from typing import Any
 
 import anyio
 import pytest
-from harness_cluster import SECRET, Instance, RedisServer
 from websockets.sync.client import connect as ws_connect
 
+from harness_cluster import SECRET, Instance, RedisServer
 from rtcsignal import protocol as p
 from rtcsignal.auth import mint_token
 from rtcsignal.client import RequestError, connect
@@ -202,7 +202,9 @@ def test_a_session_resumes_on_another_instance(
             assert _reply(bob, "j")["type"] == "ok"
             last_seq = welcome["seq"]
         for i in range(3):  # bob is away: these wait in his session, on b
-            alice.send(json.dumps({"type": "chat", "room": "room4", "text": f"m{i}", "id": f"c{i}"}))
+            alice.send(
+                json.dumps({"type": "chat", "room": "room4", "text": f"m{i}", "id": f"c{i}"})
+            )
             assert _reply(alice, f"c{i}")["type"] == "ok"
         with ws_connect(c.url, additional_headers=headers, open_timeout=WAIT) as back:
             resumed = _hello(back, resume=welcome["resume_token"], last_seq=last_seq)

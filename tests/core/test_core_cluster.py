@@ -217,9 +217,7 @@ def test_an_owner_that_never_answers_gives_backplane_unavailable_once() -> None:
     cluster.queue.clear()  # the ask is lost on its way
     cluster.advance(2.5)
     errors = [m for m in bob.inbox if isinstance(m, p.Error)]
-    assert [(e.id, e.code, e.retry_after) for e in errors] == [
-        ("j1", "backplane_unavailable", 1.0)
-    ]
+    assert [(e.id, e.code, e.retry_after) for e in errors] == [("j1", "backplane_unavailable", 1.0)]
 
 
 def test_a_late_answer_after_the_deadline_is_not_a_second_reply() -> None:

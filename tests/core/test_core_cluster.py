@@ -365,3 +365,25 @@ def test_membership_views_agree_with_the_owner(actions: list[tuple[str, int, str
         if pid is not None
     }
     assert seated == set(room.seats())
+
+
+def test_a_room_limit_holds_once_for_every_edge() -> None:
+    """Members on three instances flood one room: the room's ceiling is counted once, at
+    the owner, exactly as on one instance."""
+    from rtcsignal.ratelimit import LimitSpec, RatePolicy
+
+    policy = attrs.evolve(RatePolicy.default(), room=LimitSpec(rate=1.0, burst=10.0))
+
+    def accepted(nodes: tuple[str, ...]) -> int:
+        cluster = Cluster(nodes, rate_policy=policy)
+        peers = [cluster.peer(f"u{i}", node=nodes[i % len(nodes)]) for i in range(3)]
+        for peer in peers:
+            peer.ok(p.Join(room=ROOM))
+        ok = 0
+        for _ in range(6):
+            for peer in peers:
+                reply = peer.request(p.MediaState(room=ROOM, audio=True))
+                ok += isinstance(reply, p.Ok)
+        return ok
+
+    assert accepted(("a", "b", "c")) == accepted(("a",)) < 18

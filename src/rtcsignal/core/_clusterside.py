@@ -55,7 +55,7 @@ from .cluster import (
     decode_envelope,
     encode_envelope,
 )
-from .seam import Deliver, Emit, HostInput, Joined, Left, Op, Refusal, RoomOutput
+from .seam import Deliver, Emit, HostInput, Joined, Left, Op, Refusal, RoomCall, RoomOutput
 
 __all__ = ["ClusterSide"]
 
@@ -203,7 +203,21 @@ class ClusterSide:
         else:
             epoch = 0
         node.learn(ask)
-        out = self._link(ask.input)
+        inp = ask.input
+        wait = None
+        if ask.src != node.node and type(inp) is RoomCall and inp.room is not None:
+            kind = str(inp.request.__struct_config__.tag)
+            wait = self._edge.limiter.check_room(kind=kind, room=inp.room, now=now)
+        if wait is not None:  # the room's limits hold once, here, for every edge
+            refused = Refusal(
+                code=ErrorCode.RATE_LIMITED,
+                message=f"too many {kind} messages (room limit); retry in {wait:.3f} s",
+                details={"scope": "room"},
+                retry_after=wait,
+            )
+            out = RoomOutput(refused=refused)
+        else:
+            out = self._link(inp)
         if ask.src == node.node:
             if ask.conn is not None:
                 self._answer(ask.conn, ask.rid, out.reply, out.refused, now, fx)

@@ -229,13 +229,18 @@ class Server(ClusterSide):
         kind: str = msg.__struct_config__.tag  # type: ignore[assignment]
         session = conn.session
         room: str | None = getattr(msg, "room", None)
+        node = self._node
+        if node is not None and room is not None and shard_of(room) not in node.owned:
+            room_scope = None  # the owner checks the room's limits, once for every edge
+        else:
+            room_scope = room
         verdict = edge.limiter.check(
             kind=kind,
             now=now,
             connection=conn_id,
             user=conn.identity.user,
             address=conn.identity.address,
-            room=room,
+            room=room_scope,
         )
         if not verdict.allowed:
             self._denied(conn, fmt, msg, kind, verdict, fx, now)

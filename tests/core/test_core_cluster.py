@@ -387,3 +387,16 @@ def test_a_room_limit_holds_once_for_every_edge() -> None:
         return ok
 
     assert accepted(("a", "b", "c")) == accepted(("a",)) < 18
+
+
+def test_an_invalid_offer_is_refused_at_the_edge_and_never_crosses() -> None:
+    cluster = Cluster(("a", "b"))
+    peers = _joined(cluster, alice="a", bob="b")
+    alice_id = cluster.servers["a"].room(ROOM).seats()[0][1]  # type: ignore[union-attr]
+    before = cluster.delivered
+    reply = peers["bob"].request(p.Offer(room=ROOM, to=alice_id, sdp="v=0\r\nnot sdp"))  # type: ignore[attr-defined]
+    assert isinstance(reply, p.Error) and reply.code == "invalid_sdp"
+    bad = p.Candidate(room=ROOM, to=alice_id, candidate="candidate:x", sdp_mid="0")
+    reply = peers["bob"].request(bad)  # type: ignore[attr-defined]
+    assert isinstance(reply, p.Error) and reply.code == "invalid_candidate"
+    assert cluster.delivered == before

@@ -177,10 +177,11 @@ class Server(ClusterSide):
             serial=serial,
             token_prefix="" if node is None else f"{node}.",
         )
+        self._validator = validator = validator or SdpValidator()
         self._host = RoomHost(
             config,
             ids=id_factory,
-            validator=validator or SdpValidator(),
+            validator=validator,
             serial=serial,
             room_policy=room_policy,
         )
@@ -510,6 +511,11 @@ class Server(ClusterSide):
             key = shard_of(room)
             epoch = node.owned.get(key)
             if epoch is None:  # another instance's room: its owner answers
+                kind = type(msg)
+                if kind is p.Candidate:  # the grammar here: junk never crosses
+                    self._validator.candidate(msg, None)
+                elif kind is p.Offer:
+                    self._validator.offer(msg.sdp)
                 rid = msg.id
                 fx.append(node.route(key, request, conn=conn.id, rid=rid, fmt=_FMT[conn.fmt]))
                 if rid is not None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtcsignal import protocol as p
-from rtcsignal.core import DuplicatePolicy, Server, ServerConfig
+from rtcsignal.core import DuplicatePolicy, JoinPolicy, Server, ServerConfig
 from rtcsignal.core.cluster import (
     CALLS,
     Ask,
@@ -400,3 +400,34 @@ def test_an_invalid_offer_is_refused_at_the_edge_and_never_crosses() -> None:
     reply = peers["bob"].request(bad)  # type: ignore[attr-defined]
     assert isinstance(reply, p.Error) and reply.code == "invalid_candidate"
     assert cluster.delivered == before
+
+
+def test_moderation_lobby_and_roles_across_instances() -> None:
+    cluster = Cluster(("a", "b", "c"))
+    host = cluster.peer("host", node="a")
+    host.ok(p.Join(room=ROOM))
+    room = cluster.servers["a"].room(ROOM)
+    assert room is not None
+    cluster.servers["a"].update_room(ROOM, attrs.evolve(room.policy, join=JoinPolicy.LOBBY), 0.0)
+    guest = cluster.peer("guest", node="b")
+    wait = guest.request(p.Join(room=ROOM))
+    assert isinstance(wait, p.Ok) and isinstance(wait.result, p.LobbyWait)
+    lobby = host.drain("lobby_updated")[-1]
+    (entry,) = lobby.lobby
+    host.ok(p.Admit(room=ROOM, target=entry.id))
+    assert guest.types() == ["room_snapshot"]  # admitted: the room, as a member sees it
+    members = {x.user: x.id for x in room.participants.values()}
+    assert set(members) == {"host", "guest"}
+    host.ok(p.SetRole(room=ROOM, target=members["guest"], role="moderator"))
+    assert [m.role for m in guest.drain("role_changed")] == ["moderator"]
+    host.ok(p.Lock(room=ROOM, locked=True))
+    late = cluster.peer("late", node="c")
+    reply = late.request(p.Join(room=ROOM))
+    assert isinstance(reply, p.Error) and reply.code == "room_locked"
+    host.ok(p.Lock(room=ROOM, locked=False))
+    cluster.servers["a"].update_room(ROOM, attrs.evolve(room.policy, join=JoinPolicy.OPEN), 0.0)
+    late.ok(p.Join(room=ROOM))
+    late_id = next(x.id for x in room.participants.values() if x.user == "late")
+    guest.ok(p.Kick(room=ROOM, target=late_id))  # a moderator on b removes a member on c
+    assert [m.reason for m in late.drain("removed")] == ["kicked"]
+    assert "late" not in {x.user for x in room.participants.values()}

@@ -7,7 +7,8 @@ the cross-checks need. The cross-checks then run over the recorded facts:
 
 * mids: present on every m-section in use (RFC 8829 §5.2.1) and unique (RFC 5888 §4);
 * groups: every mid a group names exists (RFC 5888 §5); a mid is in at most one BUNDLE
-  group (RFC 8843 §6); a ``bundle-only`` section is in one (RFC 8843 §6);
+  group (RFC 8843 §6); a ``bundle-only`` section is in one (RFC 8843 §6); the sections
+  of a BUNDLE group that carry ICE credentials carry the same ones (RFC 8843 §7.1.3);
 * transport: every m-section in use has ICE credentials, a fingerprint and ``a=setup``,
   found on the section itself, else on a section of its BUNDLE group (RFC 8843 §7.1.3:
   transport attributes may sit in the BUNDLE-tagged section only), else at session
@@ -535,6 +536,10 @@ def _cross_check(
                     )
                 bundle_of[mid] = mids
 
+    for semantics, mids, _ in session.groups:
+        if semantics == "BUNDLE":
+            _check_bundle_credentials([scopes[by_mid[mid]] for mid in mids])
+
     for media, scope in zip(desc.media, scopes, strict=True):
         if media.port == 0 and not scope.bundle_only:
             continue  # rejected (RFC 3264 §6): no transport to check
@@ -548,6 +553,29 @@ def _cross_check(
         mids = bundle_of.get(scope.mid or "", ())
         group = partial(_group_scopes, mids, scopes, by_mid)
         _check_transport(media, scope, group, session, policy, role)
+
+
+def _check_bundle_credentials(group: list[_Scope]) -> None:
+    """One BUNDLE group is one transport, so one ICE session: every section of the group
+    that carries ICE credentials carries the same ones (RFC 8843 §7.1.3, the transport
+    parameters of a BUNDLE group; RFC 8445 §5.3, one ufrag/pwd pair per ICE session)."""
+    first: _Scope | None = None
+    for scope in group:
+        if scope.ufrag is None and scope.pwd is None:
+            continue
+        if first is None:
+            first = scope
+            continue
+        for attr, name in (("ufrag", "ice-ufrag"), ("pwd", "ice-pwd")):
+            mine, theirs = getattr(scope, attr), getattr(first, attr)
+            if mine is not None and theirs is not None and mine != theirs:
+                raise _err(
+                    "ice.bundle_credentials",
+                    f"a={name} of mid {scope.mid!r} differs from that of mid {first.mid!r} "
+                    "in the same BUNDLE group",
+                    scope.lines[name],
+                    f"a={name}",
+                )
 
 
 def _first(scope: _Scope, group: list[_Scope], session: _Scope, attr: str) -> _Scope | None:

@@ -1,6 +1,9 @@
 """Run one target of ``fuzz/targets.py`` under atheris (coverage-guided, libFuzzer).
 
-Usage: ``python fuzz/atheris_fuzz.py TARGET SECONDS [WORKDIR]``
+Usage: ``python fuzz/atheris_fuzz.py TARGET SECONDS [WORKDIR] [-- LIBFUZZER_ARGS...]``
+
+Arguments after ``--`` go to libFuzzer in place of the corpus directories, e.g.
+``-- -minimize_crash=1 -runs=10000 crash-abc`` to minimize a crasher.
 
 The committed corpus ``fuzz/corpus/TARGET/`` seeds the run and is only read; new
 inputs go to ``WORKDIR/corpus`` and crashers to ``WORKDIR/crash-*`` (a fresh temporary
@@ -26,8 +29,11 @@ with atheris.instrument_imports(include=["rtcsignal", "targets", "tomllib"]):
 
 
 def main() -> None:
-    name, seconds = sys.argv[1], int(sys.argv[2])
-    work = Path(sys.argv[3]) if len(sys.argv) > 3 else Path(tempfile.mkdtemp(prefix="fuzz-"))
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else None
+    argv = argv[: argv.index("--")] if "--" in argv else argv
+    name, seconds = argv[0], int(argv[1])
+    work = Path(argv[2]) if len(argv) > 2 else Path(tempfile.mkdtemp(prefix="fuzz-"))
     (work / "corpus").mkdir(parents=True, exist_ok=True)
     target = targets.TARGETS[name]
     args = [
@@ -38,8 +44,7 @@ def main() -> None:
         "-timeout=10",
         f"-artifact_prefix={work}{os.sep}",
         "-print_final_stats=1",
-        str(work / "corpus"),
-        str(HERE / "corpus" / name),
+        *(extra if extra is not None else [str(work / "corpus"), str(HERE / "corpus" / name)]),
     ]
     atheris.Setup(args, target)
     atheris.Fuzz()

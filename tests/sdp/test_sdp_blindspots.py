@@ -152,6 +152,17 @@ def test_bundle_sections_with_different_credentials_are_refused(old: str, new: s
     sdp.validate_offer(unbundled)
 
 
+# ------------------------------------- RFC 8839 §5.1 a candidate's ufrag in its section
+def test_a_candidate_s_ufrag_extension_is_its_section_s() -> None:
+    offer = sample("chrome_offer")
+    line = "a=" + HOST + " generation 0 ufrag {}\r\na=ice-ufrag:EsAw"
+    sdp.validate_offer(offer.replace("a=ice-ufrag:EsAw", line.format("EsAw"), 1))
+    with pytest.raises(sdp.SdpValidationError) as info:
+        sdp.validate_offer(offer.replace("a=ice-ufrag:EsAw", line.format("OldU"), 1))
+    assert info.value.rule == "candidate.ufrag_mismatch"
+    assert info.value.field == "a=candidate"
+
+
 # ------------------------------------------------------- RFC 8866 §9 token fields
 @pytest.mark.parametrize(
     ("old", "new", "rule"),

@@ -134,7 +134,8 @@ _RULES: dict[str, tuple[str, str]] = {
     "candidate.mline_index": ("RFC 8829 §4.1.17", "sdpMLineIndex is out of range"),
     "candidate.ufrag_mismatch": (
         "RFC 8839 §5.1",
-        "the candidate's ufrag extension differs from its usernameFragment",
+        "the candidate's ufrag extension differs from its usernameFragment, or in a "
+        "description from its section's ice-ufrag",
     ),
     "policy.candidate_address": ("RFC 8828 §5.2", "an address the candidate policy refuses"),
     # -- ICE servers (STUN/TURN URIs, TURN REST credentials) --

@@ -15,6 +15,7 @@ under a ``regression-*`` name with a named test in ``tests/test_fuzz_corpus.py``
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -36,8 +37,11 @@ def main() -> None:
     work = Path(argv[2]) if len(argv) > 2 else Path(tempfile.mkdtemp(prefix="fuzz-"))
     (work / "corpus").mkdir(parents=True, exist_ok=True)
     target = targets.TARGETS[name]
+    # libFuzzer re-runs argv[0] through the shell for -merge and -minimize_crash: make it
+    # this interpreter, this script and the arguments before "--".
+    again = [sys.executable, str(Path(__file__).resolve()), name, str(seconds), str(work), "--"]
     args = [
-        sys.argv[0],
+        " ".join(shlex.quote(part) for part in again),
         f"-max_total_time={seconds}",
         "-max_len=4096" if name != "server" else "-max_len=2048",
         "-rss_limit_mb=2048",

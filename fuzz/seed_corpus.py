@@ -5,8 +5,9 @@ Seeds come from the real browser material already in the tests: every descriptio
 distinct ``a=candidate`` line in them (as the ``candidate:...`` string a browser hands
 to JavaScript), the settings TOML of the runtime tests, every client message template
 (JSON and MessagePack), and a few server programs that say hello, join, negotiate, call,
-drop and resume. Seed files are named ``seed-*``; crashers found by fuzzing are kept
-as ``regression-*`` (never rewritten here).
+drop and resume. Seed files are named ``seed-*``; inputs kept from fuzzing runs for
+their coverage are ``cov-*`` and crashers found are ``regression-*`` (neither is
+rewritten here).
 """
 
 from __future__ import annotations

@@ -100,15 +100,14 @@ def _programs() -> list[bytes]:
 
 def main() -> None:
     descriptions = _descriptions()
-    for text in descriptions:
-        _write("sdp", text)
+    for description in descriptions:
+        _write("sdp", description)
     for line in _candidates(descriptions):
         for head in (b"\x00\x00", b"\x01\x00", b"\x14\x01"):
             _write("candidate", head + line.encode())
     _write("candidate", b"\x00\x00")  # end-of-candidates
     for text in TOML_SEEDS:
         _write("settings", text.encode())
-    run = targets.ServerRun(wide=True)
     for template in targets.TEMPLATES:
         message = dict(template, id=7)
         for key, value in list(message.items()):
@@ -118,7 +117,6 @@ def main() -> None:
                 message[key] = ["ben"]
         _write("protocol_json", json.dumps(message).encode())
         _write("protocol_msgpack", msgspec.msgpack.encode(message))
-    del run
     for program in _programs():
         _write("server", program)
 

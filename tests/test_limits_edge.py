@@ -230,7 +230,7 @@ def test_invitees(pair: Pair) -> None:
 def _sdp_of(size: int) -> str:
     """The demo offer padded with ``a=x-pad`` lines to exactly ``size`` bytes."""
     text = OFFER
-    lines = []
+    lines: list[str] = []
     room = size - len(text)
     while room > 0:
         chunk = min(room, 1000)

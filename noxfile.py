@@ -25,7 +25,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["lint", "typecheck", "tests", "fuzz", "docs", "package"]
 
-SRC = ["src", "tests", "benchmarks", "examples", "scripts", "noxfile.py"]
+SRC = ["src", "tests", "fuzz", "benchmarks", "examples", "scripts", "noxfile.py"]
 
 
 @nox.session
@@ -139,20 +139,52 @@ def tests(session: nox.Session) -> None:
     session.run("coverage", "report", "--fail-under=85")
 
 
+# The atheris targets of fuzz/targets.py and each one's share of a CI run, in seconds
+# (with the hypothesis fuzz tests the whole session takes about 4 minutes on CI).
+FUZZ_TARGETS = {
+    "protocol_json": 20,
+    "protocol_msgpack": 20,
+    "sdp": 35,
+    "candidate": 25,
+    "settings": 15,
+    "server": 50,
+}
+
+
 @nox.session
 def fuzz(session: nox.Session) -> None:
-    """Brief fuzzing of every parser: only typed errors may come out."""
-    session.install("-e", ".[test]")
-    session.run(
-        "python",
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "fuzz",
-        env={"HYPOTHESIS_PROFILE": "fuzz"},
-    )
+    """Fuzzing of every parser and of the whole server: only typed errors may come out.
+
+    The hypothesis fuzz tests, then each atheris target (coverage-guided, seeded from
+    ``fuzz/corpus/<target>/``) for its fixed CI budget. ``nox -s fuzz -- --long SECONDS``
+    skips the hypothesis tests and shares ``SECONDS`` among the atheris targets in
+    proportion to their budgets (``--long 3600``: an hour in all); ``-- --target NAME``
+    runs one target only. New inputs and crashers go to a temporary directory, printed.
+    """
+    session.install("-e", ".[fuzz]")
+    args = list(session.posargs)
+    long = int(args[args.index("--long") + 1]) if "--long" in args else None
+    only = args[args.index("--target") + 1] if "--target" in args else None
+    chosen = {k: v for k, v in FUZZ_TARGETS.items() if only in (None, k)}
+    if not chosen:
+        session.error(f"--target: one of {', '.join(FUZZ_TARGETS)}")
+    if long is None and only is None:
+        session.run(
+            "python",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "fuzz",
+            env={"HYPOTHESIS_PROFILE": "fuzz"},
+        )
+    total = sum(chosen.values())
+    work = tempfile.mkdtemp(prefix="rtcsignal-fuzz-")
+    session.log(f"new inputs and crashers go to {work}")
+    for name, budget in chosen.items():
+        seconds = budget if long is None else max(1, long * budget // total)
+        session.run("python", "fuzz/atheris_fuzz.py", name, str(seconds), os.path.join(work, name))
 
 
 @nox.session

@@ -20,6 +20,13 @@ Rules, and why:
   one comes with every welcome); the frames after ``last_seq`` are replayed from the
   bounded buffer, or, when some were evicted, the welcome says ``gap`` and the server
   asks the rooms for fresh snapshots.
+* **A re-sent request is answered, not applied again.** Every request with an ``id``
+  (but ``hello`` and ``ping``) that reaches a handler has its reply remembered in its
+  session (:meth:`Edge.remember`), bounded like the replay buffer; the same request with
+  the same ``id`` gets that reply again (:meth:`Edge.recall`) and changes nothing, and a
+  *different* request under a remembered ``id`` gets ``duplicate_request_id``. Refusals
+  before the handler (decoding, rate limits, handshake) are not remembered: nothing was
+  applied, so a re-send is a fresh attempt.
 * **Timers** (handshake, ping, grace) are one :class:`~rtcsignal.core._timers.Deadlines`
   keyed by ``(kind, id)``. Handshake and ping deadlines move by themselves (a frame
   moves ``last_seen``), so they are settled lazily against the connection's state
@@ -29,6 +36,7 @@ Rules, and why:
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -43,7 +51,7 @@ from ._config import ServerConfig
 from ._effects import Close, Effect, Send
 from ._errors import CoreError
 from ._identity import Identity
-from ._session import Connection, Session
+from ._session import ANSWER_OVERHEAD_BYTES, Connection, Session
 from ._timers import Deadlines
 
 __all__ = ["Edge", "EdgeTimer"]
@@ -153,11 +161,15 @@ class Edge:
         self.timers.arm((_PING, conn.id), now + self.config.ping_timeout)
 
     # ================================================================ writing
-    def send(self, conn_id: str, message: p.Message, fx: list[Effect]) -> None:
-        """Encode ``message`` in the connection's codec and write it (not numbered)."""
+    def send(self, conn_id: str, message: p.Message, fx: list[Effect]) -> int:
+        """Encode ``message`` in the connection's codec and write it (not numbered).
+
+        Returns: the size of the frame written."""
         conn = self.conns[conn_id]
         fmt = conn.session.fmt if conn.session else conn.fmt
-        fx.append(Send(conn=conn_id, data=p.encode(message, fmt), text=fmt is Format.JSON))
+        data = p.encode(message, fmt)
+        fx.append(Send(conn=conn_id, data=data, text=fmt is Format.JSON))
+        return len(data)
 
     def reply_error(
         self,
@@ -170,8 +182,10 @@ class Edge:
         now: float,
         fx: list[Effect],
         retry_after: float | None = None,
-    ) -> None:
-        """Answer a request with one ``error`` (and a :class:`RequestRejected` event)."""
+    ) -> p.Error:
+        """Answer a request with one ``error`` (and a :class:`RequestRejected` event).
+
+        Returns: the error sent."""
         if conn.session is None:
             conn.fmt = fmt
         error = p.Error(
@@ -191,6 +205,54 @@ class Edge:
                 code=code.value,
             )
         )
+        return error
+
+    # ================================================================ answered requests
+    @staticmethod
+    def fingerprint(msg: p.Message) -> bytes:
+        """What tells two requests apart under one ``id``: a digest of the decoded
+        request re-encoded (so a re-send in another field order or codec is the same)."""
+        return hashlib.blake2b(p.encode(msg, Format.MSGPACK), digest_size=16).digest()
+
+    def recall(self, session: Session, msg: p.Message, print_: bytes) -> p.Ok | p.Error | None:
+        """The reply already sent to request ``msg`` (fingerprint ``print_``) of
+        ``session``, if it is remembered; ``None`` for a request not seen (or forgotten).
+
+        Raises:
+            CoreError: ``duplicate_request_id``: a different request is remembered under
+                ``msg.id``.
+        """
+        entry = session.answered.get(msg.id)  # type: ignore[attr-defined]
+        if entry is None:
+            return None
+        if entry[0] != print_:
+            raise CoreError(
+                ErrorCode.DUPLICATE_REQUEST_ID,
+                f"request id {msg.id!r} was already used by another request of this "  # type: ignore[attr-defined]
+                "session",
+                details={"id": msg.id},  # type: ignore[attr-defined]
+            )
+        return entry[1]
+
+    def remember(
+        self,
+        session: Session,
+        request_id: int | str,
+        print_: bytes,
+        reply: p.Ok | p.Error,
+        size: int,
+    ) -> None:
+        """Keep ``reply`` (a frame of ``size`` bytes) as the answer to request
+        ``request_id``, evicting the oldest answers beyond ``replay_events`` entries or
+        ``replay_bytes`` bytes."""
+        answered = session.answered
+        cost = size + ANSWER_OVERHEAD_BYTES
+        answered[request_id] = (print_, reply, cost)
+        session.answered_bytes += cost
+        while len(answered) > 1 and (
+            len(answered) > self._replay_events or session.answered_bytes > self._replay_bytes
+        ):
+            session.answered_bytes -= answered.pop(next(iter(answered)))[2]
 
     def deliver(
         self, sid: str, message: p.Message, fx: list[Effect], from_: str | None = None

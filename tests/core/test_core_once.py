@@ -77,18 +77,31 @@ def test_a_call_invite_resent_rings_once() -> None:
     assert len(h.server.calls) == 1
 
 
-def test_another_request_under_a_remembered_id_is_refused_and_changes_nothing() -> None:
+def test_an_id_reused_for_another_request_is_a_new_request() -> None:
     _h, alice, bob = two_in_a_room()
     alice.send(p.Chat(id=1, room="room1", text="one"))
     replies(alice, 1)
-    alice.send(p.Chat(id=1, room="room1", text="two"))
-    (err,) = replies(alice, 1)
-    assert isinstance(err, p.Error) and err.code == ErrorCode.DUPLICATE_REQUEST_ID
-    assert err.details == {"id": 1}
-    assert chats(bob) == ["one"]
-    # and the original is still remembered
-    alice.send(p.Chat(id=1, room="room1", text="one"))
+    alice.send(p.Chat(id=1, room="room1", text="two"))  # clients that reuse ids still work
     assert replies(alice, 1) == [p.Ok(id=1)]
+    assert chats(bob) == ["one", "two"]
+    alice.drop()
+    alice2 = alice.resume()
+    alice2.send(p.Chat(id=1, room="room1", text="one"))  # replaced by "two": applied
+    alice2.send(p.Chat(id=1, room="room1", text="one"))  # same connection: applied
+    assert chats(bob) == ["one", "one"]
+
+
+def test_the_same_request_repeated_on_its_connection_is_applied_again() -> None:
+    """Only a re-send on a later connection is deduplicated: on the connection the
+    request came on, its reply cannot have been lost."""
+    _h, alice, bob = two_in_a_room()
+    for _ in range(2):
+        alice.send(p.Chat(id=4, room="room1", text="again"))
+    assert chats(bob) == ["again", "again"]
+    alice.drop()
+    alice2 = alice.resume()
+    alice2.send(p.Chat(id=4, room="room1", text="again"))
+    assert replies(alice2, 4) == [p.Ok(id=4)]
     assert chats(bob) == []
 
 
@@ -128,8 +141,10 @@ def test_remembered_replies_are_bounded_like_the_replay_buffer() -> None:
         replies(alice, i)
     session = h.server.session_of(alice.conn)
     assert session is not None and list(session.answered) == [1, 2]
-    alice.send(p.Chat(id=0, room="room1", text="0"))  # forgotten: applied again
-    alice.send(p.Chat(id=2, room="room1", text="2"))  # remembered: answered only
+    alice.drop()
+    alice2 = alice.resume()
+    alice2.send(p.Chat(id=0, room="room1", text="0"))  # forgotten: applied again
+    alice2.send(p.Chat(id=2, room="room1", text="2"))  # remembered: answered only
     assert chats(bob) == ["0", "1", "2", "0"]
 
 
@@ -162,62 +177,79 @@ _ACTIONS = st.lists(
         st.tuples(st.just("send"), st.booleans(), st.booleans()),  # arrives?, reply kept?
         st.tuples(st.just("bad"), st.booleans(), st.booleans()),  # a request refused
         st.tuples(st.just("drop"), st.just(False), st.just(False)),
-        st.tuples(st.just("resend"), st.just(False), st.just(False)),
+        st.tuples(st.just("resume"), st.booleans(), st.booleans()),  # then re-send all
     ),
     max_size=40,
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(_ACTIONS)
 def test_every_request_is_applied_at_most_once_and_answered_exactly_once(
     actions: list[tuple[str, bool, bool]],
 ) -> None:
     """A client that re-sends every unanswered request after each resume (as the clients
-    do), over drops, frames lost on the way in and replies lost on the way out: each
-    request is applied at most once, gets exactly one reply in the end, always the same
-    one, and is applied exactly once once answered ``ok``."""
+    do), over drops, frames lost on the way in and replies lost on the way out (each loss
+    is the connection dying): each request is applied at most once, every reply it gets
+    is the same one, and in the end each is answered and applied exactly once when ``ok``."""
     h, alice, bob = two_in_a_room(ServerConfig(reconnect_grace=10_000.0))
-    peer: Peer | None = alice
+    state: dict[str, Peer | None] = {"peer": alice, "last": alice}
     sent: dict[int, p.Request] = {}  # every request the client made, by id
     unanswered: list[int] = []
     answers: dict[int, p.ServerMessage] = {}
-    next_id = 100
-    last = alice
+
+    def drop() -> None:
+        peer = state["peer"]
+        assert peer is not None
+        peer.drop()
+        peer.inbox.clear()
+        state["last"], state["peer"] = peer, None
 
     def transmit(rid: int, arrives: bool, reply_kept: bool) -> None:
+        peer = state["peer"]
         assert peer is not None
         h.clock.now += 3.0  # within the chat rate limit; no timer is ticked
-        if not arrives:
+        if not arrives:  # lost on the way in: the connection is dead
+            drop()
             return
         peer.send(sent[rid])
         got = replies(peer, rid)
         assert len(got) == 1, f"one reply per frame, got {got!r}"
-        if reply_kept:
-            if rid in answers:
-                assert answers[rid] == got[0], "a re-send got another reply"
-            answers[rid] = got[0]
-            unanswered.remove(rid)
+        if not reply_kept:  # lost on the way out, with the connection
+            drop()
+            return
+        if rid in answers:
+            assert answers[rid] == got[0], "a re-send got another reply"
+        answers[rid] = got[0]
+        unanswered.remove(rid)
 
+    def resume(arrives: bool = True, reply_kept: bool = True) -> None:
+        last = state["last"]
+        assert last is not None and state["peer"] is None
+        state["peer"] = peer = last.resume()
+        peer.inbox.clear()
+        for i, rid in enumerate(list(unanswered)):
+            first = i == 0  # the losses, if any, hit the first re-send
+            transmit(rid, arrives or not first, reply_kept or not first)
+            if state["peer"] is None:
+                return
+
+    next_id = 100
     for kind, arrives, reply_kept in actions:
-        if kind in ("send", "bad") and peer is not None:
+        if kind in ("send", "bad") and state["peer"] is not None:
             rid, next_id = next_id, next_id + 1
             room = "room1" if kind == "send" else "nowhere"
             sent[rid] = p.Chat(id=rid, room=room, text=f"m{rid}")
             unanswered.append(rid)
             transmit(rid, arrives, reply_kept)
-        elif kind == "drop" and peer is not None:
-            peer.drop()
-            peer.inbox.clear()
-            last = peer
-            peer = None
-        elif kind == "resend" and peer is None:
-            peer = last.resume()
-            peer.inbox.clear()
-            for rid in list(unanswered):
-                transmit(rid, True, True)
-    if peer is None:
-        peer = last.resume()
+        elif kind == "drop" and state["peer"] is not None:
+            drop()
+        elif kind == "resume" and state["peer"] is None:
+            resume(arrives, reply_kept)
+    for _ in range(2):  # at the end the network holds
+        if state["peer"] is None:
+            resume()
+    assert state["peer"] is not None
     for rid in list(unanswered):
         transmit(rid, True, True)
     applied = [c.text for c in bob.drain("chat")]

@@ -305,7 +305,7 @@ describe("SignalingClient against a real server", { timeout: 4 * WAIT }, () => {
     const reloaded = newClient({ storage, token: () => me.token });
     assert.ok(reloaded._nextId >= used);
     await reloaded.connect();
-    // the same id for another request would be duplicate_request_id: this one is fresh
+    // a reused id would be answered from memory if the request were the same: this one is fresh
     assert.equal(await reloaded.request({ type: "chat", room, text: "after the reload" }), null);
   });
 

@@ -309,3 +309,5 @@ def test_serve_posts_signed_webhooks(receiver: Receiver, tmp_path: Path) -> None
     finally:
         proc.terminate()
         proc.wait(WAIT)
+        if proc.stdout is not None:
+            proc.stdout.close()

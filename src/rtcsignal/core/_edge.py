@@ -23,10 +23,14 @@ Rules, and why:
 * **A re-sent request is answered, not applied again.** Every request with an ``id``
   (but ``hello`` and ``ping``) that reaches a handler has its reply remembered in its
   session (:meth:`Edge.remember`), bounded like the replay buffer; the same request with
-  the same ``id`` gets that reply again (:meth:`Edge.recall`) and changes nothing, and a
-  *different* request under a remembered ``id`` gets ``duplicate_request_id``. Refusals
-  before the handler (decoding, rate limits, handshake) are not remembered: nothing was
-  applied, so a re-send is a fresh attempt.
+  the same ``id`` arriving on a *later connection* of the session (a re-send after a
+  resume) gets that reply again (:meth:`Edge.recall`) and changes nothing. An id reused
+  for a *different* request, or the same request repeated on the *same* connection (its
+  reply cannot have been lost there), is a new request as before: applied, and
+  remembered in place of the old one. So clients that reuse ids keep working; only a
+  re-send across a reconnect is deduplicated. Refusals before the handler (decoding,
+  rate limits, handshake) are not remembered: nothing was applied, so a re-send is a
+  fresh attempt.
 * **Timers** (handshake, ping, grace) are one :class:`~rtcsignal.core._timers.Deadlines`
   keyed by ``(kind, id)``. Handshake and ping deadlines move by themselves (a frame
   moves ``last_seen``), so they are settled lazily against the connection's state
@@ -214,24 +218,16 @@ class Edge:
         request re-encoded (so a re-send in another field order or codec is the same)."""
         return hashlib.blake2b(p.encode(msg, Format.MSGPACK), digest_size=16).digest()
 
-    def recall(self, session: Session, msg: p.Message, print_: bytes) -> p.Ok | p.Error | None:
-        """The reply already sent to request ``msg`` (fingerprint ``print_``) of
-        ``session``, if it is remembered; ``None`` for a request not seen (or forgotten).
-
-        Raises:
-            CoreError: ``duplicate_request_id``: a different request is remembered under
-                ``msg.id``.
-        """
-        entry = session.answered.get(msg.id)  # type: ignore[attr-defined]
-        if entry is None:
+    @staticmethod
+    def recall(
+        session: Session, request_id: int | str, print_: bytes, conn_id: str
+    ) -> p.Ok | p.Error | None:
+        """The reply already sent to this request of ``session`` (id ``request_id``,
+        fingerprint ``print_``) if it is remembered and came on another connection than
+        ``conn_id``; ``None`` otherwise: a request to apply."""
+        entry = session.answered.get(request_id)
+        if entry is None or entry[0] != print_ or entry[3] == conn_id:
             return None
-        if entry[0] != print_:
-            raise CoreError(
-                ErrorCode.DUPLICATE_REQUEST_ID,
-                f"request id {msg.id!r} was already used by another request of this "  # type: ignore[attr-defined]
-                "session",
-                details={"id": msg.id},  # type: ignore[attr-defined]
-            )
         return entry[1]
 
     def remember(
@@ -241,13 +237,18 @@ class Edge:
         print_: bytes,
         reply: p.Ok | p.Error,
         size: int,
+        conn_id: str,
     ) -> None:
         """Keep ``reply`` (a frame of ``size`` bytes) as the answer to request
-        ``request_id``, evicting the oldest answers beyond ``replay_events`` entries or
-        ``replay_bytes`` bytes."""
+        ``request_id`` that came on ``conn_id`` (replacing an older answer under that id),
+        evicting the oldest answers beyond ``replay_events`` entries or ``replay_bytes``
+        bytes."""
         answered = session.answered
+        old = answered.pop(request_id, None)
+        if old is not None:
+            session.answered_bytes -= old[2]
         cost = size + ANSWER_OVERHEAD_BYTES
-        answered[request_id] = (print_, reply, cost)
+        answered[request_id] = (print_, reply, cost, conn_id)
         session.answered_bytes += cost
         while len(answered) > 1 and (
             len(answered) > self._replay_events or session.answered_bytes > self._replay_bytes

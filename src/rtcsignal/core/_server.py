@@ -24,9 +24,9 @@ answers with exactly one ``error`` reply and changes nothing:
 1. frame size (``frame_too_large``, and close 1009), then decoding (typed errors only);
 2. the rate limits (every scope checked, then charged only if all allow);
 3. the handshake (``hello_required`` before ``hello``);
-   then a request with an ``id`` whose reply its session remembers is answered with that
-   reply and not applied again (``duplicate_request_id`` for another request under that
-   ``id``; see :mod:`rtcsignal.core._edge`);
+   then a request with an ``id`` re-sent on a later connection of its session, whose
+   reply the session remembers, is answered with that reply and not applied again (see
+   :mod:`rtcsignal.core._edge`);
 4. ``hello`` and ``ping`` at the edge; every other request crosses the seam as a
    :class:`~rtcsignal.core.seam.RoomCall` (membership, permissions, negotiation state,
    SDP/ICE validation). Handlers check first and mutate last, so a refusal leaves state
@@ -233,11 +233,7 @@ class Server:
         if session is not None and msg.id is not None and kind not in _ONCE_EXEMPT:
             # exactly once across reconnects: a re-sent request gets its first reply
             print_ = edge.fingerprint(msg)
-            try:
-                again = edge.recall(session, msg, print_)
-            except CoreError as err:
-                edge.reply_error(conn, fmt, err.code, err.message, msg.id, err.details, now, fx)
-                return fx
+            again = edge.recall(session, msg.id, print_, conn_id)
             if again is not None:
                 edge.send(conn.id, again, fx)
                 return fx
@@ -254,7 +250,7 @@ class Server:
                 conn, fmt, err.code, err.message, msg.id, err.details, now, fx, err.retry_after
             )
             if print_ is not None:
-                edge.remember(session, msg.id, print_, error, p.encoded_size(error))  # type: ignore[arg-type]
+                edge.remember(session, msg.id, print_, error, p.encoded_size(error), conn_id)  # type: ignore[arg-type]
             return fx
         except Exception as exc:  # never let an unexpected error escape the core
             fx.append(
@@ -264,7 +260,7 @@ class Server:
                 conn, fmt, ErrorCode.INTERNAL_ERROR, "internal error", msg.id, None, now, fx
             )
             if print_ is not None:
-                edge.remember(session, msg.id, print_, error, p.encoded_size(error))  # type: ignore[arg-type]
+                edge.remember(session, msg.id, print_, error, p.encoded_size(error), conn_id)  # type: ignore[arg-type]
             return fx
         if result is None and msg.id is not None:
             result = p.Ok(id=msg.id)
@@ -277,7 +273,7 @@ class Server:
                 fx.insert(mark, reply[0])
             if print_ is not None and isinstance(result, p.Ok):
                 size = size or p.encoded_size(result)
-                edge.remember(session, msg.id, print_, result, size)  # type: ignore[arg-type]
+                edge.remember(session, msg.id, print_, result, size, conn_id)  # type: ignore[arg-type]
         return fx
 
     def disconnect(self, conn_id: str, now: float) -> list[Effect]:

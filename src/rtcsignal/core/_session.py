@@ -17,9 +17,10 @@ before its start is a *gap*: the server says so and sends fresh room snapshots.
 
 Replies are not numbered events, so a reply written just before a drop can be lost as
 well. The session therefore also remembers its recent *answered requests*: request
-``id`` -> (a fingerprint of the request, the reply sent). A request re-sent after a resume
-with the same ``id`` is answered from there and not applied again (exactly once across
-reconnects); see :meth:`rtcsignal.core._edge.Edge.recall`. That table is bounded like the
+``id`` -> (a fingerprint of the request, the reply sent, the connection it came on). The
+same request re-sent with the same ``id`` on a later connection of the session (after a
+resume) is answered from there and not applied again (exactly once across reconnects); see
+:meth:`rtcsignal.core._edge.Edge.recall`. That table is bounded like the
 replay buffer (``replay_events`` entries, ``replay_bytes`` of replies) and lives as long as
 the session.
 """
@@ -54,8 +55,9 @@ ANSWER_OVERHEAD_BYTES: Final = 64
 """What one remembered answer costs besides its reply frame (the fingerprint, the id, the
 table slot), counted against ``replay_bytes``."""
 
-Answered = tuple[bytes, Ok | Error, int]
-"""One remembered answer: the request's fingerprint, its reply, and its cost in bytes."""
+Answered = tuple[bytes, Ok | Error, int, str]
+"""One remembered answer: the request's fingerprint, its reply, its cost in bytes, and the
+connection the request came on."""
 
 
 class Connection:

@@ -57,9 +57,6 @@ class ErrorCode(enum.StrEnum):
     """The ``hello`` names a protocol version this server does not speak."""
     RESUME_FAILED = "resume_failed"
     """The resume token is unknown, expired, or belongs to another user."""
-    DUPLICATE_REQUEST_ID = "duplicate_request_id"
-    """The request reuses the ``id`` of a different request this session sent recently
-    (whose reply the server still remembers for re-sends): nothing is applied."""
     # -- rooms and membership --
     ROOM_NOT_FOUND = "room_not_found"
     """The room does not exist and this server does not create rooms on join."""

@@ -54,7 +54,6 @@ export type ErrorCode =
   | "already_welcomed"
   | "unsupported_version"
   | "resume_failed"
-  | "duplicate_request_id"
   | "room_not_found"
   | "room_full"
   | "room_locked"

@@ -102,8 +102,8 @@ WEBHOOK_EVENTS: Final[Mapping[type[ev.ObserverEvent], str]] = {
     ev.CallStateChanged: "call_updated",
 }
 """The observer events sent as webhooks, with their webhook names. Moderation shows as
-``participant_left`` (reason ``kicked``), ``role_changed`` (``by`` the moderator),
-``recording_changed`` and ``room_policy_changed``."""
+``participant_left`` (reason ``kicked``), ``role_changed`` and ``recording_changed``
+(``by`` the moderator)."""
 
 _RETRY_STATUSES: Final = frozenset({408, 425, 429})
 """Besides 5xx: statuses that say "try again later"; other 4xx are final."""

@@ -40,7 +40,6 @@ Rules, and why:
 from __future__ import annotations
 
 import enum
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -213,42 +212,35 @@ class Edge:
 
     # ================================================================ answered requests
     @staticmethod
-    def fingerprint(msg: p.Message) -> bytes:
-        """What tells two requests apart under one ``id``: a digest of the decoded
-        request re-encoded (so a re-send in another field order or codec is the same)."""
-        return hashlib.blake2b(p.encode(msg, Format.MSGPACK), digest_size=16).digest()
-
-    @staticmethod
-    def recall(
-        session: Session, request_id: int | str, print_: bytes, conn_id: str
-    ) -> p.Ok | p.Error | None:
-        """The reply already sent to this request of ``session`` (id ``request_id``,
-        fingerprint ``print_``) if it is remembered and came on another connection than
-        ``conn_id``; ``None`` otherwise: a request to apply."""
-        entry = session.answered.get(request_id)
-        if entry is None or entry[0] != print_ or entry[3] == conn_id:
+    def recall(session: Session, msg: p.Message, conn_id: str) -> p.Ok | p.Error | None:
+        """The reply already sent to request ``msg`` of ``session`` if the same request
+        (equal once decoded: field order and codec do not matter) is remembered under its
+        ``id`` and came on another connection than ``conn_id``; ``None`` otherwise: a
+        request to apply. Costs one dict lookup, and a comparison only on a hit."""
+        entry = session.answered.get(msg.id)  # type: ignore[attr-defined]
+        if entry is None or entry[3] == conn_id or entry[0] != msg:
             return None
         return entry[1]
 
     def remember(
         self,
         session: Session,
-        request_id: int | str,
-        print_: bytes,
-        reply: p.Ok | p.Error,
+        msg: p.Message,
         size: int,
+        reply: p.Ok | p.Error,
         conn_id: str,
     ) -> None:
-        """Keep ``reply`` (a frame of ``size`` bytes) as the answer to request
-        ``request_id`` that came on ``conn_id`` (replacing an older answer under that id),
-        evicting the oldest answers beyond ``replay_events`` entries or ``replay_bytes``
-        bytes."""
+        """Keep ``reply`` as the answer to request ``msg`` (``size`` bytes of request
+        and reply frames) that came on ``conn_id``, in place of an older answer under
+        its ``id``, evicting the oldest answers beyond ``replay_events`` entries or
+        ``replay_bytes`` bytes (the newest is always kept)."""
         answered = session.answered
+        request_id: int | str = msg.id  # type: ignore[attr-defined]
         old = answered.pop(request_id, None)
         if old is not None:
             session.answered_bytes -= old[2]
         cost = size + ANSWER_OVERHEAD_BYTES
-        answered[request_id] = (print_, reply, cost, conn_id)
+        answered[request_id] = (msg, reply, cost, conn_id)
         session.answered_bytes += cost
         while len(answered) > 1 and (
             len(answered) > self._replay_events or session.answered_bytes > self._replay_bytes

@@ -229,11 +229,9 @@ class Server:
                     conn, fmt, ErrorCode.HELLO_REQUIRED, "say hello first", msg.id, None, now, fx
                 )
                 return fx
-        print_: bytes | None = None
-        if session is not None and msg.id is not None and kind not in _ONCE_EXEMPT:
-            # exactly once across reconnects: a re-sent request gets its first reply
-            print_ = edge.fingerprint(msg)
-            again = edge.recall(session, msg.id, print_, conn_id)
+        once = session is not None and msg.id is not None and kind not in _ONCE_EXEMPT
+        if once:  # exactly once across reconnects: a re-sent request gets its first reply
+            again = edge.recall(session, msg, conn_id)  # type: ignore[arg-type]
             if again is not None:
                 edge.send(conn.id, again, fx)
                 return fx
@@ -249,8 +247,9 @@ class Server:
             error = edge.reply_error(
                 conn, fmt, err.code, err.message, msg.id, err.details, now, fx, err.retry_after
             )
-            if print_ is not None:
-                edge.remember(session, msg.id, print_, error, p.encoded_size(error), conn_id)  # type: ignore[arg-type]
+            if once:
+                size = len(data) + p.encoded_size(error)
+                edge.remember(session, msg, size, error, conn_id)  # type: ignore[arg-type]
             return fx
         except Exception as exc:  # never let an unexpected error escape the core
             fx.append(
@@ -259,8 +258,9 @@ class Server:
             error = edge.reply_error(
                 conn, fmt, ErrorCode.INTERNAL_ERROR, "internal error", msg.id, None, now, fx
             )
-            if print_ is not None:
-                edge.remember(session, msg.id, print_, error, p.encoded_size(error), conn_id)  # type: ignore[arg-type]
+            if once:
+                size = len(data) + p.encoded_size(error)
+                edge.remember(session, msg, size, error, conn_id)  # type: ignore[arg-type]
             return fx
         if result is None and msg.id is not None:
             result = p.Ok(id=msg.id)
@@ -271,9 +271,9 @@ class Server:
                 reply: list[Effect] = []
                 size = edge.send(conn.id, result, reply)
                 fx.insert(mark, reply[0])
-            if print_ is not None and isinstance(result, p.Ok):
-                size = size or p.encoded_size(result)
-                edge.remember(session, msg.id, print_, result, size, conn_id)  # type: ignore[arg-type]
+            if once and isinstance(result, p.Ok):
+                size = len(data) + (size or p.encoded_size(result))
+                edge.remember(session, msg, size, result, conn_id)  # type: ignore[arg-type]
         return fx
 
     def disconnect(self, conn_id: str, now: float) -> list[Effect]:

@@ -17,12 +17,12 @@ before its start is a *gap*: the server says so and sends fresh room snapshots.
 
 Replies are not numbered events, so a reply written just before a drop can be lost as
 well. The session therefore also remembers its recent *answered requests*: request
-``id`` -> (a fingerprint of the request, the reply sent, the connection it came on). The
+``id`` -> (the request, the reply sent, the connection it came on). The
 same request re-sent with the same ``id`` on a later connection of the session (after a
 resume) is answered from there and not applied again (exactly once across reconnects); see
 :meth:`rtcsignal.core._edge.Edge.recall`. That table is bounded like the
-replay buffer (``replay_events`` entries, ``replay_bytes`` of replies) and lives as long as
-the session.
+replay buffer (``replay_events`` entries, ``replay_bytes`` of request and reply frames) and
+lives as long as the session.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
-from rtcsignal.protocol import Error, Format, IceServer, Ok
+from rtcsignal.protocol import Error, Format, IceServer, Message, Ok
 
 from ._identity import Identity
 from .seam import Sender
@@ -52,11 +52,11 @@ DEFAULT_REPLAY_BYTES: Final = 256 * 1024
 case (128 x 64 KiB frames) to a quarter MiB."""
 
 ANSWER_OVERHEAD_BYTES: Final = 64
-"""What one remembered answer costs besides its reply frame (the fingerprint, the id, the
+"""What one remembered answer costs besides its request and reply frames (the id, the
 table slot), counted against ``replay_bytes``."""
 
-Answered = tuple[bytes, Ok | Error, int, str]
-"""One remembered answer: the request's fingerprint, its reply, its cost in bytes, and the
+Answered = tuple[Message, Ok | Error, int, str]
+"""One remembered answer: the request (decoded), its reply, its cost in bytes, and the
 connection the request came on."""
 
 

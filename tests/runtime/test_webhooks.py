@@ -190,13 +190,16 @@ def test_bad_settings_name_the_key(table: dict[str, Any], match: str) -> None:
 
 
 # ---------------------------------------------------------------- delivery
-def test_events_arrive_signed_in_order_and_a_500_is_retried(receiver: Receiver) -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_events_arrive_signed_in_order_and_a_500_is_retried(
+    receiver: Receiver, backend: str
+) -> None:
     receiver.script = [204, 500, 503]  # the second event fails twice, then goes through
     metrics = MemoryMetrics()
     sender = WebhookSender(settings_for(receiver.url), metrics=metrics)
     for event in room_story().events:
         sender(event)
-    anyio.run(deliver_all, sender)
+    anyio.run(deliver_all, sender, backend=backend)
     names = [e["event"] for e in receiver.events]
     assert (
         names

@@ -36,6 +36,73 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def cluster(session: nox.Session) -> None:
+    """Two demo instances (8080 and 8081) on a local ``redis-server``: open one tab on
+    each and hold a call across them (Ctrl-C stops all three)."""
+    import signal
+    import subprocess
+    import time
+
+    if os.geteuid() == 0 and shutil.which("bash"):
+        session.run("bash", "scripts/install-system-deps.sh", external=True)
+    session.install("-e", ".[serve,redis]")
+    port = os.environ.get("RTCSIGNAL_CLUSTER_REDIS_PORT", "6390")
+    url = f"redis://127.0.0.1:{port}/0"
+    secret = os.environ.get("RTCSIGNAL_AUTH_SECRET") or os.urandom(24).hex()
+    env = {**os.environ, "RTCSIGNAL_AUTH_SECRET": secret}
+    bindir = session.bin
+    procs = [
+        subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        time.sleep(0.5)
+        for http_port, name in (("8080", "a"), ("8081", "b")):
+            procs.append(
+                subprocess.Popen(
+                    [
+                        os.path.join(bindir, "python"),
+                        "-m",
+                        "rtcsignal",
+                        "serve",
+                        "--port",
+                        http_port,
+                        "--redis-url",
+                        url,
+                        "--instance-id",
+                        name,
+                    ],
+                    env=env,
+                )
+            )
+        session.log("cluster: http://127.0.0.1:8080/ and http://127.0.0.1:8081/ (Ctrl-C stops)")
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in reversed(procs):  # stop what we started, by its pid
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
     """The whole test suite, with branch coverage."""
     if os.geteuid() == 0 and shutil.which("bash"):
@@ -123,6 +190,7 @@ PACKAGE_EXTRAS = [
     "client",
     "jwt",
     "prometheus",
+    "redis",
     "fastapi",
     "starlette",
     "aiohttp",

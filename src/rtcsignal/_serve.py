@@ -22,6 +22,10 @@ Metrics: with the ``prometheus`` extra (``prometheus-client``) installed, ``GET 
 answers the runtime's metrics in the Prometheus text format (:class:`PrometheusMetrics`);
 without it ``/metrics`` is 404. A startup line says which, and how to enable it.
 
+Webhooks: with a ``[webhooks]`` table (``url``, ``secret``, ...; ``docs/webhooks.md``) the
+server POSTs signed JSON events about rooms, participants, calls, recording and moderation
+to ``url`` (:class:`rtcsignal.webhooks.WebhookSender`, extra ``rtcsignal[webhooks]``).
+
 Adding pages: :func:`run_server` takes extra ``routes`` (path -> ``(status, content type,
 body)`` callable) served for plain HTTP GETs next to the WebSocket.
 """
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.util
 import json
 import logging
 import os
@@ -56,6 +61,7 @@ from rtcsignal.runtime import (
     RuntimeSettings,
     SettingsError,
 )
+from rtcsignal.webhooks import WebhookSender
 
 if TYPE_CHECKING:
     from rtcsignal.adapters.websockets import Route
@@ -213,8 +219,16 @@ async def run_server(
 
     identities = DemoIdentities(secret=settings.auth_secret)
     metrics = _prometheus()
-    runtime = Runtime(settings, authenticate=identities.authenticate, metrics=metrics)
-    async with runtime:
+    hooks = None if settings.webhooks is None else WebhookSender(settings.webhooks, metrics=metrics)
+    runtime = Runtime(
+        settings,
+        authenticate=identities.authenticate,
+        metrics=metrics,
+        observers=() if hooks is None else (hooks,),
+    )
+    async with anyio.create_task_group() as tasks, runtime:
+        if hooks is not None:
+            tasks.start_soon(hooks.run)
         table = {**demo_routes(runtime, identities), **_metrics_routes(metrics), **(routes or {})}
         async with serve(runtime, routes=table) as server:
             port = next(iter(server.sockets)).getsockname()[1]
@@ -226,6 +240,8 @@ async def run_server(
             )
             print(_metrics_line(metrics, f"http://{settings.host}:{port}"), flush=True)
             print(_backplane_line(runtime), flush=True)
+            if hooks is not None:
+                print(f"rtcsignal: webhooks to {hooks.settings.url}", flush=True)
             if ready is not None:
                 ready(port)
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -233,6 +249,11 @@ async def run_server(
                     break
             print("rtcsignal: shutting down", flush=True)
             await runtime.shutdown()
+        if hooks is not None:  # what is queued goes out, within the shutdown grace
+            hooks.close()
+            with anyio.move_on_after(settings.shutdown_grace):
+                await hooks.wait_closed()
+            tasks.cancel_scope.cancel()
 
 
 def _backplane_line(runtime: Runtime) -> str:
@@ -321,6 +342,12 @@ def _main(args: argparse.Namespace) -> int:
         return 2
     except ValueError as exc:
         print(f"rtcsignal serve: settings: auth_secret: {exc}", file=sys.stderr)
+        return 2
+    if settings.webhooks is not None and importlib.util.find_spec("httpx") is None:
+        print(
+            "rtcsignal serve: [webhooks] needs httpx: pip install 'rtcsignal[webhooks]'",
+            file=sys.stderr,
+        )
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per HTTP GET

@@ -136,12 +136,15 @@ class Peer:
         self.closed = self.closed or (1006, "dropped")
 
     def resume(self, *, last_seq: int | None = None) -> Peer:
-        """Reconnect as the same user and resume this peer's session."""
+        """Reconnect as the same user and resume this peer's session (the new peer goes
+        on numbering request ids where this one stopped, as a client must: a resumed
+        session remembers recent request ids)."""
         if self.welcome is None:
             raise RuntimeError("this peer never completed a handshake")
         new = self.harness.peer(
             self.identity.user, grants=dict(self.identity.grants), hello=False, binary=self.binary
         )
+        new._ids = self._ids  # one session, one id sequence (ids stay unique across resumes)
         seq = self.last_seq if last_seq is None else last_seq
         reply = new.request(p.Hello(version=1, resume=self.welcome.resume_token, last_seq=seq))
         if isinstance(reply, p.Welcome):

@@ -1,11 +1,14 @@
 """Hypothesis state machine over the whole Server: random interleavings of joins,
 duplicate joins, leaves, drops, resumes, timeouts, kicks, host transfers, chat,
-negotiation and calls, with the core's invariants checked after every step."""
+negotiation and calls, and requests whose reply a drop lost re-sent after the resume,
+with the core's invariants checked after every step."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
+import msgspec
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -18,7 +21,7 @@ from hypothesis.stateful import (
 
 from rtcsignal import protocol as p
 from rtcsignal._demo import ANSWER, OFFER
-from rtcsignal.core import DuplicatePolicy, JoinPolicy, RoomPolicy, ServerConfig
+from rtcsignal.core import DuplicatePolicy, JoinPolicy, RoomPolicy, Send, ServerConfig
 from rtcsignal.protocol import Role
 from rtcsignal.ratelimit import LimitSpec, RatePolicy
 from rtcsignal.testing import Harness, Peer
@@ -73,6 +76,7 @@ class ServerMachine(RuleBasedStateMachine):
         self.seqs: dict[str, int] = {}  # session -> last seq seen by its peers
         self.calls: list[str] = []
         self.host_handed_on = False  # transfer_host / set_role may move the host role
+        self.once_ids = itertools.count(1)
         for user in USERS[:3]:
             self.connect(user)
 
@@ -182,6 +186,50 @@ class ServerMachine(RuleBasedStateMachine):
             assert new.inbox and isinstance(new.inbox[0], p.Error)
             assert new.inbox[0].code == "resume_failed"
             new.inbox.clear()
+
+    @precondition(lambda self: self.live)
+    @rule(
+        i=st.integers(0, 7),
+        room=st.sampled_from(ROOMS),
+        kind=st.sampled_from(["join", "leave", "chat", "kick", "call_invite"]),
+    )
+    def request_lost_then_resent(self, i: int, room: str, kind: str) -> None:
+        """A request is applied, its reply dies with the connection, the session resumes
+        and the client re-sends the same frame: it gets the same reply and nothing else
+        happens (no event for anyone, no state change)."""
+        peer = self.live.pop(i % len(self.live))
+        other = self.live[0] if self.live else None
+        message: p.Request = {
+            "join": p.Join(room=room),
+            "leave": p.Leave(room=room),
+            "chat": p.Chat(room=room, text="once"),
+            "kick": p.Kick(room=room, target=(other and self._pid(other, room)) or "nobody"),
+            "call_invite": p.CallInvite(to=(USERS[i % len(USERS)],)),
+        }[kind]
+        rid = f"once-{next(self.once_ids)}"
+        fmt = p.Format.MSGPACK if peer.binary else p.Format.JSON
+        encoded = p.encode(msgspec.structs.replace(message, id=rid), fmt)
+        frame: bytes | str = encoded if peer.binary else encoded.decode()
+        peer.send_raw(frame)
+        first = [m for m in peer.inbox if isinstance(m, p.Ok | p.Error) and m.id == rid]
+        assert len(first) == 1, first
+        peer.inbox.remove(first[0])
+        if peer.closed is None:
+            peer.drop()
+        self._check_inbox(peer)
+        session = peer.welcome.session if peer.welcome else ""
+        new = peer.resume(last_seq=self.seqs.get(session, 0))
+        if new.welcome is None:  # the request ended its own session (a replacing join)
+            new.inbox.clear()
+            return
+        self._check_inbox(new)
+        self.live.append(new)
+        stats = self.h.server.stats()
+        fx = self.h.server.receive(new.conn, frame, self.h.clock.now)
+        assert len(fx) == 1 and isinstance(fx[0], Send), fx
+        data = fx[0].data.decode() if fx[0].text else fx[0].data
+        assert p.decode_server(data) == first[0]
+        assert self.h.server.stats() == stats
 
     @rule(seconds=st.sampled_from([0.5, 5.0, 16.0, 61.0, 400.0, 7300.0]))
     def wait(self, seconds: float) -> None:
@@ -328,6 +376,15 @@ class ServerMachine(RuleBasedStateMachine):
                 assert server._edge.sessions[sid].rooms.get(room_id) == pid
 
     @invariant()
+    def remembered_answers_stay_bounded(self) -> None:
+        config = self.h.server.config
+        for session in self.h.server._edge.sessions.values():
+            answered = session.answered
+            assert len(answered) <= max(1, config.replay_events)
+            assert len(answered) <= 1 or session.answered_bytes <= config.replay_bytes
+            assert session.answered_bytes == sum(cost for _, _, cost, _ in answered.values())
+
+    @invariant()
     def the_next_deadline_nears_only_when_a_timer_is_armed(self) -> None:
         # what lets the runtime skip next_deadline() after a frame that armed nothing
         server = self.h.server
@@ -382,5 +439,7 @@ def test_machine_smoke() -> None:
     machine.join(1, "r-open")
     machine.negotiate(0, 1, "r-open", "offer")
     machine.call(0, 1)
+    machine.request_lost_then_resent(0, "r-open", "chat")
+    machine.request_lost_then_resent(1, "r-open", "kick")
     machine.wait(61.0)
     machine.teardown()

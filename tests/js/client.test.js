@@ -254,6 +254,61 @@ describe("SignalingClient against a real server", { timeout: 4 * WAIT }, () => {
     assert.deepEqual(alice.iceServers, welcome.ice_servers);
   });
 
+  test("a request whose reply the drop lost is re-sent with its id and applied once", async () => {
+    const room = roomId();
+    let cut = false;
+    class LosesTheReply extends WebSocket {
+      send(data, cb) {
+        super.send(data, (err) => {
+          cb?.(err);
+          // once written, the socket dies: the chat reaches the server, its ok never returns
+          if (!cut && String(data).includes('"text":"exactly once"')) {
+            cut = true;
+            this.terminate();
+          }
+        });
+      }
+    }
+    const me = await identity();
+    const alice = newClient({ WebSocket: LosesTheReply, token: me.token });
+    const bob = newClient();
+    const first = await alice.connect();
+    await bob.connect();
+    await alice.request({ type: "join", room });
+    await bob.request({ type: "join", room });
+    const texts = [];
+    bob.on("chat", (m) => texts.push(m.text));
+    const resumed = alice.waitFor("welcome", (w) => w.resumed);
+    assert.equal(await alice.request({ type: "chat", room, text: "exactly once" }), null);
+    assert.equal(cut, true);
+    assert.equal((await resumed).session, first.session);
+    const after = bob.waitFor("chat", (m) => m.text === "after");
+    await alice.request({ type: "chat", room, text: "after" });
+    await after;
+    assert.deepEqual(texts, ["exactly once", "after"]);
+  });
+
+  test("request ids go on across a page reload (kept with the resume token)", async () => {
+    const data = new Map();
+    const storage = {
+      getItem: (k) => (data.has(k) ? data.get(k) : null),
+      setItem: (k, v) => data.set(k, String(v)),
+      removeItem: (k) => data.delete(k),
+    };
+    const me = await identity();
+    const page = newClient({ storage, token: () => me.token });
+    await page.connect();
+    const room = roomId();
+    await page.request({ type: "join", room });
+    const used = page._nextId;
+    page.close();
+    const reloaded = newClient({ storage, token: () => me.token });
+    assert.ok(reloaded._nextId >= used);
+    await reloaded.connect();
+    // a reused id would be answered from memory if the request were the same: this one is fresh
+    assert.equal(await reloaded.request({ type: "chat", room, text: "after the reload" }), null);
+  });
+
   test("a new page with the same storage resumes; a stale token starts a fresh session", async () => {
     const room = roomId();
     const data = new Map();

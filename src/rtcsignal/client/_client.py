@@ -186,7 +186,8 @@ class Client:
         self._outbox: deque[_Out] = deque()
         self._wake = anyio.Event()
         self._pending: dict[int, _Pending] = {}
-        self._inflight: set[int] = set()
+        self._inflight: dict[int, _Out] = {}  # sent on this connection, unanswered, in order
+        self._unanswered: set[int] = set()  # sent on an earlier connection, re-sent on resume
         self._rooms: dict[str, p.Join] = {}
         self._send_events: MemoryObjectSendStream[ClientEvent]
         self._recv_events: MemoryObjectReceiveStream[ClientEvent]
@@ -321,6 +322,14 @@ class Client:
         """The session is gone: start a new one, and join its rooms again."""
         rooms = tuple(self._rooms)
         self._resume = None
+        # A new session remembers none of the old one's requests: those sent and
+        # unanswered may or may not have been applied; they are not sent again.
+        lost = ConnectionLost("the session ended before the reply came")
+        for rid in self._unanswered:
+            pending = self._pending.get(rid)
+            if pending is not None:
+                pending.resolve(None, lost)  # the writer skips it
+        self._unanswered.clear()
         self.last_seq = 0
         self._resync_until = 0
         await self._emit(SessionReset(reason, rooms if self.rejoin else ()))
@@ -371,11 +380,13 @@ class Client:
                     tg.cancel_scope.cancel()
         finally:
             self._ws = None
-            lost = ConnectionLost("the connection dropped before the reply came")
-            for rid in self._inflight:
+            # Requests sent but unanswered go first when the session resumes, with their
+            # own id: the server answers a re-send with its first reply (exactly once).
+            for rid, item in reversed(self._inflight.items()):
                 pending = self._pending.get(rid)
-                if pending is not None:
-                    pending.resolve(None, lost)
+                if pending is not None and not pending.event.is_set():
+                    self._outbox.appendleft(item)
+                    self._unanswered.add(rid)
             self._inflight.clear()
             with anyio.CancelScope(shield=True):
                 await ws.close()
@@ -407,7 +418,8 @@ class Client:
             rid = message.id
             pending = self._pending.get(rid) if isinstance(rid, int) else None
             if pending is not None:
-                self._inflight.discard(rid)
+                self._inflight.pop(pending.id, None)
+                self._unanswered.discard(pending.id)
                 if isinstance(message, p.Error):
                     error = RequestError(
                         message.code, message.message, message.details, message.retry_after
@@ -449,13 +461,13 @@ class Client:
             if pending is not None:
                 if pending.event.is_set():
                     continue  # timed out or cancelled before it could be sent
-                self._inflight.add(pending.id)
+                self._inflight[pending.id] = item
             try:
                 await ws.send(item.frame)
             except Closed:
                 outbox.appendleft(item)
                 if pending is not None:
-                    self._inflight.discard(pending.id)
+                    self._inflight.pop(pending.id, None)
                 await ws.close()
                 return
 
@@ -516,7 +528,8 @@ class Client:
         finally:
             pending.event.set()  # a request still queued is dropped by the writer
             self._pending.pop(rid, None)
-            self._inflight.discard(rid)
+            self._inflight.pop(rid, None)
+            self._unanswered.discard(rid)
         if pending.error is not None:
             raise pending.error
         reply = pending.reply
@@ -554,7 +567,10 @@ class Client:
         Raises:
             RequestError: the server replied with an ``error`` (``.code`` says which).
             RequestTimeout: no reply within ``timeout`` (default ``request_timeout``).
-            ConnectionLost: the connection dropped after sending, before the reply.
+            ConnectionLost: the request was sent, and the session ended (it could not
+                be resumed) before the reply came: it may or may not have been applied.
+                (After a mere drop the request is re-sent on resume with its ``id``, and
+                the server answers it once.)
             ClientClosed: the client is closed.
             SendQueueFull: ``max_queued`` messages are already waiting.
         """

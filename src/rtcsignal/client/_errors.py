@@ -48,11 +48,13 @@ class RequestTimeout(ClientError, TimeoutError):
 
 
 class ConnectionLost(ClientError):
-    """The connection dropped after the request was sent and before its reply came.
+    """The request was sent, and its session ended before the reply came.
 
-    The server may or may not have applied it (replies are not replayed on resume);
-    requests not yet sent when the connection dropped are kept and sent after the
-    reconnect instead.
+    The server may or may not have applied it. A dropped connection alone does not
+    raise this: the client resumes the session and re-sends the unanswered request with
+    its original ``id``, which the server answers with its first reply without applying
+    it again. Only when the session cannot be resumed (its grace period is over, or the
+    server restarted) do requests sent on it and unanswered fail with this.
     """
 
 

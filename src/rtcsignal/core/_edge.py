@@ -20,6 +20,17 @@ Rules, and why:
   one comes with every welcome); the frames after ``last_seq`` are replayed from the
   bounded buffer, or, when some were evicted, the welcome says ``gap`` and the server
   asks the rooms for fresh snapshots.
+* **A re-sent request is answered, not applied again.** Every request with an ``id``
+  (but ``hello`` and ``ping``) that reaches a handler has its reply remembered in its
+  session (:meth:`Edge.remember`), bounded like the replay buffer; the same request with
+  the same ``id`` arriving on a *later connection* of the session (a re-send after a
+  resume) gets that reply again (:meth:`Edge.recall`) and changes nothing. An id reused
+  for a *different* request, or the same request repeated on the *same* connection (its
+  reply cannot have been lost there), is a new request as before: applied, and
+  remembered in place of the old one. So clients that reuse ids keep working; only a
+  re-send across a reconnect is deduplicated. Refusals before the handler (decoding,
+  rate limits, handshake) are not remembered: nothing was applied, so a re-send is a
+  fresh attempt.
 * **Timers** (handshake, ping, grace) are one :class:`~rtcsignal.core._timers.Deadlines`
   keyed by ``(kind, id)``. Handshake and ping deadlines move by themselves (a frame
   moves ``last_seen``), so they are settled lazily against the connection's state
@@ -43,7 +54,7 @@ from ._config import ServerConfig
 from ._effects import Close, Effect, Send
 from ._errors import CoreError
 from ._identity import Identity
-from ._session import Connection, Session
+from ._session import ANSWER_OVERHEAD_BYTES, Connection, Session
 from ._timers import Deadlines
 from .cluster import SessionState
 
@@ -159,11 +170,15 @@ class Edge:
         self.timers.arm((_PING, conn.id), now + self.config.ping_timeout)
 
     # ================================================================ writing
-    def send(self, conn_id: str, message: p.Message, fx: list[Effect]) -> None:
-        """Encode ``message`` in the connection's codec and write it (not numbered)."""
+    def send(self, conn_id: str, message: p.Message, fx: list[Effect]) -> int:
+        """Encode ``message`` in the connection's codec and write it (not numbered).
+
+        Returns: the size of the frame written."""
         conn = self.conns[conn_id]
         fmt = conn.session.fmt if conn.session else conn.fmt
-        fx.append(Send(conn=conn_id, data=p.encode(message, fmt), text=fmt is Format.JSON))
+        data = p.encode(message, fmt)
+        fx.append(Send(conn=conn_id, data=data, text=fmt is Format.JSON))
+        return len(data)
 
     def reply_error(
         self,
@@ -176,8 +191,10 @@ class Edge:
         now: float,
         fx: list[Effect],
         retry_after: float | None = None,
-    ) -> None:
-        """Answer a request with one ``error`` (and a :class:`RequestRejected` event)."""
+    ) -> p.Error:
+        """Answer a request with one ``error`` (and a :class:`RequestRejected` event).
+
+        Returns: the error sent."""
         if conn.session is None:
             conn.fmt = fmt
         error = p.Error(
@@ -197,6 +214,44 @@ class Edge:
                 code=code.value,
             )
         )
+        return error
+
+    # ================================================================ answered requests
+    @staticmethod
+    def recall(session: Session, msg: p.Message, conn_id: str) -> p.Ok | p.Error | None:
+        """The reply already sent to request ``msg`` of ``session`` if the same request
+        (equal once decoded: field order and codec do not matter) is remembered under its
+        ``id`` and came on another connection than ``conn_id``; ``None`` otherwise: a
+        request to apply. Costs one dict lookup, and a comparison only on a hit."""
+        entry = session.answered.get(msg.id)  # type: ignore[attr-defined]
+        if entry is None or entry[3] == conn_id or entry[0] != msg:
+            return None
+        return entry[1]
+
+    def remember(
+        self,
+        session: Session,
+        msg: p.Message,
+        size: int,
+        reply: p.Ok | p.Error,
+        conn_id: str,
+    ) -> None:
+        """Keep ``reply`` as the answer to request ``msg`` (``size`` bytes of request
+        and reply frames) that came on ``conn_id``, in place of an older answer under
+        its ``id``, evicting the oldest answers beyond ``replay_events`` entries or
+        ``replay_bytes`` bytes (the newest is always kept)."""
+        answered = session.answered
+        request_id: int | str = msg.id  # type: ignore[attr-defined]
+        old = answered.pop(request_id, None)
+        if old is not None:
+            session.answered_bytes -= old[2]
+        cost = size + ANSWER_OVERHEAD_BYTES
+        answered[request_id] = (msg, reply, cost, conn_id)
+        session.answered_bytes += cost
+        while len(answered) > 1 and (
+            len(answered) > self._replay_events or session.answered_bytes > self._replay_bytes
+        ):
+            session.answered_bytes -= answered.pop(next(iter(answered)))[2]
 
     def deliver(
         self, sid: str, message: p.Message, fx: list[Effect], from_: str | None = None

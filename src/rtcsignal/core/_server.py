@@ -24,6 +24,9 @@ answers with exactly one ``error`` reply and changes nothing:
 1. frame size (``frame_too_large``, and close 1009), then decoding (typed errors only);
 2. the rate limits (every scope checked, then charged only if all allow);
 3. the handshake (``hello_required`` before ``hello``);
+   then a request with an ``id`` re-sent on a later connection of its session, whose
+   reply the session remembers, is answered with that reply and not applied again (see
+   :mod:`rtcsignal.core._edge`);
 4. ``hello`` and ``ping`` at the edge; every other request crosses the seam as a
    :class:`~rtcsignal.core.seam.RoomCall` (membership, permissions, negotiation state,
    SDP/ICE validation). Handlers check first and mutate last, so a refusal leaves state
@@ -109,6 +112,9 @@ _FMT: Final = {Format.JSON: 0, Format.MSGPACK: 1}
 _HS: Final = EdgeTimer.HANDSHAKE
 _PING: Final = EdgeTimer.PING
 _GRACE: Final = EdgeTimer.GRACE
+_ONCE_EXEMPT: Final = frozenset({"hello", "ping"})
+"""Requests whose replies are not remembered for re-sends: ``hello`` has its own resume
+rules, and a ``ping`` changes nothing (answered afresh every time)."""
 
 
 class ServerStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -253,6 +259,12 @@ class Server(ClusterSide):
                     conn, fmt, ErrorCode.HELLO_REQUIRED, "say hello first", msg.id, None, now, fx
                 )
                 return fx
+        once = session is not None and msg.id is not None and kind not in _ONCE_EXEMPT
+        if once:  # exactly once across reconnects: a re-sent request gets its first reply
+            again = edge.recall(session, msg, conn_id)  # type: ignore[arg-type]
+            if again is not None:
+                edge.send(conn.id, again, fx)
+                return fx
         mark = len(fx)
         try:
             result: p.Ok | p.Pong | p.Welcome | None
@@ -262,27 +274,38 @@ class Server(ClusterSide):
             else:
                 result = handler(conn, msg, now, fx)
         except CoreError as err:
-            edge.reply_error(
+            error = edge.reply_error(
                 conn, fmt, err.code, err.message, msg.id, err.details, now, fx, err.retry_after
             )
+            if once:
+                size = len(data) + p.encoded_size(error)
+                edge.remember(session, msg, size, error, conn_id)  # type: ignore[arg-type]
             return fx
         except Exception as exc:  # never let an unexpected error escape the core
             fx.append(
                 ev.InternalError(at=now, connection=conn_id, message_type=kind, error=repr(exc))
             )
-            edge.reply_error(
+            error = edge.reply_error(
                 conn, fmt, ErrorCode.INTERNAL_ERROR, "internal error", msg.id, None, now, fx
             )
+            if once:
+                size = len(data) + p.encoded_size(error)
+                edge.remember(session, msg, size, error, conn_id)  # type: ignore[arg-type]
             return fx
         if result is _DEFERRED:
             return fx
         if result is None and msg.id is not None:
             result = p.Ok(id=msg.id)
-        if result is not None and conn.id in edge.conns:
-            # The one reply goes before any event the request caused for its own sender.
-            reply: list[Effect] = []
-            edge.send(conn.id, result, reply)
-            fx.insert(mark, reply[0])
+        if result is not None:
+            size = 0
+            if conn.id in edge.conns:
+                # The one reply goes before any event the request caused for its own sender.
+                reply: list[Effect] = []
+                size = edge.send(conn.id, result, reply)
+                fx.insert(mark, reply[0])
+            if once and isinstance(result, p.Ok):
+                size = len(data) + (size or p.encoded_size(result))
+                edge.remember(session, msg, size, result, conn_id)  # type: ignore[arg-type]
         return fx
 
     def disconnect(self, conn_id: str, now: float) -> list[Effect]:

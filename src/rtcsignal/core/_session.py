@@ -14,6 +14,15 @@ session ends for real: every participant leaves (host transfer, call end, room e
 The replay buffer keeps the last events even while connected, because frames written just
 before a drop may never have arrived; it is bounded by count and bytes, and a resume from
 before its start is a *gap*: the server says so and sends fresh room snapshots.
+
+Replies are not numbered events, so a reply written just before a drop can be lost as
+well. The session therefore also remembers its recent *answered requests*: request
+``id`` -> (the request, the reply sent, the connection it came on). The
+same request re-sent with the same ``id`` on a later connection of the session (after a
+resume) is answered from there and not applied again (exactly once across reconnects); see
+:meth:`rtcsignal.core._edge.Edge.recall`. That table is bounded like the
+replay buffer (``replay_events`` entries, ``replay_bytes`` of request and reply frames) and
+lives as long as the session.
 """
 
 from __future__ import annotations
@@ -21,12 +30,19 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
-from rtcsignal.protocol import Format, IceServer
+from rtcsignal.protocol import Error, Format, IceServer, Message, Ok
 
 from ._identity import Identity
 from .seam import Sender
 
-__all__ = ["DEFAULT_REPLAY_BYTES", "DEFAULT_REPLAY_EVENTS", "Connection", "Session"]
+__all__ = [
+    "ANSWER_OVERHEAD_BYTES",
+    "DEFAULT_REPLAY_BYTES",
+    "DEFAULT_REPLAY_EVENTS",
+    "Answered",
+    "Connection",
+    "Session",
+]
 
 DEFAULT_REPLAY_EVENTS: Final = 128
 """Events kept for replay: a 30 s outage in a busy 8-person room (joins, media flags,
@@ -34,6 +50,14 @@ chat, renegotiation) stays well under 128."""
 DEFAULT_REPLAY_BYTES: Final = 256 * 1024
 """Bytes kept for replay per session: two full-size offers plus chatter; bounds the worst
 case (128 x 64 KiB frames) to a quarter MiB."""
+
+ANSWER_OVERHEAD_BYTES: Final = 64
+"""What one remembered answer costs besides its request and reply frames (the id, the
+table slot), counted against ``replay_bytes``."""
+
+Answered = tuple[Message, Ok | Error, int, str]
+"""One remembered answer: the request (decoded), its reply, its cost in bytes, and the
+connection the request came on."""
 
 
 class Connection:
@@ -61,6 +85,8 @@ class Session:
     """A user's session: its rooms, its event stream and its replay buffer."""
 
     __slots__ = (
+        "answered",
+        "answered_bytes",
         "conn",
         "ended",
         "fmt",
@@ -91,6 +117,8 @@ class Session:
         self.seq = 0
         self.replay: deque[tuple[int, bytes]] = deque()
         self.replay_bytes = 0
+        self.answered: dict[int | str, Answered] = {}  # request id -> answer, oldest first
+        self.answered_bytes = 0
         self.grace_deadline: float | None = None
         self.ended = False
 

@@ -124,6 +124,14 @@ METRICS: Final[Mapping[str, MetricSpec]] = {
     "rtcsignal_internal_errors_total": MetricSpec(
         kind="counter", help="Unexpected exceptions (core or runtime), by where", labels=("where",)
     ),
+    "rtcsignal_webhooks_delivered_total": MetricSpec(
+        kind="counter", help="Webhook events delivered (answered 2xx), by rtcsignal.webhooks"
+    ),
+    "rtcsignal_webhooks_dropped_total": MetricSpec(
+        kind="counter",
+        help="Webhook events dropped: queue_full, failed (retries exhausted) or closed",
+        labels=("reason",),
+    ),
     # -- the backplane (a cluster of instances: docs/scaling.md) --
     "rtcsignal_backplane_messages_out_total": MetricSpec(
         kind="counter", help="Envelopes sent to other instances"

@@ -22,6 +22,10 @@ Layout (TOML)::
     [[ice.servers]]
     urls = ["turn:turn.example.com:3478?transport=udp"]
 
+    [webhooks]        # signed webhooks of `serve` (rtcsignal.webhooks.WebhookSettings)
+    url = "https://app.example.com/rtcsignal-hook"
+    secret = "...at least 16 characters..."
+
 Every loader raises :class:`SettingsError` naming the bad key (``server.ping_timeout``,
 ``ice.servers[1].urls[0]``).
 """
@@ -39,6 +43,7 @@ import cattrs
 from rtcsignal.core import ServerConfig
 from rtcsignal.protocol import UsageError
 from rtcsignal.ratelimit import RatePolicy
+from rtcsignal.webhooks import WebhookSettings
 
 from ._ice import IceSettings
 
@@ -146,6 +151,8 @@ class RuntimeSettings:
         host / port: where the built-in server listens.
         shutdown_grace: seconds a graceful shutdown waits for queues to drain.
         close_timeout: seconds to wait for the peer's close frame.
+        webhooks: signed webhooks ``python -m rtcsignal serve`` POSTs (``docs/webhooks.md``);
+            ``None``: none.
     """
 
     server: ServerConfig = attrs.field(factory=ServerConfig)
@@ -166,6 +173,7 @@ class RuntimeSettings:
     close_timeout: float = attrs.field(
         default=DEFAULT_CLOSE_TIMEOUT, validator=attrs.validators.gt(0)
     )
+    webhooks: WebhookSettings | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RuntimeSettings:
@@ -193,9 +201,12 @@ class RuntimeSettings:
                 kwargs["ice"] = IceSettings.from_dict(ice)
             except UsageError as exc:
                 raise SettingsError(f"settings: {exc}") from None
+        webhooks = own.pop("webhooks", None)
+        if webhooks is not None:
+            kwargs["webhooks"] = _section("webhooks", webhooks, WebhookSettings.from_dict)
         fields = attrs.fields_dict(cls)
         for key, value in own.items():
-            if key not in fields or key in ("server", "rate", "ice", "backplane"):
+            if key not in fields or key in ("server", "rate", "ice", "backplane", "webhooks"):
                 raise SettingsError(f"settings: unknown key {key} = {value!r}")
             kwargs[key] = _value(key, value, fields[key].type)
         try:

@@ -8,7 +8,9 @@
  *   so a page reload resumes the same session), matches replies to requests by `id`
  *   (promises rejected with a {@link SignalingError} carrying `.code`), delivers events
  *   by `type`, pings at the server's `limits.ping_interval`, reconnects with exponential
- *   backoff and jitter, queues sends while reconnecting, checks `seq` for gaps, and keeps
+ *   backoff and jitter, queues sends while reconnecting, re-sends requests left
+ *   unanswered by a dropped socket with their `id` after the resume (the server applies
+ *   each once and answers the re-send with its first reply), checks `seq` for gaps, and keeps
  *   a model of every room it is in (snapshot + events), persisted with `last_seq`.
  * - {@link PeerMesh}: one `RTCPeerConnection` per remote participant of a room, with W3C
  *   *perfect negotiation* (politeness from the join order, exactly as the server decides
@@ -61,6 +63,8 @@ export function bufferCandidate(buffer, candidate, limit = MAX_EARLY_CANDIDATES)
   return true;
 }
 
+/** Request ids reserved in storage at a time (one storage write per this many requests). */
+const ID_BLOCK = 64;
 /** Close codes this client uses itself (4000-4999 is the application range). */
 const CLOSE_NO_PONG = 4901;
 const CLOSE_SEQ_GAP = 4902;
@@ -188,6 +192,7 @@ export class SignalingClient extends EventTarget {
     this._ws = null;
     this._welcomed = false;
     this._nextId = 1;
+    this._idsReserved = 1; // ids below it are persisted as used (a reloaded page starts there)
     this._pending = new Map();
     this._queue = [];
     this._attempt = 0;
@@ -255,7 +260,7 @@ export class SignalingClient extends EventTarget {
    * @throws {SignalingError} on an `error` reply (`.code`), a timeout or a lost connection
    */
   request(message, opts = {}) {
-    const id = this._nextId++;
+    const id = this._takeId();
     const frame = { ...message, id };
     return new Promise((resolve, reject) => {
       const timeout = opts.timeout ?? this.options.requestTimeout;
@@ -384,7 +389,7 @@ export class SignalingClient extends EventTarget {
   }
 
   _hello(fresh = false) {
-    const hello = { type: "hello", version: PROTOCOL_VERSION, id: this._nextId++ };
+    const hello = { type: "hello", version: PROTOCOL_VERSION, id: this._takeId() };
     if (this._resumeToken && !fresh) {
       hello.resume = this._resumeToken;
       hello.last_seq = this.lastSeq;
@@ -392,6 +397,20 @@ export class SignalingClient extends EventTarget {
     this._helloId = hello.id;
     this._helloResumed = Boolean(hello.resume);
     this._rawSend(hello);
+  }
+
+  /**
+   * The next request id. Ids stay unique within a session across its connections and
+   * page reloads (the server answers a re-sent id with its first reply): blocks of
+   * `ID_BLOCK` are reserved in storage before they are used.
+   */
+  _takeId() {
+    const id = this._nextId++;
+    if (id >= this._idsReserved) {
+      this._idsReserved = id + ID_BLOCK;
+      this._persist();
+    }
+    return id;
   }
 
   _rawSend(frame) {
@@ -432,16 +451,22 @@ export class SignalingClient extends EventTarget {
   _onClosed(code, reason) {
     this._welcomed = false;
     this._stopPing();
-    // Replies to requests already sent may be lost with the socket: fail them.
-    for (const [id, entry] of this._pending) {
+    // Replies to requests already sent may be lost with the socket: after the resume
+    // they are re-sent first, in order, with their own id; the server answers a request
+    // it already applied with its first reply (exactly once).
+    const unanswered = [];
+    for (const entry of this._pending.values()) {
       if (!entry.sent) continue;
-      this._pending.delete(id);
-      clearTimeout(entry.timer);
-      entry.reject(new SignalingError("connection_lost", `connection closed (${code}) before the reply`));
+      entry.sent = false;
+      entry.resent = true;
+      unanswered.push(entry);
     }
+    unanswered.sort((a, b) => a.frame.id - b.frame.id);
+    this._queue = [...unanswered, ...this._queue.filter((e) => !unanswered.includes(e))];
     if (code === 4003) this._dispatch("auth_failed", { code, reason });
     const final = FINAL_CLOSE_CODES.has(code) || !this.options.reconnect || !this._wanted;
     if (final) {
+      this._loseResent(); // no resume follows
       this._dispatch("disconnected", { code, reason, retryIn: null });
       this._wanted = false;
       this._settleConnect(new SignalingError("closed", `closed (${code}) ${reason || ""}`.trim()));
@@ -539,6 +564,17 @@ export class SignalingClient extends EventTarget {
     }
   }
 
+  /** A new session remembers nothing: requests re-queued for the resume fail instead. */
+  _loseResent() {
+    const lost = this._queue.filter((e) => e.resent);
+    this._queue = this._queue.filter((e) => !e.resent);
+    for (const entry of lost) {
+      this._pending.delete(entry.frame.id);
+      clearTimeout(entry.timer);
+      entry.reject(new SignalingError("connection_lost", "the session ended before the reply"));
+    }
+  }
+
   _failPending(code, message) {
     for (const [id, entry] of this._pending) {
       this._pending.delete(id);
@@ -564,6 +600,7 @@ export class SignalingClient extends EventTarget {
       } else if (msg.code === "resume_failed" && this._helloResumed) {
         // The session expired (or the identity changed): start a fresh one.
         const rooms = [...this.rooms.keys()];
+        this._loseResent();
         this.forgetSession();
         this._dispatch("session_lost", { rooms, code: msg.code, message: msg.message });
         this._hello(true);
@@ -775,6 +812,7 @@ export class SignalingClient extends EventTarget {
           session: this.session,
           user: this.user,
           lastSeq: this.lastSeq,
+          nextId: this._idsReserved,
           rooms: [...this.rooms.values()],
         }),
       );
@@ -795,6 +833,7 @@ export class SignalingClient extends EventTarget {
     this.session = saved.session ?? null;
     this.user = saved.user ?? null;
     this.lastSeq = Number.isInteger(saved.lastSeq) ? saved.lastSeq : 0;
+    if (Number.isInteger(saved.nextId) && saved.nextId > 0) this._nextId = this._idsReserved = saved.nextId;
     for (const room of saved.rooms ?? []) if (room && typeof room.room === "string") this.rooms.set(room.room, room);
   }
 }

@@ -431,3 +431,23 @@ def test_moderation_lobby_and_roles_across_instances() -> None:
     guest.ok(p.Kick(room=ROOM, target=late_id))  # a moderator on b removes a member on c
     assert [m.reason for m in late.drain("removed")] == ["kicked"]
     assert "late" not in {x.user for x in room.participants.values()}
+
+
+def test_a_routed_request_resent_after_a_resume_elsewhere_is_answered_once() -> None:
+    """Exactly once across reconnects holds through the cluster: the answer to a request
+    routed to another instance is remembered, and travels with the session."""
+    cluster = Cluster(("a", "b"))
+    _joined(cluster, alice="a")
+    bob = cluster.peer("bob", node="b")
+    bob.send(p.Join(id="j1", room=ROOM))
+    first = [m for m in bob.inbox if getattr(m, "id", None) == "j1"]
+    assert len(first) == 1 and isinstance(first[0], p.Ok)
+    bob.send(p.Chat(id="c1", room=ROOM, text="once"))
+    bob.drop()
+    back = bob.resume(node="a")  # the session moves to a, with what it answered
+    back.inbox.clear()
+    back.send(p.Chat(id="c1", room=ROOM, text="once"))  # the re-send after the resume
+    again = [m for m in back.inbox if getattr(m, "id", None) == "c1"]
+    assert len(again) == 1 and isinstance(again[0], p.Ok)
+    alice = next(x for x in cluster.peers.values() if x.user == "alice")
+    assert [m.text for m in alice.drain("chat")] == ["once"]

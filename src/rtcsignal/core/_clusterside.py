@@ -336,17 +336,20 @@ class ClusterSide:
         """The one answer to a routed request, unless its deadline already answered it."""
         node = self._node
         assert node is not None
+        request: Any = None
         if rid is not None:
             key: PendingKey = (conn_id, rid)
             if key not in node.timers:
                 return
             node.timers.disarm(key)
+            request = node.requests.pop(key, None)
         edge = self._edge
         conn = edge.conns.get(conn_id)
         if conn is None or conn.session is None:
             return
+        answer: p.Ok | p.Error
         if refused is not None:
-            edge.reply_error(
+            answer = edge.reply_error(
                 conn,
                 conn.fmt,
                 refused.code,
@@ -357,10 +360,14 @@ class ClusterSide:
                 fx,
                 refused.retry_after,
             )
-        elif reply is not None:
-            edge.send(conn_id, reply, fx)
-        elif rid is not None:
-            edge.send(conn_id, p.Ok(id=rid), fx)
+        elif reply is not None or rid is not None:
+            answer = reply if reply is not None else p.Ok(id=rid)
+            edge.send(conn_id, answer, fx)
+        else:
+            return
+        if request is not None:  # remembered like a local answer: exactly once
+            size = p.encoded_size(request) + p.encoded_size(answer)
+            edge.remember(conn.session, request, size, answer, conn_id)
 
     def _on_tell(self, tell: Tell, now: float, fx: list[Effect]) -> None:
         node = self._node
@@ -386,6 +393,7 @@ class ClusterSide:
         edge = self._edge
         conn_id, rid = key
         conn = edge.conns.get(conn_id)
+        node.requests.pop(key, None)
         if rid is None:
             hello: Any = node.hellos.pop(conn_id, None)
             if conn is not None and hello is not None and conn.session is None:

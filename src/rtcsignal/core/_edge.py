@@ -388,6 +388,7 @@ class Edge:
             seq=session.seq,
             replay=list(session.replay),
             rooms=dict(session.rooms),
+            answered=list(session.answered.values()),  # type: ignore[arg-type]
         )
         del self.sessions[session.id]
         self.tokens.pop(session.token, None)
@@ -406,6 +407,9 @@ class Edge:
         session.replay.extend(state.replay)
         session.replay_bytes = sum(len(frame) for _, frame in state.replay)
         session.rooms.update(state.rooms)
+        for entry in state.answered:
+            session.answered[entry[0].id] = entry  # type: ignore[index]
+            session.answered_bytes += entry[2]
         self.sessions[session.id] = session
         self.tokens[token] = session.id
         self._user_sessions.setdefault(session.user, set()).add(session.id)

@@ -67,6 +67,9 @@ class NodeState:
         """The other live instances (for deliveries to every device of a user)."""
         self.timers: Deadlines[PendingKey] = Deadlines(serial=serial)
         """The deadlines of routed requests and of cross-instance resumes."""
+        self.requests: dict[PendingKey, object] = {}
+        """(connection, request id) -> the routed request, remembered with its answer
+        (exactly once across reconnects)."""
         self.hellos: dict[str, object] = {}
         """connection -> its ``hello`` waiting for a session from another instance."""
         self.fenced = 0

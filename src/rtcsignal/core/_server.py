@@ -543,6 +543,8 @@ class Server(ClusterSide):
                 fx.append(node.route(key, request, conn=conn.id, rid=rid, fmt=_FMT[conn.fmt]))
                 if rid is not None:
                     node.timers.arm((conn.id, rid), now + self.config.request_timeout)
+                    if type(msg).__struct_config__.tag not in _ONCE_EXEMPT:
+                        node.requests[(conn.id, rid)] = msg
                 return _DEFERRED
             out = self._link(request)
             ops = out.ops

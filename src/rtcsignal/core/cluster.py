@@ -197,6 +197,8 @@ class SessionState(msgspec.Struct, frozen=True, kw_only=True):
         seq: the last ``seq`` it was sent.
         replay: the frames kept for replay, ``(seq, frame)`` in order.
         rooms: its seats, room id -> participant (or lobby entry) id.
+        answered: its remembered answers (request, reply, cost in bytes, connection), so
+            that a request re-sent after the move is still answered once.
     """
 
     sender: Sender
@@ -204,6 +206,7 @@ class SessionState(msgspec.Struct, frozen=True, kw_only=True):
     seq: int = 0
     replay: list[tuple[int, bytes]] = []
     rooms: dict[str, str] = {}
+    answered: list[tuple[p.ClientMessage, p.Ok | p.Error, int, str]] = []
 
 
 class Want(msgspec.Struct, frozen=True, kw_only=True, tag="want", tag_field="e"):

@@ -1,6 +1,7 @@
 """``python -m rtcsignal serve``: the demo signaling server.
 
-The ``websockets`` adapter on the runtime, in memory. The WebSocket
+The ``websockets`` adapter on the runtime, in memory (with ``--fast`` or ``fast = true``:
+the ``picows`` adapter, on uvloop where it is installed; ``rtcsignal[fast]``). The WebSocket
 is at ``/ws``, a health snapshot at ``/healthz`` and the demo video call page at ``/``
 (``rtcsignal/static``: ``index.html``, ``demo.js``, ``demo.css`` and the reusable
 ``rtcsignal.js`` client with its TypeScript declarations ``rtcsignal.d.ts``). Settings
@@ -208,7 +209,12 @@ async def run_server(
         routes: extra plain HTTP routes (e.g. a demo page at ``/``).
         ready: called with the bound port once listening (tests, scripts).
     """
-    from rtcsignal.adapters.websockets import serve  # only the server needs websockets
+    if settings.fast:
+        from rtcsignal.adapters.picows import serve as serve_fast
+
+        serve: Any = serve_fast
+    else:
+        from rtcsignal.adapters.websockets import serve  # only the server needs websockets
 
     identities = DemoIdentities(secret=settings.auth_secret)
     metrics = _prometheus()
@@ -224,6 +230,7 @@ async def run_server(
                 flush=True,
             )
             print(_metrics_line(metrics, f"http://{settings.host}:{port}"), flush=True)
+            print(f"rtcsignal: adapter {_adapter_name(settings)}", flush=True)
             if ready is not None:
                 ready(port)
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -259,6 +266,8 @@ def _settings(args: argparse.Namespace) -> RuntimeSettings:
         overrides["host"] = args.host
     if args.port is not None:
         overrides["port"] = args.port
+    if getattr(args, "fast", False):
+        overrides["fast"] = True
     return attrs.evolve(settings, **overrides)
 
 
@@ -292,8 +301,9 @@ def _main(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per HTTP GET
+    logging.getLogger("picows").setLevel(logging.WARNING)  # two lines per connection
     try:
-        anyio.run(run_server, settings)
+        anyio.run(run_server, settings, backend_options=_backend_options(settings))
     except (OSError, BaseExceptionGroup) as exc:
         error = _bind_error(exc)
         if error is None:
@@ -307,6 +317,26 @@ def _main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _adapter_name(settings: RuntimeSettings) -> str:
+    if not settings.fast:
+        return "websockets"
+    import asyncio
+
+    loop = type(asyncio.get_running_loop())
+    return f"picows on {loop.__module__}.{loop.__qualname__}"
+
+
+def _backend_options(settings: RuntimeSettings) -> dict[str, Any]:
+    """asyncio on uvloop for the fast server, where uvloop is installed (not on Windows)."""
+    if not settings.fast:
+        return {}
+    try:
+        import uvloop  # noqa: F401
+    except ModuleNotFoundError:
+        return {}
+    return {"use_uvloop": True}
+
+
 def register(sub: Any) -> None:
     """Add the ``serve`` subcommand."""
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -317,4 +347,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
     parser.add_argument("--config", help="a TOML settings file")
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="serve with the picows adapter on uvloop (pip install 'rtcsignal[fast]')",
+    )
     parser.set_defaults(handler=_main)

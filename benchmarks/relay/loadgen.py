@@ -435,8 +435,21 @@ def _peers_in_reply(kind: str, payload: bytes) -> int:
     return len(json.loads(payload)["result"]["participants"]) - 1  # minus oneself
 
 
+PROTOCOL = {
+    "rtcsignal": "rtcsignal",
+    "rtcsignal-fast": "rtcsignal",
+    "bare": "bare",
+    "node-ws": "bare",
+    "socketio": "socketio",
+    "node-socketio": "socketio",
+}
+"""The wire protocol each server kind speaks (the Node anchors speak their Python
+counterparts' protocols)."""
+
+
 def main() -> None:
-    kind, port, pid, scenario, *args = sys.argv[1:]
+    server_kind, port, pid, scenario, *args = sys.argv[1:]
+    kind = PROTOCOL[server_kind]
     runs = {
         "pairs": lambda: scenario_pairs(kind, int(port), int(pid), int(args[0]), float(args[1])),
         "room": lambda: scenario_room(kind, int(port), int(pid), int(args[0]), float(args[1])),
@@ -448,7 +461,12 @@ def main() -> None:
         ),
         "storm": lambda: scenario_storm(kind, int(port), int(pid), int(args[0])),
     }
-    result = asyncio.run(runs[scenario]())
+    try:  # the generator's own event loop on uvloop where installed: more load per CPU
+        import uvloop
+    except ModuleNotFoundError:
+        result = asyncio.run(runs[scenario]())
+    else:
+        result = uvloop.run(runs[scenario]())
     print(json.dumps(result), flush=True)
 
 

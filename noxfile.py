@@ -272,6 +272,9 @@ def package(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks, side by side with the anchors, in one run."""
+    """Benchmarks, side by side with the anchors, in one run (the relay's Node anchors
+    install themselves with `npm ci`; the instruction counts need valgrind)."""
+    if os.geteuid() == 0 and shutil.which("bash"):
+        session.run("bash", "scripts/install-system-deps.sh", "valgrind", external=True)
     session.install("-e", ".[bench]")
     session.run("python", "-m", "benchmarks", *session.posargs)

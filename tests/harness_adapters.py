@@ -1,7 +1,8 @@
 """The adapter conformance harness: every adapter served on loopback.
 
 :func:`serve_adapter` starts a fresh runtime behind one adapter (websockets, starlette on uvicorn,
-aiohttp, trio-websocket, the raw ASGI application on uvicorn, hypercorn and granian) on
+aiohttp, trio-websocket, the raw ASGI application on uvicorn, hypercorn and granian,
+picows) on
 ``127.0.0.1`` port 0 in a background thread with its own
 event loop, and yields a :class:`Served` with the URL, the runtime and a way to run a
 coroutine in the server's loop. Tests talk to it with the ``websockets`` client library
@@ -38,6 +39,7 @@ ADAPTERS = [
     "asgi-hypercorn",
     "asgi-granian",
     "channels-uvicorn",
+    "picows",
 ]
 MAX_CONNECTIONS_PER_USER = 3
 STARTUP_TIMEOUT = 10.0
@@ -132,6 +134,12 @@ class Served:
             from rtcsignal.adapters.websockets import serve
 
             async with self.runtime, serve(self.runtime, sock=self._listen()):
+                self._ready.set()
+                await stop.wait()
+        elif self.adapter == "picows":
+            from rtcsignal.adapters.picows import serve as serve_picows
+
+            async with self.runtime, serve_picows(self.runtime, sock=self._listen()):
                 self._ready.set()
                 await stop.wait()
         elif self.adapter == "starlette":

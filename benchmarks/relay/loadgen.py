@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.relay.loadgen KIND PORT SERVER_PID SCENARIO [ARGS...]`` prints one
 JSON object with the results. Scenarios: ``pairs N SECONDS``, ``room N SECONDS``,
-``latency PAIRS RATE SECONDS``, ``idle N1,N2,...``, ``storm N``.
+``latency PAIRS RATE SECONDS``, ``idle N1,N2,...``, ``storm N``, ``sequential N``.
 
 It is written to cost as little CPU per message as possible so that the server, not the
 generator, is measured: a minimal RFC 6455 client on asyncio protocols (no tasks per
@@ -439,6 +439,30 @@ async def scenario_storm(kind: str, port: int, pid: int, n: int) -> Any:
     return {"seconds": elapsed}
 
 
+async def scenario_sequential(kind: str, port: int, pid: int, n: int) -> Any:
+    """One pair, ``n`` candidates one at a time (each sent once the previous arrived):
+    no batching anywhere, for counting a server's instructions per candidate."""
+    a, b = await open_peers(kind, port, 2, "q")
+    await join(kind, [a, b], "seq0")
+    await negotiate(kind, a, b, "seq0")
+    flow = Flow(kind, a, b, "seq0")
+    arrived = asyncio.Event()
+
+    def on_text(payload: bytes) -> None:
+        if b"candidate:" in payload:
+            arrived.set()
+
+    b.keep = False
+    b.on_text = on_text
+    for seq in range(1, n + 1):
+        arrived.clear()
+        a.send(flow.before + str(seq).encode() + flow.after)
+        await asyncio.wait_for(arrived.wait(), SETUP_TIMEOUT)
+    a.close()
+    b.close()
+    return {"sent": n}
+
+
 def _peers_in_reply(kind: str, payload: bytes) -> int:
     if kind == "socketio":
         return len(json.loads(payload[3:])[0]["peers"])
@@ -447,9 +471,21 @@ def _peers_in_reply(kind: str, payload: bytes) -> int:
     return len(json.loads(payload)["result"]["participants"]) - 1  # minus oneself
 
 
+PROTOCOL = {
+    "rtcsignal": "rtcsignal",
+    "rtcsignal-fast": "rtcsignal",
+    "bare": "bare",
+    "node-ws": "bare",
+    "socketio": "socketio",
+    "node-socketio": "socketio",
+}
+"""The wire protocol each server kind speaks (the Node anchors speak their Python
+counterparts' protocols)."""
+
+
 def main() -> None:
-    kind, port, pid, scenario, *args = sys.argv[1:]
-    kind = kind.split("-")[0]  # "rtcsignal-redis" speaks rtcsignal's protocol
+    server_kind, port, pid, scenario, *args = sys.argv[1:]
+    kind = PROTOCOL[server_kind.removesuffix("-redis")]  # "-redis": on a backplane
     ports = [int(p) for p in port.split(",")]
     runs = {
         "pairs": lambda: scenario_pairs(kind, ports, pid, int(args[0]), float(args[1])),
@@ -461,8 +497,14 @@ def main() -> None:
             kind, int(port), int(pid), [int(a) for a in args[0].split(",")]
         ),
         "storm": lambda: scenario_storm(kind, int(port), int(pid), int(args[0])),
+        "sequential": lambda: scenario_sequential(kind, int(port), int(pid), int(args[0])),
     }
-    result = asyncio.run(runs[scenario]())
+    try:  # the generator's own event loop on uvloop where installed: more load per CPU
+        import uvloop
+    except ModuleNotFoundError:
+        result = asyncio.run(runs[scenario]())
+    else:
+        result = uvloop.run(runs[scenario]())
     print(json.dumps(result), flush=True)
 
 

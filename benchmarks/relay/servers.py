@@ -1,4 +1,4 @@
-"""The three servers the relay benchmark measures, each a separate process.
+"""The servers the relay benchmark measures, each a separate process.
 
 ``python -m benchmarks.relay.servers KIND PORT`` prints ``READY <port>`` once listening
 and serves until SIGTERM. KIND:
@@ -6,9 +6,17 @@ and serves until SIGTERM. KIND:
 * ``rtcsignal``: the runtime with the ``websockets`` adapter: hello, join, SDP and
   candidate validation, rate limits (set high enough not to deny the load), bounded
   queues. Identity from the ``user`` query parameter (benchmark only).
+* ``rtcsignal-fast``: the same runtime on the ``picows`` adapter and uvloop (``--fast``).
 * ``bare``: a plain ``websockets`` relay written the way a user would: a dict of rooms,
   ``json.loads``, forward with ``json.dumps``, no validation.
 * ``socketio``: python-socketio ``AsyncServer`` on uvicorn, the same relay as events.
+* ``node-socketio``: Node socket.io 4 (``benchmarks/node/socketio-relay.js``), the same
+  relay as events; the process execs ``node``, so its pid is the server's.
+* ``node-ws``: a bare Node ``ws`` relay (``benchmarks/node/ws-relay.js``), the same
+  protocol as ``bare``.
+
+The Node packages come from ``benchmarks/node/package-lock.json`` (``npm ci``, run by
+:func:`ensure_node` before a run).
 
 Each uses its framework's defaults except compression, which the load generator does not
 offer (so no server negotiates it).
@@ -20,10 +28,15 @@ import asyncio
 import itertools
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
+NODE_DIR = Path(__file__).resolve().parent.parent / "node"
+NODE_SCRIPTS = {"node-socketio": "socketio-relay.js", "node-ws": "ws-relay.js"}
 ROOM_CAPACITY = 5_000  # rooms as large as the biggest scenario
 PROFILE_ENV = "RTCSIGNAL_BENCH_PROFILE"  # a path: run the server under cProfile, dump there
 
@@ -71,8 +84,49 @@ def bench_policy() -> Any:
     )
 
 
-async def rtcsignal(port: int) -> None:
-    from rtcsignal.adapters.websockets import serve
+def ensure_node() -> str:
+    """Install the pinned Node anchors (``npm ci``) unless installed from this lock file;
+    return the ``node`` executable.
+
+    Raises:
+        RuntimeError: ``node`` or ``npm`` is missing (``scripts/install-system-deps.sh``
+            installs both), or ``npm ci`` failed.
+    """
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        raise RuntimeError("the relay benchmark needs node and npm: scripts/install-system-deps.sh")
+    lock = NODE_DIR / "package-lock.json"
+    installed = NODE_DIR / "node_modules" / ".package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"npm ci in {NODE_DIR} failed:\n{done.stderr[-2000:]}")
+    return node
+
+
+def node_version() -> str:
+    """``node --version`` and the anchors' installed versions, for the machine notes."""
+    node = ensure_node()
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True)
+    found = []
+    for package in ("socket.io", "ws"):
+        meta = NODE_DIR / "node_modules" / package / "package.json"
+        found.append(f"{package} {json.loads(meta.read_text())['version']}")
+    return f"Node {version.stdout.strip()}, " + ", ".join(found)
+
+
+async def rtcsignal(port: int, fast: bool = False) -> None:
+    if fast:
+        from rtcsignal.adapters.picows import serve
+    else:
+        from rtcsignal.adapters.websockets import serve  # type: ignore[assignment]
     from rtcsignal.core import Identity, RoomPolicy, ServerConfig
     from rtcsignal.runtime import HandshakeRequest, Runtime, RuntimeSettings
 
@@ -170,14 +224,30 @@ async def socketio_server(port: int) -> None:
     await task
 
 
+async def rtcsignal_fast(port: int) -> None:
+    await rtcsignal(port, fast=True)
+
+
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
-    runner = {"rtcsignal": rtcsignal, "bare": bare, "socketio": socketio_server}[
-        kind.split("-")[0]  # "-redis": the same server on the Redis backplane ($REDIS_ENV)
-    ]
+    if kind in NODE_SCRIPTS:  # become the node process: the pid measured is node's
+        os.chdir(NODE_DIR)
+        node = ensure_node()
+        os.execv(node, [node, NODE_SCRIPTS[kind], str(port)])
+    runner = {
+        "rtcsignal": rtcsignal,
+        "rtcsignal-fast": rtcsignal_fast,
+        "bare": bare,
+        "socketio": socketio_server,
+    }[kind.removesuffix("-redis")]  # "-redis": the same server on $REDIS_ENV
     profile = os.environ.get(PROFILE_ENV)
     if not profile:
-        asyncio.run(runner(port))
+        if kind == "rtcsignal-fast":
+            import uvloop
+
+            uvloop.run(runner(port))
+        else:
+            asyncio.run(runner(port))
         return
     import cProfile
 

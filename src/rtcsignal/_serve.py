@@ -1,6 +1,7 @@
 """``python -m rtcsignal serve``: the demo signaling server.
 
-The ``websockets`` adapter on the runtime, in memory. The WebSocket
+The ``websockets`` adapter on the runtime, in memory (with ``--fast`` or ``fast = true``:
+the ``picows`` adapter, on uvloop where it is installed; ``rtcsignal[fast]``). The WebSocket
 is at ``/ws``, a health snapshot at ``/healthz`` and the demo video call page at ``/``
 (``rtcsignal/static``: ``index.html``, ``demo.js``, ``demo.css`` and the reusable
 ``rtcsignal.js`` client with its TypeScript declarations ``rtcsignal.d.ts``). Settings
@@ -215,7 +216,12 @@ async def run_server(
         routes: extra plain HTTP routes (e.g. a demo page at ``/``).
         ready: called with the bound port once listening (tests, scripts).
     """
-    from rtcsignal.adapters.websockets import serve  # only the server needs websockets
+    if settings.fast:
+        from rtcsignal.adapters.picows import serve as serve_fast
+
+        serve: Any = serve_fast
+    else:
+        from rtcsignal.adapters.websockets import serve  # only the server needs websockets
 
     identities = DemoIdentities(secret=settings.auth_secret)
     metrics = _prometheus()
@@ -242,6 +248,7 @@ async def run_server(
             print(_backplane_line(runtime), flush=True)
             if hooks is not None:
                 print(f"rtcsignal: webhooks to {hooks.settings.url}", flush=True)
+            print(f"rtcsignal: adapter {_adapter_name(settings)}", flush=True)
             if ready is not None:
                 ready(port)
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -312,6 +319,8 @@ def _settings(args: argparse.Namespace) -> RuntimeSettings:
             overrides["backplane"] = attrs.evolve(settings.backplane, **plane)
         except ValueError as exc:
             raise SettingsError(f"settings: [backplane] {exc}") from None
+    if getattr(args, "fast", False):
+        overrides["fast"] = True
     return attrs.evolve(settings, **overrides)
 
 
@@ -351,8 +360,9 @@ def _main(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per HTTP GET
+    logging.getLogger("picows").setLevel(logging.WARNING)  # two lines per connection
     try:
-        anyio.run(run_server, settings)
+        anyio.run(run_server, settings, backend_options=_backend_options(settings))
     except (OSError, UsageError, BaseExceptionGroup) as exc:
         usage = _usage_error(exc)
         if usage is not None:  # the backplane refused to start: one line, exit 2
@@ -368,6 +378,26 @@ def _main(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _adapter_name(settings: RuntimeSettings) -> str:
+    if not settings.fast:
+        return "websockets"
+    import asyncio
+
+    loop = type(asyncio.get_running_loop())
+    return f"picows on {loop.__module__}.{loop.__qualname__}"
+
+
+def _backend_options(settings: RuntimeSettings) -> dict[str, Any]:
+    """asyncio on uvloop for the fast server, where uvloop is installed (not on Windows)."""
+    if not settings.fast:
+        return {}
+    try:
+        import uvloop  # noqa: F401
+    except ModuleNotFoundError:
+        return {}
+    return {"use_uvloop": True}
 
 
 def register(sub: Any) -> None:
@@ -387,5 +417,10 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--instance-id", help="this instance's id in the cluster (default: a random one)"
+    )
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="serve with the picows adapter on uvloop (pip install 'rtcsignal[fast]')",
     )
     parser.set_defaults(handler=_main)

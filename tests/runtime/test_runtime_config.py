@@ -206,3 +206,11 @@ def test_prometheus_exporter_declares_and_exports_every_metric() -> None:
     assert "rtcsignal_call_duration_seconds_sum 42.0" in text
     for name, spec in METRICS.items():
         assert f"# HELP {name.removesuffix('_total')}" in text or spec.labels
+
+
+def test_the_fast_key_selects_the_picows_server() -> None:
+    assert RuntimeSettings().fast is False
+    assert RuntimeSettings.from_toml("fast = true").fast is True
+    assert RuntimeSettings.from_env(environ={"RTCSIGNAL_FAST": "true"}).fast is True
+    with pytest.raises(SettingsError, match="fast"):
+        RuntimeSettings.from_dict({"fast": "yes"})

@@ -22,10 +22,22 @@ from rtcsignal.auth import TokenVerifier, mint_token
 WAIT = 10.0
 
 
-def test_serve_command_runs_the_demo_server_and_stops_gracefully() -> None:
+@pytest.mark.parametrize(
+    ("flags", "fast_env", "adapter"),
+    [
+        ([], None, "websockets"),
+        (["--fast"], None, "picows on uvloop.Loop"),
+        ([], "true", "picows on uvloop.Loop"),  # the settings key, from the environment
+    ],
+)
+def test_serve_command_runs_the_demo_server_and_stops_gracefully(
+    flags: list[str], fast_env: str | None, adapter: str
+) -> None:
     env = {**os.environ, "RTCSIGNAL_SHUTDOWN_GRACE": "2"}
+    if fast_env is not None:
+        env["RTCSIGNAL_FAST"] = fast_env
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rtcsignal", "serve", "--port", "0"],
+        [sys.executable, "-m", "rtcsignal", "serve", "--port", "0", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -37,6 +49,8 @@ def test_serve_command_runs_the_demo_server_and_stops_gracefully() -> None:
         match = re.search(r"ws://127\.0\.0\.1:(\d+)/ws", line)
         assert match, line
         port = int(match.group(1))
+        proc.stdout.readline()  # the metrics line
+        assert proc.stdout.readline().strip() == f"rtcsignal: adapter {adapter}"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=WAIT) as reply:
             health = json.loads(reply.read())
         assert health["accepting"] is True

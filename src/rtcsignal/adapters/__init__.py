@@ -8,6 +8,7 @@ its framework and :mod:`rtcsignal.runtime`.
 * :mod:`rtcsignal.adapters.asgi`: a raw ASGI 3 application (any ASGI server or
   framework: uvicorn, hypercorn, granian; Litestar, Quart, FastAPI, Django).
 * :mod:`rtcsignal.adapters.channels`: a Django Channels consumer.
+* :mod:`rtcsignal.adapters.picows`: ``picows`` on asyncio (uvloop): the fastest path.
 
 Import the one you use by its submodule (nothing is imported here, so a missing framework
 raises its own clear ``ImportError`` where you import it). See ``docs/adapters.md``.

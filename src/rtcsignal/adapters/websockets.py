@@ -18,13 +18,16 @@ connection at once, and the adapter serializes it with the connection's sans-I/O
 error handling and flow control), then writes it with one ``transport.write``:
 ``ServerConnection.send`` writes each frame with its own, one system call per frame,
 which under load cost more than the whole of rtcsignal's validation of a candidate. A
-``websockets`` without those connection internals falls back to ``send`` per frame.
+``websockets`` without those connection internals falls back to ``send`` per frame, with
+a ``RuntimeWarning`` at import; ``tests/adapters/test_websockets_batching.py`` guards
+the batch path on a real connection.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -86,6 +89,13 @@ class _BatchTransport(_Transport):
 
 # The connection internals send_many() relies on (checked in websockets 13.0 and 17.4).
 _BATCHES = hasattr(ServerConnection, "send_context") and hasattr(ServerConnection, "send_data")
+if not _BATCHES:  # say so: a silent fallback would only show as a slower server
+    warnings.warn(
+        "rtcsignal.adapters.websockets: this websockets has no ServerConnection.send_context;"
+        " frames go out one system call each (see docs/adapters.md)",
+        RuntimeWarning,
+        stacklevel=1,
+    )
 
 
 def _write(ws: ServerConnection, chunks: list[bytes]) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Final
 import msgspec
 
 from ._errors import CloseCode, ErrorCode, ProtocolError
+from ._fastpath import fast_decode
 from ._limits import MAX_FRAME_BYTES
 from ._messages import App, ClientMessage, Message, ServerMessage, Stats
 from ._types import RequestId
@@ -162,6 +163,9 @@ def decode_client(data: bytes | str, *, max_frame_bytes: int = MAX_FRAME_BYTES) 
         )
     try:
         if isinstance(data, str):
+            fast = fast_decode(data)  # the hot relay messages, or None: see _fastpath
+            if fast is not None:
+                return fast
             return _CLIENT_JSON.decode(data)  # JSON has no NaN or infinity (1e999 is refused)
         msg = _CLIENT_MSGPACK.decode(data)
     except msgspec.ValidationError as exc:

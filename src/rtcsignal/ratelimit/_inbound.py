@@ -160,6 +160,7 @@ class InboundLimiter:
         "_denied",
         "_free",
         "_interval",
+        "_last_conn",
         "_room",
         "_rules",
         "_strike_window",
@@ -183,6 +184,7 @@ class InboundLimiter:
         self._strikes = policy.strikes
         self._strike_window = policy.strike_window
         self._conns: dict[str, _Conn] = {}  # insertion order is recency order
+        self._last_conn = ""  # the connection checked last: at the end of _conns already
         self._free = min(policy.max_keys, SWEEP_MIN_INSERTS)  # new connections before upkeep
         self._denied = Verdict(
             allowed=False, action=OnDeny.REJECT, retry_after=0.0, scope=None, kind=""
@@ -220,14 +222,17 @@ class InboundLimiter:
             rule = self._default
         cost = rule.cost
         conns = self._conns
-        st = conns.pop(connection, None)
-        if st is None:
-            st = _Conn(now)
-            if self._free > 0:
-                self._free -= 1
-            else:
-                self._make_room(now)
-        conns[connection] = st  # most recently used last
+        st = conns.get(connection) if connection == self._last_conn else None
+        if st is None:  # not the one checked last (or gone since): move it to the end
+            st = conns.pop(connection, None)
+            if st is None:
+                st = _Conn(now)
+                if self._free > 0:
+                    self._free -= 1
+                else:
+                    self._make_room(now)
+            conns[connection] = st  # most recently used last
+            self._last_conn = connection
         worst = 0.0
         scope: str | None = None
 
@@ -287,7 +292,9 @@ class InboundLimiter:
             if user is not None:
                 lim = self._user
                 tats = lim._tat
-                if tats.pop(user, None) is None:
+                if user == lim._last and user in tats:  # at the end already: no move
+                    tats[user] = u_new
+                elif tats.pop(user, None) is None:
                     lim._store(user, u_new, now)
                 else:
                     tats[user] = u_new
@@ -295,7 +302,9 @@ class InboundLimiter:
             if address is not None:
                 lim = self._address
                 tats = lim._tat
-                if tats.pop(address, None) is None:
+                if address == lim._last and address in tats:  # at the end already: no move
+                    tats[address] = a_new
+                elif tats.pop(address, None) is None:
                     lim._store(address, a_new, now)
                 else:
                     tats[address] = a_new
@@ -303,7 +312,9 @@ class InboundLimiter:
             if room is not None:
                 lim = self._room
                 tats = lim._tat
-                if tats.pop(room, None) is None:
+                if room == lim._last and room in tats:  # at the end already: no move
+                    tats[room] = r_new
+                elif tats.pop(room, None) is None:
                     lim._store(room, r_new, now)
                 else:
                     tats[room] = r_new

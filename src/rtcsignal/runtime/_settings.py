@@ -7,6 +7,7 @@ Layout (TOML)::
     origins = ["https://app.example.com"]
     auth_secret = "...at least 32 bytes..."
     compression = false
+    fast = false      # python -m rtcsignal serve: picows on uvloop (the [fast] extra)
 
     [server]          # rtcsignal.core.ServerConfig
     ping_timeout = 45.0
@@ -149,6 +150,9 @@ class RuntimeSettings:
             signaling frames it costs ~2.8x CPU per message and ~40 KiB more memory per
             connection (see ``docs/adapters.md``).
         host / port: where the built-in server listens.
+        fast: ``python -m rtcsignal serve`` runs the ``picows`` adapter, on uvloop where
+            it is installed, instead of ``websockets`` (``pip install 'rtcsignal[fast]'``;
+            same as ``--fast``). Other adapters ignore it.
         shutdown_grace: seconds a graceful shutdown waits for queues to drain.
         close_timeout: seconds to wait for the peer's close frame.
         webhooks: signed webhooks ``python -m rtcsignal serve`` POSTs (``docs/webhooks.md``);
@@ -163,6 +167,7 @@ class RuntimeSettings:
     origins: tuple[str, ...] | None = attrs.field(default=None, converter=_origins)
     allow_missing_origin: bool = True
     compression: bool = False
+    fast: bool = False
     host: str = DEFAULT_HOST
     port: int = attrs.field(
         default=DEFAULT_PORT, validator=[attrs.validators.ge(0), attrs.validators.le(65535)]
@@ -289,6 +294,7 @@ _TYPES: Final[Mapping[str, Any]] = {
     "auth_secret": str | None,
     "allow_missing_origin": bool,
     "compression": bool,
+    "fast": bool,
     "host": str,
     "port": int,
     "shutdown_grace": float,

@@ -6,6 +6,8 @@
 #
 # Required: chromium (the browser end-to-end tests, tests/e2e/test_browser.py, drive
 # Debian's /usr/bin/chromium through playwright; they fail, not skip, without it),
+# firefox-esr (tests/e2e/test_firefox.py drives Debian's /usr/bin/firefox-esr headless
+# through puppeteer-core over WebDriver BiDi, from tests/e2e/firefox/package-lock.json),
 # coturn (tests/e2e/test_turn.py runs its `turnserver` on loopback as the TURN relay),
 # nodejs and npm (tests/js: `npm ci` from the committed lock file, `tsc --strict` on the
 # TypeScript example and the JavaScript client's own tests under `node --test`).
@@ -15,7 +17,7 @@ set -euo pipefail
 
 # "package:command" -- a package counts as present when its command is on PATH, or,
 # with no command given, when dpkg reports it installed.
-required=("chromium:chromium" "coturn:turnserver" "nodejs:node" "npm:npm")
+required=("chromium:chromium" "firefox-esr:firefox-esr" "coturn:turnserver" "nodejs:node" "npm:npm")
 optional=("fonts-liberation:")
 for pkg in "$@"; do
   required+=("${pkg}:")

@@ -120,6 +120,10 @@ class Health:
         queued_bytes: bytes waiting in all outbound queues.
         uptime: seconds since the runtime started.
         accepting: ``False`` once shutdown began.
+        tables: the sizes of the core's internal tables
+            (:meth:`rtcsignal.core.Server.tables`) and the runtime's own: ``links``
+            (admitted connections with their queues) and ``tracked`` (connections the
+            admission guards count).
     """
 
     connections: int
@@ -132,6 +136,7 @@ class Health:
     queued_bytes: int
     uptime: float
     accepting: bool
+    tables: dict[str, int] = attrs.field(factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The snapshot as JSON-ready data."""
@@ -335,6 +340,11 @@ class Runtime:
             queued_bytes=sum(link.out.size for link in self._links.values()),
             uptime=self._clock() - self._started,
             accepting=self._accepting,
+            tables={
+                **self.server.tables(),
+                "links": len(self._links),
+                "tracked": len(self._tracker),
+            },
         )
 
     # ------------------------------------------------------------ connections

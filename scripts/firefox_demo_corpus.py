@@ -1,11 +1,14 @@
 """Add a Firefox-Chromium demo call to ``tests/sdp/corpus`` (not run in CI).
 
-``tests/e2e/test_firefox.py`` run with ``FIREFOX_E2E_CAPTURE=DIR`` writes
-``DIR/firefox_chromium.json``: every offer, answer and candidate each page sent through
-the demo server, in order, over a call and two ICE restarts (Firefox's, then Chromium's).
-This script turns that exchange into corpus files and ``manifest.json`` entries:
+``tests/e2e/test_firefox.py`` run with ``FIREFOX_E2E_CAPTURE=DIR`` writes what each page
+sent through the demo server (offers, answers, candidates, in order):
+``DIR/firefox_offers.json``, a call Firefox joined last (so it offered), and
+``DIR/firefox_chromium.json``, a call Chromium joined last, then two ICE restarts
+(Firefox's, then Chromium's). This script turns them into corpus files and
+``manifest.json`` entries:
 
-* the call: ``chromium_demo_offer.sdp`` / ``firefox_answer_to_chromium_demo.sdp``;
+* the calls: ``firefox_demo_offer.sdp`` / ``chromium_answer_to_firefox_demo.sdp`` and
+  ``chromium_demo_offer.sdp`` / ``firefox_answer_to_chromium_demo.sdp``;
 * Firefox's restart: ``firefox_demo_ice_restart_offer.sdp`` /
   ``chromium_answer_to_firefox_demo_ice_restart.sdp``;
 * Chromium's restart: ``chromium_demo_ice_restart_offer.sdp`` /
@@ -15,8 +18,8 @@ each with the candidates its sender trickled after it (``*.candidates.json``, in
 ``RTCIceCandidate.toJSON()`` shape of the rest of the corpus). Entries of the same files
 are replaced; the rest of the manifest is left as it is.
 
-Usage: ``python scripts/firefox_demo_corpus.py DIR/firefox_chromium.json
-"Firefox ESR 153.8.0" "Chromium 156.0.8078.114"``
+Usage: ``python scripts/firefox_demo_corpus.py DIR "Firefox ESR 153.8.0"
+"Chromium 156.0.8078.114"``
 """
 
 from __future__ import annotations
@@ -28,33 +31,55 @@ from typing import Any
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "sdp" / "corpus"
 
-# (stack, type, ordinal of that type among the stack's descriptions) -> (file, scenario)
+# (capture, stack, type, ordinal of that type among the stack's descriptions)
+# -> (file, scenario)
 NAMES = {
-    ("chromium", "offer", 0): ("chromium_demo_offer", "demo_call"),
-    ("firefox", "answer", 0): ("firefox_answer_to_chromium_demo", "demo_call"),
-    ("firefox", "offer", 0): ("firefox_demo_ice_restart_offer", "demo_ice_restart"),
-    ("chromium", "answer", 0): ("chromium_answer_to_firefox_demo_ice_restart", "demo_ice_restart"),
-    ("chromium", "offer", 1): ("chromium_demo_ice_restart_offer", "demo_ice_restart"),
-    ("firefox", "answer", 1): ("firefox_answer_to_chromium_demo_ice_restart", "demo_ice_restart"),
+    # firefox_offers.json: Firefox joins last, so it makes the offer
+    ("firefox_offers", "firefox", "offer", 0): ("firefox_demo_offer", "demo_call"),
+    ("firefox_offers", "chromium", "answer", 0): ("chromium_answer_to_firefox_demo", "demo_call"),
+    # firefox_chromium.json: Chromium joins last, then the two ICE restarts
+    ("firefox_chromium", "chromium", "offer", 0): ("chromium_demo_offer", "demo_call"),
+    ("firefox_chromium", "firefox", "answer", 0): ("firefox_answer_to_chromium_demo", "demo_call"),
+    ("firefox_chromium", "firefox", "offer", 0): (
+        "firefox_demo_ice_restart_offer",
+        "demo_ice_restart",
+    ),
+    ("firefox_chromium", "chromium", "answer", 0): (
+        "chromium_answer_to_firefox_demo_ice_restart",
+        "demo_ice_restart",
+    ),
+    ("firefox_chromium", "chromium", "offer", 1): (
+        "chromium_demo_ice_restart_offer",
+        "demo_ice_restart",
+    ),
+    ("firefox_chromium", "firefox", "answer", 1): (
+        "firefox_answer_to_chromium_demo_ice_restart",
+        "demo_ice_restart",
+    ),
 }
 ANSWERS = {
+    "chromium_answer_to_firefox_demo": "firefox_demo_offer",
     "firefox_answer_to_chromium_demo": "chromium_demo_offer",
     "firefox_answer_to_chromium_demo_ice_restart": "chromium_demo_ice_restart_offer",
     "chromium_answer_to_firefox_demo_ice_restart": "firefox_demo_ice_restart_offer",
 }
 
 
-def main(capture: str, firefox_version: str, chromium_version: str) -> None:
-    sent: dict[str, list[dict[str, Any]]] = json.loads(Path(capture).read_text())
+def main(capture_dir: str, firefox_version: str, chromium_version: str) -> None:
     versions = {"firefox": firefox_version, "chromium": chromium_version}
     entries: list[dict[str, Any]] = []
-    for stack, messages in sent.items():
+    runs = [
+        (run, stack, messages)
+        for run in ("firefox_offers", "firefox_chromium")
+        for stack, messages in json.loads((Path(capture_dir) / f"{run}.json").read_text()).items()
+    ]
+    for run, stack, messages in runs:
         counts = {"offer": 0, "answer": 0}
         current: tuple[str, list[dict[str, Any]]] | None = None
         groups: list[tuple[str, str, list[dict[str, Any]]]] = []
         for message in messages:
             if message["type"] in counts:
-                name, scenario = NAMES[(stack, message["type"], counts[message["type"]])]
+                name, scenario = NAMES[(run, stack, message["type"], counts[message["type"]])]
                 counts[message["type"]] += 1
                 current = (name, [])
                 groups.append((name, scenario, current[1]))

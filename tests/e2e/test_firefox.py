@@ -12,7 +12,8 @@ over WebDriver BiDi (``tests/e2e/firefox/driver.mjs``), against the real
 Every offer, answer and candidate a Firefox page sends is captured (a wrapper around
 ``WebSocket.prototype.send``) and validated here with :mod:`rtcsignal.sdp`, answers
 against the offers they answer. With ``FIREFOX_E2E_CAPTURE=DIR`` the Firefox-Chromium
-exchange is also written to ``DIR`` (how ``tests/sdp/corpus/*_demo*`` were made).
+exchanges are also written to ``DIR`` (``scripts/firefox_demo_corpus.py`` made
+``tests/sdp/corpus/*_demo*`` from them).
 
 puppeteer-core comes from ``tests/e2e/firefox/package-lock.json`` (``npm ci``, run here
 when ``node_modules`` is missing or older than the lock file); ``firefox-esr``, Node and
@@ -353,6 +354,8 @@ def test_firefox_tab_reloads_and_resumes(
     f = fox.join()
     wait_media(fox, {c})
     wait_media(chrome, {f})
+    check_descriptions(signals(fox), signals(chrome))  # Firefox joined last: it offered
+    capture("firefox_offers", {"firefox": fox, "chromium": chrome})
     session = fox.js("window.rtcsignalDemo.client.session")
     fox.page.reload()
     fox.js("window.rtcsignalDemo.ready")

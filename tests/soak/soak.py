@@ -49,6 +49,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -531,7 +532,12 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="write the report (JSON) here")
-    parser.add_argument("--log", type=Path, default=Path("soak-server.log"))
+    parser.add_argument(
+        "--log",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "rtcsignal-soak-server.log",
+        help="the server's log (default: in the temporary directory)",
+    )
     parser.add_argument("--no-rss", action="store_true", help="do not bound RSS growth")
     args = parser.parse_args()
     report = run(args.minutes * 60, args.log, args.seed)

@@ -6,6 +6,7 @@ The README gives two commands, and ``.ci/run`` calls the test one verbatim:
   serve``) on the embedded in-memory default; extra arguments go to ``serve``
   (``nox -s demo -- --port 9000``).
 * ``nox -s lint typecheck tests fuzz docs package`` – set up and run every check.
+* ``nox -s soak`` – the ten-minute soak (manual; the suite runs a minute of it).
 
 System packages that tests need (browsers for the SDP corpus and end-to-end
 tests) are installed by ``scripts/install-system-deps.sh``, which the ``tests``
@@ -185,6 +186,16 @@ def fuzz(session: nox.Session) -> None:
     for name, budget in chosen.items():
         seconds = budget if long is None else max(1, long * budget // total)
         session.run("python", "fuzz/atheris_fuzz.py", name, str(seconds), os.path.join(work, name))
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The real server under churn (tests/soak/soak.py): 10 minutes unless told
+    (``nox -s soak -- --minutes 30``); fails if a table, the open descriptors or the RSS
+    grow after warm-up beyond the stated bounds. ``--out FILE`` keeps the samples
+    (``scripts/plot_soak.py`` draws docs/benchmarks.md's plot from them)."""
+    session.install("-e", ".[test]")
+    session.run("python", "tests/soak/soak.py", *session.posargs)
 
 
 @nox.session

@@ -6,6 +6,8 @@
 #
 # Required: chromium (the browser end-to-end tests, tests/e2e/test_browser.py, drive
 # Debian's /usr/bin/chromium through playwright; they fail, not skip, without it),
+# firefox-esr (tests/e2e/test_firefox.py drives Debian's /usr/bin/firefox-esr headless
+# through puppeteer-core over WebDriver BiDi, from tests/e2e/firefox/package-lock.json),
 # coturn (tests/e2e/test_turn.py runs its `turnserver` on loopback as the TURN relay),
 # redis-server (tests/backplane: the Redis backplane against a real server, and
 # several real `serve` instances on one), nodejs and npm (tests/js: `npm ci` from the
@@ -17,7 +19,8 @@ set -euo pipefail
 
 # "package:command" -- a package counts as present when its command is on PATH, or,
 # with no command given, when dpkg reports it installed.
-required=("chromium:chromium" "coturn:turnserver" "redis-server:redis-server" "nodejs:node" "npm:npm")
+required=("chromium:chromium" "firefox-esr:firefox-esr" "coturn:turnserver" "redis-server:redis-server"
+  "nodejs:node" "npm:npm")
 optional=("fonts-liberation:")
 for pkg in "$@"; do
   required+=("${pkg}:")

@@ -219,6 +219,11 @@ class CallBook:
         """Returns: the number of live (ringing or active) calls."""
         return len(self._calls)
 
+    def timers(self) -> int:
+        """Returns: the number of armed call timers (ring, warning, limit), for
+        :meth:`rtcsignal.core.Server.tables`."""
+        return len(self._timers)
+
     # ------------------------------------------------------------------ queries
     def records(self) -> tuple[CallRecord, ...]:
         """Every live call, in creation order."""

@@ -495,6 +495,35 @@ class Server(ClusterSide):
             ringing_calls=ringing,
         )
 
+    def tables(self) -> dict[str, int]:
+        """The sizes of the server's internal tables, for soak tests and diagnostics:
+        ``connections``, ``sessions``, ``users`` (with a session), ``rooms``,
+        ``participants``, ``negotiations`` (pairs with negotiation state), ``calls``
+        (live), ``replay_frames`` (kept for resumes, over every session),
+        ``limiter_keys`` (:meth:`InboundLimiter.keys`), and the armed deadlines:
+        ``edge_timers`` (handshake, ping, grace), ``room_timers`` (expiry) and
+        ``call_timers``. Every one is bounded by a configured limit times the number of
+        connections or rooms; none may grow with the number of connections ever made.
+
+        .. versionadded:: 0.1
+        """
+        edge, host = self._edge, self._host
+        rooms, participants = host.counts()
+        return {
+            "connections": len(edge.conns),
+            "sessions": len(edge.sessions),
+            "users": len({s.user for s in edge.sessions.values()}),
+            "rooms": rooms,
+            "participants": participants,
+            "negotiations": host.negotiations(),
+            "calls": len(host.calls),
+            "replay_frames": sum(len(s.replay) for s in edge.sessions.values()),
+            "limiter_keys": edge.limiter.keys(),
+            "edge_timers": len(edge.timers),
+            "room_timers": len(host.timers),
+            "call_timers": host.calls.timers(),
+        }
+
     def room(self, room_id: str) -> Room | None:
         """The room ``room_id`` (read it, do not mutate it), if it exists."""
         return self._host.room(room_id)

@@ -191,6 +191,15 @@ class InboundLimiter:
         )  # the last denial, reused while a flood repeats it
         self._clock = -math.inf
 
+    def keys(self) -> int:
+        """Returns: the number of keys held: tracked connections plus the keys of every
+        limiter (user, address, room, each message kind), recovering ones not yet swept.
+        Bounded by :attr:`RatePolicy.max_keys` per limiter."""
+        rules = [*self._rules.values(), self._default]
+        limiters = [self._user, self._address, self._room]
+        limiters += [rule.limiter for rule in rules if rule.limiter is not None]
+        return len(self._conns) + sum(len(limiter) for limiter in limiters)
+
     def check(
         self,
         *,

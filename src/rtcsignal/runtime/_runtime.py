@@ -122,6 +122,10 @@ class Health:
         queued_bytes: bytes waiting in all outbound queues.
         uptime: seconds since the runtime started.
         accepting: ``False`` once shutdown began.
+        tables: the sizes of the core's internal tables
+            (:meth:`rtcsignal.core.Server.tables`) and the runtime's own: ``links``
+            (admitted connections with their queues) and ``tracked`` (connections the
+            admission guards count).
         backplane: the backplane's kind, state, instance id and peers (``None``: a
             single instance).
     """
@@ -136,6 +140,7 @@ class Health:
     queued_bytes: int
     uptime: float
     accepting: bool
+    tables: dict[str, int] = attrs.field(factory=dict)
     backplane: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -376,6 +381,11 @@ class Runtime:
             queued_bytes=sum(link.out.size for link in self._links.values()),
             uptime=self._clock() - self._started,
             accepting=self._accepting,
+            tables={
+                **self.server.tables(),
+                "links": len(self._links),
+                "tracked": len(self._tracker),
+            },
             backplane=None if self.backplane is None else self.backplane.health(),
         )
 

@@ -136,6 +136,18 @@ async function act(message, what) {
   }
 }
 
+/** Change your display name in the room (`update_me`); the others see it at once. */
+async function rename(event) {
+  event?.preventDefault();
+  const name = $("rename-input").value.trim();
+  if (!name || !state.joined) return;
+  const ok = await act({ type: "update_me", room: roomId, name }, "Rename");
+  if (ok === undefined) return;
+  sessionStorage.setItem(NAME_KEY, name);
+  $("rename-input").value = "";
+  renderRoom(); // the others get participant_updated; our model changed on the ok
+}
+
 function sendMediaState() {
   if (!state.joined) return;
   const audio = !state.onHold && Boolean(state.stream?.getAudioTracks()[0]) && state.mic;
@@ -270,6 +282,9 @@ async function join(event) {
       if (err.code === "room_full") {
         const capacity = err.details?.capacity ? ` (${err.details.capacity} people)` : "";
         notice(`This room is full${capacity}: try again later, or start another room.`, "error");
+      } else if (err.code === "banned") {
+        const wait = err.retryAfter ? ` for another ${Math.ceil(err.retryAfter / 60)} minutes` : "";
+        notice(`You are banned from this room${wait}.`, "error");
       } else if (err.code === "room_locked") {
         notice("This room is locked: the host has closed it to newcomers. Ask them to unlock it.", "error");
       } else if (err.code === "already_in_room" && model()) {
@@ -409,6 +424,10 @@ function fillTile(tile, p, room, isMe) {
   if (canModerate(p)) {
     button("mute", "Mute", () => act({ type: "mute", room: roomId, target: p.id, audio: true, video: false }, "Mute"));
     button("kick", "Kick", () => act({ type: "kick", room: roomId, target: p.id, reason: "removed by the host" }, "Kick"));
+  }
+  if (mine?.role === "host") {
+    // kick and keep out: every device of that user, until the room ends
+    button("ban", "Ban", () => act({ type: "kick", room: roomId, target: p.id, ban: true, reason: "banned by the host" }, "Ban"));
   }
   if (mine?.role === "host") {
     button("transfer-host", "Make host", () => act({ type: "transfer_host", room: roomId, target: p.id }, "Transfer host"));
@@ -786,6 +805,7 @@ function wireClient() {
     if (msg.room !== roomId) return;
     const texts = {
       kicked: "You were removed from the room by the host.",
+      banned: "You were banned from the room by the host.",
       replaced: "You joined this room from another tab: this one left.",
       denied: "The host did not let you in.",
       room_closed: "The room was closed.",
@@ -842,6 +862,7 @@ function wireUi() {
       if (ok !== undefined) renderRoom(); // the others get room_updated; we get our ok
     });
   });
+  $("rename-form").addEventListener("submit", rename);
   $("leave").addEventListener("click", leave);
   $("call-accept").addEventListener("click", acceptCall);
   $("call-decline").addEventListener("click", declineCall);

@@ -655,20 +655,11 @@ class Client:
         await self.request(p.App(room=room, app_type=app_type, payload=payload, to=to))
 
     async def kick(
-        self,
-        room: str,
-        target: str,
-        *,
-        reason: str | None = None,
-        ban: bool = False,
+        self, room: str, target: str, *, reason: str | None = None, ban: bool = False,
         duration: float | None = None,
-    ) -> None:
-        """Remove participant ``target`` from ``room`` (moderators). With ``ban`` its
-        user (every device) is kept out for ``duration`` seconds, or until the room
-        ends; a banned user's join then raises ``banned``.
-
-        .. versionchanged:: 0.1 ``ban`` and ``duration``.
-        """
+    ) -> None:  # fmt: skip
+        """Remove participant ``target`` from ``room`` (moderators); with ``ban`` keep its
+        user (every device) out for ``duration`` seconds, or until the room ends."""
         await self.request(
             p.Kick(room=room, target=target, reason=reason, ban=ban, duration=duration)
         )
@@ -680,9 +671,8 @@ class Client:
     async def update_me(
         self, room: str, *, name: str | None = None, metadata: dict[str, Any] | None = None
     ) -> None:
-        """Change this participant's display name and/or application ``metadata`` (at
-        most :data:`~rtcsignal.protocol.MAX_METADATA_BYTES` as JSON) in ``room``
-        (``None``: unchanged); the others get ``participant_updated``."""
+        """Change this participant's display name and/or ``metadata`` (at most
+        :data:`~rtcsignal.protocol.MAX_METADATA_BYTES` as JSON) in ``room``."""
         await self.request(p.UpdateMe(room=room, name=name, metadata=metadata))
 
     async def call_invite(

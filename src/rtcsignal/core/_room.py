@@ -14,11 +14,11 @@ Rules, and why:
   members; nobody awaits between the decision and the record.
 * **Check, then mutate.** Every method validates everything first and raises
   :class:`CoreError` before touching state, so a refused request changes nothing.
-* **At most one host, and a host whenever the room has members.** The first member (or a
-  user granted ``host``) becomes host; a second host grant joins as moderator. When the
-  host leaves for good, the role passes to the longest-present moderator, else the
-  longest-present participant, else guest, preferring connected members, and everyone
-  is told. A host inside its reconnect grace stays host: a drop is not a leave.
+* **At most one host, and a host whenever the room has visible members.** The first
+  visible member (or a user granted ``host``) becomes host; a second host grant joins
+  as moderator. When the host leaves for good, the role passes to the longest-present
+  visible moderator, else participant, else guest, preferring connected members, and
+  everyone is told. A host inside its reconnect grace stays host: a drop is not a leave.
 * **No participant twice for one session.** A session joining again gets
   ``already_in_room``; the room keeps each session's *seat* (its participant or lobby
   entry id), so the room host resolves a sender's session to its participant itself.

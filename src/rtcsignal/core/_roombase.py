@@ -154,9 +154,7 @@ class RoomBase:
         me = self.participants[pid]
         moderator = me.role in MODERATORS
         lobby = self.lobby_entries() if moderator else ()
-        seen = self.participants.values()
-        if not moderator:
-            seen = [p for p in seen if not p.hidden or p.id == pid]  # type: ignore[assignment]
+        seen = [p for p in self.participants.values() if moderator or not p.hidden or p.id == pid]
         return RoomSnapshot(
             room=self.id,
             you=pid,

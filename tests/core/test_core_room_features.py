@@ -331,3 +331,27 @@ def test_a_hidden_member_may_relay_and_be_addressed() -> None:
     assert error(err).code == ErrorCode.NO_DESCRIPTION  # reached the relay, not unknown
     err = bot.request(p.Candidate(room="room1", to=snap_a.you, candidate="x"))
     assert error(err).code == ErrorCode.NO_DESCRIPTION
+
+
+def test_moderators_are_told_of_the_ban_list() -> None:
+    h = Harness()
+    host, mod, alice, bob = h.peer("host"), h.peer("mod"), h.peer("alice"), h.peer("bob")
+    join(host)
+    snap_m = join(mod)
+    snap_a = join(alice)
+    snap_b = join(bob)
+    host.ok(p.SetRole(room="room1", target=snap_m.you, role="moderator"))
+    for peer in (host, mod, alice):
+        peer.drain()
+    host.ok(p.Kick(room="room1", target=snap_b.you, ban=True, duration=100.0))
+    for peer in (host, mod):
+        (update,) = peer.drain("bans_updated")
+        assert [(b.user, b.expires_in) for b in update.bans] == [("bob", 100.0)]
+    assert alice.drain("bans_updated") == []
+    h.advance(40)
+    host.ok(p.SetRole(room="room1", target=snap_a.you, role="moderator"))
+    (late,) = alice.drain("bans_updated")  # a new moderator gets the list
+    assert [(b.user, b.expires_in) for b in late.bans] == [("bob", pytest.approx(60.0))]
+    mod.ok(p.Unban(room="room1", user="bob"))
+    for peer in (host, mod, alice):
+        assert [u.bans for u in peer.drain("bans_updated")] == [()]

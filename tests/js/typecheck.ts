@@ -49,6 +49,8 @@ export function describe(message: ServerMessage): string {
       return String(message.locked);
     case "lobby_updated":
       return message.lobby.map((entry) => entry.user).join();
+    case "bans_updated":
+      return message.bans.map((ban) => `${ban.user} ${ban.expires_in ?? "room"}`).join();
     case "removed":
       return message.reason;
     case "muted":

@@ -226,6 +226,7 @@ class Room(RoomBase):
         if waiting:
             self._announce_lobby(out)
             self._maybe_empty(now)
+        self._announce_bans(now, out)
 
     def unban(self, actor: str, user: str, now: float, out: Outbox) -> None:
         """Lift ``user``'s ban.
@@ -240,6 +241,7 @@ class Room(RoomBase):
             )
         self.bans.lift(user, now)
         out.events.append(ev.MemberUnbanned(at=now, room=self.id, user=user, by=actor))
+        self._announce_bans(now, out)
 
     def update_me(
         self, actor: str, name: str | None, metadata: dict[str, Any] | None, out: Outbox

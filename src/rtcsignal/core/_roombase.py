@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable
 
 from rtcsignal.protocol import (
+    BansUpdated,
     Chat,
     ErrorCode,
     HostChanged,
@@ -475,6 +476,9 @@ class RoomBase:
             out.deliveries.append(
                 ([participant.id], LobbyUpdated(room=self.id, lobby=self.lobby_entries()))
             )
+        if role in MODERATORS and previous_role not in MODERATORS and len(self.bans):
+            bans = BansUpdated(room=self.id, bans=self.bans.entries(now))  # and the bans
+            out.deliveries.append(([participant.id], bans))
 
     def _turn_away(
         self, waiting: Waiting, by: str | None, message: str | None, out: Outbox
@@ -488,6 +492,11 @@ class RoomBase:
     def lobby_entries(self) -> tuple[LobbyEntry, ...]:
         """The lobby entries as moderators see them, in arrival order."""
         return tuple(LobbyEntry(id=w.id, user=w.user, name=w.name) for w in self._lobby.values())
+
+    def _announce_bans(self, now: float, out: Outbox) -> None:
+        mods = [p.id for p in self.participants.values() if p.role in MODERATORS]
+        if mods:
+            out.deliveries.append((mods, BansUpdated(room=self.id, bans=self.bans.entries(now))))
 
     def _announce_lobby(self, out: Outbox) -> None:
         mods = [p.id for p in self.participants.values() if p.role in MODERATORS]

@@ -48,6 +48,7 @@ from ._limits import SUPPORTED_VERSIONS as SUPPORTED_VERSIONS
 from ._messages import Admit as Admit
 from ._messages import Answer as Answer
 from ._messages import App as App
+from ._messages import BansUpdated as BansUpdated
 from ._messages import CallAccept as CallAccept
 from ._messages import CallCancel as CallCancel
 from ._messages import CallDecline as CallDecline
@@ -162,6 +163,7 @@ __all__ = [
     "App",
     "AssignableRole",
     "BanEntry",
+    "BansUpdated",
     "CallAccept",
     "CallCancel",
     "CallDecline",

@@ -499,6 +499,14 @@ class LobbyUpdated(Event, frozen=True, kw_only=True, omit_defaults=True, tag="lo
     lobby: tuple[LobbyEntry, ...]
 
 
+class BansUpdated(Event, frozen=True, kw_only=True, omit_defaults=True, tag="bans_updated"):
+    """The room's ban list changed (a ban or an unban; sent to hosts and moderators, and
+    to a member who becomes one). A timed ban lifts by itself, without one."""
+
+    room: RoomId
+    bans: tuple[BanEntry, ...]
+
+
 class Removed(Event, frozen=True, kw_only=True, omit_defaults=True, tag="removed"):
     """You are no longer in the room (or its lobby): kicked, replaced, denied, closed."""
 
@@ -557,6 +565,7 @@ ServerMessage = (
     | HostChanged
     | RoomUpdated
     | LobbyUpdated
+    | BansUpdated
     | Removed
     | Muted
     | IncomingCall
@@ -578,6 +587,7 @@ __all__ = [
     "Admit",
     "Answer",
     "App",
+    "BansUpdated",
     "CallAccept",
     "CallCancel",
     "CallDecline",

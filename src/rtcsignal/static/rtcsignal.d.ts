@@ -546,6 +546,12 @@ export interface LobbyUpdated extends EventBase {
   room: string;
   lobby: LobbyEntry[];
 }
+/** The room's ban list changed (hosts and moderators). */
+export interface BansUpdated extends EventBase {
+  type: "bans_updated";
+  room: string;
+  bans: BanEntry[];
+}
 /** You are no longer in the room (or its lobby). */
 export interface Removed extends EventBase {
   type: "removed";
@@ -606,6 +612,7 @@ export type ServerEvent =
   | HostChanged
   | RoomUpdated
   | LobbyUpdated
+  | BansUpdated
   | Removed
   | Muted
   | IncomingCall

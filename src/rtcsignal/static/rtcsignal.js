@@ -663,9 +663,8 @@ export class SignalingClient extends EventTarget {
 
   /**
    * The server tells the *others* about a sender's own `media_state`, `update_me`,
-   * `lock`, `set_layout` and `recording`, and nobody about a ban (`kick` with `ban`,
-   * `unban`) but the snapshots (the sender's confirmation is its `ok`): apply them to
-   * the sender's model here. Returns whether the model changed.
+   * `lock`, `set_layout` and `recording` (the sender's confirmation is its `ok`): apply
+   * them to the sender's model here. Returns whether the model changed.
    */
   _applyOwn(frame) {
     const room = frame.room === undefined ? undefined : this.rooms.get(frame.room);
@@ -684,19 +683,6 @@ export class SignalingClient extends EventTarget {
         if (frame.metadata !== undefined) me.metadata = frame.metadata;
         return true;
       }
-      case "kick": {
-        const target = room.participants[frame.target];
-        if (!frame.ban || !target) return false;
-        room.bans = room.bans.filter((b) => b.user !== target.user);
-        const ban = { user: target.user, by: room.you };
-        if (target.name !== undefined) ban.name = target.name;
-        if (frame.duration !== undefined) ban.expires_in = frame.duration;
-        room.bans.push(ban);
-        return true;
-      }
-      case "unban":
-        room.bans = room.bans.filter((b) => b.user !== frame.user);
-        return true;
       case "lock":
         room.locked = Boolean(frame.locked);
         return true;
@@ -805,6 +791,9 @@ export class SignalingClient extends EventTarget {
         break;
       case "lobby_updated":
         room.lobby = msg.lobby ?? [];
+        break;
+      case "bans_updated":
+        room.bans = msg.bans ?? [];
         break;
       case "chat":
         room.chat.push({ type: "chat", room: msg.room, from: msg.from, text: msg.text });

@@ -644,6 +644,14 @@ def test_host_bans_a_participant_and_a_member_renames(
     wait_notice(bob, "You are banned from this room")
     assert not bob.js("window.rtcsignalDemo.joined")
     assert carol.participant_ids() == {a, c}
+    # The host's ban list shows Bob; Unban lets him back in.
+    alice.page.wait_for_selector("#bans", state="visible")
+    assert alice.js("[...document.querySelectorAll('#ban-list li')].length") == 1
+    assert carol.page.locator("#bans").is_hidden()  # not a moderator
+    alice.page.click("#ban-list button[data-action='unban']")
+    alice.page.wait_for_selector("#bans", state="hidden")
+    bob.join()
+    wait_until(lambda: len(carol.participant_ids()) == 3, "Carol sees Bob back", diag=carol.diag)
 
 
 def test_one_to_one_call_ring_accept_hangup_and_decline(

@@ -498,6 +498,19 @@ function renderRoom() {
       return li;
     }),
   );
+  // bans (bans_updated keeps the list; hosts and moderators may lift one)
+  const bans = room.bans ?? [];
+  $("bans").hidden = !moderator || bans.length === 0;
+  $("ban-list").replaceChildren(
+    ...bans.map((ban) => {
+      const li = el("li", { dataset: { user: ban.user } });
+      li.append(el("span", {}, ban.name || ban.user));
+      const unban = el("button", { type: "button", dataset: { action: "unban" } }, "Unban");
+      unban.addEventListener("click", () => act({ type: "unban", room: roomId, user: ban.user }, "Unban"));
+      li.append(unban);
+      return li;
+    }),
+  );
 }
 
 // ------------------------------------------------------------------ chat
@@ -759,6 +772,7 @@ function wireClient() {
     "host_changed",
     "room_updated",
     "lobby_updated",
+    "bans_updated",
     "removed",
     "muted",
     "chat",
@@ -775,7 +789,7 @@ function wireClient() {
       for (const pid of state.callTiles.keys()) callTile(pid);
     }
   };
-  for (const type of ["participant_joined", "participant_updated", "role_changed", "host_changed", "room_updated", "lobby_updated"]) {
+  for (const type of ["participant_joined", "participant_updated", "role_changed", "host_changed", "room_updated", "lobby_updated", "bans_updated"]) {
     client.on(type, rerender);
   }
   client.on("participant_left", (msg) => {

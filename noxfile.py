@@ -25,7 +25,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["lint", "typecheck", "tests", "fuzz", "docs", "package"]
 
-SRC = ["src", "tests", "benchmarks", "examples", "scripts", "noxfile.py"]
+SRC = ["src", "tests", "fuzz", "benchmarks", "examples", "scripts", "noxfile.py"]
 
 
 @nox.session
@@ -33,6 +33,73 @@ def demo(session: nox.Session) -> None:
     """Run the demo signaling server on the embedded, in-memory default (Ctrl-C stops it)."""
     session.install("-e", ".[serve]")
     session.run("python", "-m", "rtcsignal", "serve", *session.posargs)
+
+
+@nox.session
+def cluster(session: nox.Session) -> None:
+    """Two demo instances (8080 and 8081) on a local ``redis-server``: open one tab on
+    each and hold a call across them (Ctrl-C stops all three)."""
+    import signal
+    import subprocess
+    import time
+
+    if os.geteuid() == 0 and shutil.which("bash"):
+        session.run("bash", "scripts/install-system-deps.sh", external=True)
+    session.install("-e", ".[serve,redis]")
+    port = os.environ.get("RTCSIGNAL_CLUSTER_REDIS_PORT", "6390")
+    url = f"redis://127.0.0.1:{port}/0"
+    secret = os.environ.get("RTCSIGNAL_AUTH_SECRET") or os.urandom(24).hex()
+    env = {**os.environ, "RTCSIGNAL_AUTH_SECRET": secret}
+    bindir = session.bin
+    procs = [
+        subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        time.sleep(0.5)
+        for http_port, name in (("8080", "a"), ("8081", "b")):
+            procs.append(
+                subprocess.Popen(
+                    [
+                        os.path.join(bindir, "python"),
+                        "-m",
+                        "rtcsignal",
+                        "serve",
+                        "--port",
+                        http_port,
+                        "--redis-url",
+                        url,
+                        "--instance-id",
+                        name,
+                    ],
+                    env=env,
+                )
+            )
+        session.log("cluster: http://127.0.0.1:8080/ and http://127.0.0.1:8081/ (Ctrl-C stops)")
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in reversed(procs):  # stop what we started, by its pid
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
 
 
 @nox.session
@@ -72,20 +139,52 @@ def tests(session: nox.Session) -> None:
     session.run("coverage", "report", "--fail-under=85")
 
 
+# The atheris targets of fuzz/targets.py and each one's share of a CI run, in seconds
+# (with the hypothesis fuzz tests the whole session takes about 4 minutes on CI).
+FUZZ_TARGETS = {
+    "protocol_json": 20,
+    "protocol_msgpack": 20,
+    "sdp": 35,
+    "candidate": 25,
+    "settings": 15,
+    "server": 50,
+}
+
+
 @nox.session
 def fuzz(session: nox.Session) -> None:
-    """Brief fuzzing of every parser: only typed errors may come out."""
-    session.install("-e", ".[test]")
-    session.run(
-        "python",
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "fuzz",
-        env={"HYPOTHESIS_PROFILE": "fuzz"},
-    )
+    """Fuzzing of every parser and of the whole server: only typed errors may come out.
+
+    The hypothesis fuzz tests, then each atheris target (coverage-guided, seeded from
+    ``fuzz/corpus/<target>/``) for its fixed CI budget. ``nox -s fuzz -- --long SECONDS``
+    skips the hypothesis tests and shares ``SECONDS`` among the atheris targets in
+    proportion to their budgets (``--long 3600``: an hour in all); ``-- --target NAME``
+    runs one target only. New inputs and crashers go to a temporary directory, printed.
+    """
+    session.install("-e", ".[fuzz]")
+    args = list(session.posargs)
+    long = int(args[args.index("--long") + 1]) if "--long" in args else None
+    only = args[args.index("--target") + 1] if "--target" in args else None
+    chosen = {k: v for k, v in FUZZ_TARGETS.items() if only in (None, k)}
+    if not chosen:
+        session.error(f"--target: one of {', '.join(FUZZ_TARGETS)}")
+    if long is None and only is None:
+        session.run(
+            "python",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "fuzz",
+            env={"HYPOTHESIS_PROFILE": "fuzz"},
+        )
+    total = sum(chosen.values())
+    work = tempfile.mkdtemp(prefix="rtcsignal-fuzz-")
+    session.log(f"new inputs and crashers go to {work}")
+    for name, budget in chosen.items():
+        seconds = budget if long is None else max(1, long * budget // total)
+        session.run("python", "fuzz/atheris_fuzz.py", name, str(seconds), os.path.join(work, name))
 
 
 @nox.session
@@ -123,6 +222,7 @@ PACKAGE_EXTRAS = [
     "client",
     "jwt",
     "prometheus",
+    "redis",
     "fastapi",
     "starlette",
     "aiohttp",

@@ -36,6 +36,7 @@ EXTRAS: dict[str, tuple[list[str], list[str]]] = {
     "client": (["wsproto"], ["rtcsignal.client"]),
     "jwt": (["jwt"], []),
     "prometheus": (["prometheus_client"], []),
+    "redis": (["redis", "hiredis"], ["rtcsignal.backplane.redis"]),
     "starlette": (["starlette"], ["rtcsignal.adapters.starlette"]),
     "aiohttp": (["aiohttp"], ["rtcsignal.adapters.aiohttp"]),
     "trio": (["trio", "trio_websocket"], ["rtcsignal.adapters.trio"]),

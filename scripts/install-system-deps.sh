@@ -7,15 +7,17 @@
 # Required: chromium (the browser end-to-end tests, tests/e2e/test_browser.py, drive
 # Debian's /usr/bin/chromium through playwright; they fail, not skip, without it),
 # coturn (tests/e2e/test_turn.py runs its `turnserver` on loopback as the TURN relay),
-# nodejs and npm (tests/js: `npm ci` from the committed lock file, `tsc --strict` on the
-# TypeScript example and the JavaScript client's own tests under `node --test`).
+# redis-server (tests/backplane: the Redis backplane against a real server, and
+# several real `serve` instances on one), nodejs and npm (tests/js: `npm ci` from the
+# committed lock file, `tsc --strict` on the TypeScript example and the JavaScript
+# client's own tests under `node --test`).
 # Optional: fonts-liberation (nicer page rendering), installed only alongside a
 # required package, never on its own. Extra PACKAGE arguments are required too.
 set -euo pipefail
 
 # "package:command" -- a package counts as present when its command is on PATH, or,
 # with no command given, when dpkg reports it installed.
-required=("chromium:chromium" "coturn:turnserver" "nodejs:node" "npm:npm")
+required=("chromium:chromium" "coturn:turnserver" "redis-server:redis-server" "nodejs:node" "npm:npm")
 optional=("fonts-liberation:")
 for pkg in "$@"; do
   required+=("${pkg}:")

@@ -34,11 +34,15 @@ _CLK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def server_cpu(pid: int) -> float:
-    """CPU seconds (user + system) the server process has used."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLK
+def server_cpu(pid: int | str) -> float:
+    """CPU seconds (user + system) the server process has used (the sum over a
+    comma-separated list of pids: the instances of a cluster)."""
+    total = 0.0
+    for one in str(pid).split(","):
+        with open(f"/proc/{one}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / _CLK
+    return total
 
 
 def server_rss(pid: int) -> int:
@@ -296,8 +300,16 @@ async def saturate(kind: str, flows: list[Flow], seconds: float, pid: int) -> di
     }
 
 
-async def scenario_pairs(kind: str, port: int, pid: int, n: int, seconds: float) -> Any:
-    peers = await open_peers(kind, port, 2 * n, "p")
+async def _pairs(kind: str, ports: list[int], n: int, prefix: str) -> list[Peer]:
+    """``2 n`` peers: each pair's first on ``ports[0]``, its second on ``ports[-1]`` (two
+    instances of a cluster: every relay crosses)."""
+    firsts = await open_peers(kind, ports[0], n, prefix + "a")
+    seconds = await open_peers(kind, ports[-1], n, prefix + "b")
+    return [peer for pair in zip(firsts, seconds, strict=True) for peer in pair]
+
+
+async def scenario_pairs(kind: str, ports: list[int], pid: str, n: int, seconds: float) -> Any:
+    peers = await _pairs(kind, ports, n, "p")
     flows = []
     for i in range(n):
         a, b = peers[2 * i], peers[2 * i + 1]
@@ -328,9 +340,9 @@ async def scenario_room(kind: str, port: int, pid: int, n: int, seconds: float) 
 
 
 async def scenario_latency(
-    kind: str, port: int, pid: int, n: int, rate: float, seconds: float
+    kind: str, ports: list[int], pid: str, n: int, rate: float, seconds: float
 ) -> Any:
-    peers = await open_peers(kind, port, 2 * n, "l")
+    peers = await _pairs(kind, ports, n, "l")
     flows = []
     for i in range(n):
         a, b = peers[2 * i], peers[2 * i + 1]
@@ -437,11 +449,13 @@ def _peers_in_reply(kind: str, payload: bytes) -> int:
 
 def main() -> None:
     kind, port, pid, scenario, *args = sys.argv[1:]
+    kind = kind.split("-")[0]  # "rtcsignal-redis" speaks rtcsignal's protocol
+    ports = [int(p) for p in port.split(",")]
     runs = {
-        "pairs": lambda: scenario_pairs(kind, int(port), int(pid), int(args[0]), float(args[1])),
+        "pairs": lambda: scenario_pairs(kind, ports, pid, int(args[0]), float(args[1])),
         "room": lambda: scenario_room(kind, int(port), int(pid), int(args[0]), float(args[1])),
         "latency": lambda: scenario_latency(
-            kind, int(port), int(pid), int(args[0]), float(args[1]), float(args[2])
+            kind, ports, pid, int(args[0]), float(args[1]), float(args[2])
         ),
         "idle": lambda: scenario_idle(
             kind, int(port), int(pid), [int(a) for a in args[0].split(",")]

@@ -28,6 +28,13 @@ ROOM_CAPACITY = 5_000  # rooms as large as the biggest scenario
 PROFILE_ENV = "RTCSIGNAL_BENCH_PROFILE"  # a path: run the server under cProfile, dump there
 
 
+REDIS_ENV = "RTCSIGNAL_BENCH_REDIS"
+"""Set: the server runs on this Redis (rtcsignal's backplane, python-socketio's
+AsyncRedisManager)."""
+NODE_ENV = "RTCSIGNAL_BENCH_NODE"
+"""rtcsignal's instance id on the backplane."""
+
+
 def _ready(port: int) -> None:
     print(f"READY {port}", flush=True)
 
@@ -72,8 +79,13 @@ async def rtcsignal(port: int) -> None:
     def authenticate(request: HandshakeRequest) -> Identity:
         return Identity(user=request.query["user"])
 
+    from rtcsignal.runtime import BackplaneSettings
+
     config = ServerConfig(default_room=RoomPolicy(capacity=ROOM_CAPACITY))
-    settings = RuntimeSettings(server=config, rate=bench_policy(), port=port)
+    plane = BackplaneSettings(
+        redis_url=os.environ.get(REDIS_ENV), instance_id=os.environ.get(NODE_ENV)
+    )
+    settings = RuntimeSettings(server=config, rate=bench_policy(), port=port, backplane=plane)
     runtime = Runtime(settings, authenticate=authenticate)
     async with runtime, serve(runtime, host="127.0.0.1", port=port) as server:
         _ready(next(iter(server.sockets)).getsockname()[1])
@@ -129,7 +141,9 @@ async def socketio_server(port: int) -> None:
     import socketio
     import uvicorn
 
-    sio = socketio.AsyncServer(async_mode="asgi")
+    url = os.environ.get(REDIS_ENV)
+    manager = None if url is None else socketio.AsyncRedisManager(url)
+    sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager)
 
     @sio.event
     async def join(sid: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -158,7 +172,9 @@ async def socketio_server(port: int) -> None:
 
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
-    runner = {"rtcsignal": rtcsignal, "bare": bare, "socketio": socketio_server}[kind]
+    runner = {"rtcsignal": rtcsignal, "bare": bare, "socketio": socketio_server}[
+        kind.split("-")[0]  # "-redis": the same server on the Redis backplane ($REDIS_ENV)
+    ]
     profile = os.environ.get(PROFILE_ENV)
     if not profile:
         asyncio.run(runner(port))

@@ -88,12 +88,19 @@ def check_sdp(path: str, *, answer_to: str | None = None, as_json: bool = False)
 def check_candidate(value: str, *, as_json: bool = False) -> int:
     """Validate one ICE candidate string (grammar and default policy) and print the verdict.
 
+    ``value`` is a trickled ``candidate:...`` string, or an ``a=candidate:...`` line
+    pasted from SDP (checked as the candidate it carries).
+
     Returns:
         0 when valid, 1 when invalid.
     """
     try:
         candidate = validate_candidate(
-            value, sdp_mid=None, sdp_mline_index=None, username_fragment=None, description=None
+            value.removeprefix("a="),
+            sdp_mid=None,
+            sdp_mline_index=None,
+            username_fragment=None,
+            description=None,
         )
     except SdpError as err:
         _emit(

@@ -48,6 +48,7 @@ import attrs
 
 from rtcsignal.auth import AuthError, TokenVerifier, extract_token, mint_token
 from rtcsignal.core import Identity
+from rtcsignal.protocol import UsageError
 from rtcsignal.runtime import (
     HandshakeRequest,
     PrometheusMetrics,
@@ -224,6 +225,7 @@ async def run_server(
                 flush=True,
             )
             print(_metrics_line(metrics, f"http://{settings.host}:{port}"), flush=True)
+            print(_backplane_line(runtime), flush=True)
             if ready is not None:
                 ready(port)
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -231,6 +233,25 @@ async def run_server(
                     break
             print("rtcsignal: shutting down", flush=True)
             await runtime.shutdown()
+
+
+def _backplane_line(runtime: Runtime) -> str:
+    plane = runtime.backplane
+    if plane is None:
+        return "rtcsignal: one instance, in memory (several on one Redis: --redis-url)"
+    return f"rtcsignal: instance {plane.node} of a cluster on the {plane.kind} backplane"
+
+
+def _usage_error(exc: BaseException) -> UsageError | None:
+    """The :class:`UsageError` in ``exc`` (alone or inside exception groups)."""
+    if isinstance(exc, UsageError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _usage_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 DEMO_ROOM_CAPACITY = 8
@@ -259,6 +280,17 @@ def _settings(args: argparse.Namespace) -> RuntimeSettings:
         overrides["host"] = args.host
     if args.port is not None:
         overrides["port"] = args.port
+    plane: dict[str, Any] = {}
+    redis_url, instance_id = getattr(args, "redis_url", None), getattr(args, "instance_id", None)
+    if redis_url is not None:
+        plane["redis_url"] = redis_url
+    if instance_id is not None:
+        plane["instance_id"] = instance_id
+    if plane:
+        try:
+            overrides["backplane"] = attrs.evolve(settings.backplane, **plane)
+        except ValueError as exc:
+            raise SettingsError(f"settings: [backplane] {exc}") from None
     return attrs.evolve(settings, **overrides)
 
 
@@ -294,7 +326,11 @@ def _main(args: argparse.Namespace) -> int:
     logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per HTTP GET
     try:
         anyio.run(run_server, settings)
-    except (OSError, BaseExceptionGroup) as exc:
+    except (OSError, UsageError, BaseExceptionGroup) as exc:
+        usage = _usage_error(exc)
+        if usage is not None:  # the backplane refused to start: one line, exit 2
+            print(f"rtcsignal serve: {usage}", file=sys.stderr)
+            return 2
         error = _bind_error(exc)
         if error is None:
             raise
@@ -317,4 +353,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
     parser.add_argument("--config", help="a TOML settings file")
+    parser.add_argument(
+        "--redis-url",
+        help="run as one instance of a cluster on this Redis (also RTCSIGNAL_REDIS_URL, "
+        "or redis_url in the [backplane] table); see docs/scaling.md",
+    )
+    parser.add_argument(
+        "--instance-id", help="this instance's id in the cluster (default: a random one)"
+    )
     parser.set_defaults(handler=_main)

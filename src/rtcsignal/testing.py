@@ -26,10 +26,11 @@ import msgspec
 
 from rtcsignal import protocol as p
 from rtcsignal.core import Close, Identity, Send, Server, ServerConfig
+from rtcsignal.core.cluster import Persist, Post, Release, Route
 from rtcsignal.core.events import ObserverEvent
 from rtcsignal.protocol import Role
 
-__all__ = ["CountingIds", "FakeClock", "Harness", "Peer"]
+__all__ = ["Cluster", "ClusterPeer", "CountingIds", "FakeClock", "Harness", "Peer"]
 
 
 class CountingIds:
@@ -227,3 +228,182 @@ class Harness:
     def event_types(self) -> list[str]:
         """Class names of the observer events so far."""
         return [type(e).__name__ for e in self.events]
+
+
+# ===================================================================== a cluster
+class ClusterPeer(Peer):
+    """One in-memory client connection to one instance of a :class:`Cluster`."""
+
+    def __init__(
+        self, cluster: Cluster, node: str, conn: str, identity: Identity, binary: bool
+    ) -> None:
+        super().__init__(cluster, conn, identity, binary)  # type: ignore[arg-type]
+        self.cluster = cluster
+        self.node = node
+
+    def send_raw(self, data: bytes | str) -> None:
+        """Send a raw frame to this peer's instance, then let the cluster settle."""
+        if self.closed is not None:
+            raise RuntimeError(f"connection {self.conn} is closed {self.closed}")
+        cluster = self.cluster
+        cluster.dispatch(
+            self.node, cluster.servers[self.node].receive(self.conn, data, cluster.clock.now)
+        )
+        if cluster.auto_settle:
+            cluster.settle()
+
+    def drop(self) -> None:
+        """The transport drops (not a leave)."""
+        cluster = self.cluster
+        cluster.dispatch(
+            self.node, cluster.servers[self.node].disconnect(self.conn, cluster.clock.now)
+        )
+        self.closed = self.closed or (1006, "dropped")
+        if cluster.auto_settle:
+            cluster.settle()
+
+    def resume(self, *, last_seq: int | None = None, node: str | None = None) -> ClusterPeer:
+        """Reconnect as the same user (to instance ``node``, default the same) and resume
+        this peer's session there."""
+        if self.welcome is None:
+            raise RuntimeError("this peer never completed a handshake")
+        new = self.cluster.peer(
+            self.identity.user,
+            node=node or self.node,
+            grants=dict(self.identity.grants),
+            hello=False,
+            binary=self.binary,
+        )
+        seq = self.last_seq if last_seq is None else last_seq
+        reply = new.request(p.Hello(version=1, resume=self.welcome.resume_token, last_seq=seq))
+        if isinstance(reply, p.Welcome):
+            new.welcome = reply
+        else:
+            new.inbox.insert(0, reply)
+        return new
+
+
+class Cluster:
+    """Several instances (core servers built with ``node=``) and a model of their
+    backplane, in memory, synchronous and deterministic: ownership is taken by
+    compare-and-set with a growing epoch per key, state writes are fenced, and
+    envelopes between instances wait in one FIFO queue until :meth:`settle` (run after
+    every peer action while ``auto_settle``) delivers them.
+
+    Args:
+        nodes: the instances' ids.
+        config: the servers' config.
+        server_kwargs: extra keyword arguments for every :class:`Server`.
+    """
+
+    def __init__(
+        self,
+        nodes: tuple[str, ...] = ("a", "b"),
+        config: ServerConfig | None = None,
+        **server_kwargs: Any,
+    ) -> None:
+        self.clock = FakeClock()
+        self.servers = {
+            n: Server(config, id_factory=CountingIds(f"{n}-"), node=n, **server_kwargs)
+            for n in nodes
+        }
+        for server in self.servers.values():
+            server.set_peers(nodes)
+        self.peers: dict[str, ClusterPeer] = {}
+        self.events: list[tuple[str, ObserverEvent]] = []
+        self.owners: dict[str, tuple[str, int]] = {}
+        """key -> (owner, epoch): the model of the ownership keys."""
+        self.epochs: dict[str, int] = {}
+        self.states: dict[str, bytes] = {}
+        """key -> the last room state its owner persisted."""
+        self.fenced_writes = 0
+        self.queue: list[tuple[str, bytes, bool]] = []
+        """Envelopes on their way: (destination, data, whether to the owner)."""
+        self.delivered = 0
+        self.auto_settle = True
+
+    def peer(
+        self,
+        user: str,
+        *,
+        node: str,
+        name: str | None = None,
+        grants: Mapping[str, Role | str] | None = None,
+        hello: bool = True,
+        binary: bool = False,
+    ) -> ClusterPeer:
+        """Connect a new peer to instance ``node`` (and say hello unless ``hello=False``)."""
+        identity = Identity(user=user, name=name, grants=dict(grants or {}), address="127.0.0.1")
+        conn = self.servers[node].connect(identity, self.clock.now)
+        peer = self.peers[conn] = ClusterPeer(self, node, conn, identity, binary)
+        if hello:
+            reply = peer.request(p.Hello(version=1))
+            if not isinstance(reply, p.Welcome):
+                raise AssertionError(f"hello failed: {reply!r}")
+            peer.welcome = reply
+        return peer
+
+    def dispatch(self, node: str, effects: list[Any]) -> None:
+        """Carry out instance ``node``'s effects (frames, closes, backplane effects)."""
+        for effect in effects:
+            kind = type(effect)
+            if kind is Send or kind is Close:
+                Harness.dispatch(self, [effect])  # type: ignore[arg-type]
+            elif kind is Route:
+                self._route(node, effect)
+            elif kind is Post:
+                targets = (
+                    [n for n in self.servers if n != node] if effect.node is None else [effect.node]
+                )
+                self.queue.extend((t, effect.data, True) for t in targets)
+            elif kind is Persist:
+                if self.owners.get(effect.key) == (node, effect.epoch):
+                    self.states[effect.key] = effect.data
+                else:
+                    self.fenced_writes += 1
+            elif kind is Release:
+                if self.owners.get(effect.key) == (node, effect.epoch):
+                    del self.owners[effect.key]
+            else:
+                self.events.append((node, effect))
+
+    def _route(self, node: str, route: Route) -> None:
+        owner = self.owners.get(route.key)
+        if owner is None and route.create:
+            epoch = self.epochs[route.key] = self.epochs.get(route.key, 0) + 1
+            owner = self.owners[route.key] = (node, epoch)
+            self.servers[node].own(route.key, epoch)
+        if owner is None:
+            self.queue.append((node, route.data, False))
+        else:
+            self.queue.append((owner[0], route.data, True))
+
+    def step(self) -> bool:
+        """Deliver the oldest envelope on its way; ``False`` when none is."""
+        if not self.queue:
+            return False
+        node, data, owner = self.queue.pop(0)
+        self.delivered += 1
+        self.dispatch(node, self.servers[node].envelope(data, self.clock.now, owner=owner))
+        return True
+
+    def settle(self, limit: int = 100_000) -> None:
+        """Deliver envelopes until none is on its way (at most ``limit``)."""
+        for _ in range(limit):
+            if not self.step():
+                return
+        raise AssertionError(f"the cluster did not settle within {limit} deliveries")
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward, ticking every instance at every deadline on the way."""
+        target = self.clock.now + seconds
+        while True:
+            due = [(d, n) for n, s in self.servers.items() if (d := s.next_deadline()) is not None]
+            if not due or min(due)[0] > target:
+                break
+            deadline, node = min(due)
+            self.clock.now = max(self.clock.now, deadline)
+            self.dispatch(node, self.servers[node].tick(self.clock.now))
+            if self.auto_settle:
+                self.settle()
+        self.clock.now = target

@@ -58,7 +58,7 @@ def candidate_texts(draw: st.DrawFn) -> str:
         "typ",
         cand_type,
     ]
-    if draw(st.booleans()):
+    if cand_type != "host" and draw(st.booleans()):  # RFC 8839 §5.1: never on host
         parts += ["raddr", draw(addresses()), "rport", str(draw(st.integers(0, 65535)))]
     if transport.upper() == "TCP" and draw(st.booleans()):
         parts += ["tcptype", draw(st.sampled_from(["active", "passive", "so"]))]

@@ -145,7 +145,9 @@ def test_trickled_candidate_for_current_generation(offer: sdp.SessionDescription
     assert _check(offer, sdp_mline_index=None, sdp_mid="2") == result  # mid alone
     assert _check(offer, username_fragment=None) == result  # no generation given
     assert _check(offer, candidate=result) == result  # already parsed
-    assert _check(offer, candidate="a=" + REAL[2]) == result
+    with pytest.raises(sdp.CandidateError, match="candidate:") as info:  # an SDP line
+        _check(offer, candidate="a=" + REAL[2])
+    assert info.value.rule == "candidate.framing"
 
 
 def test_sdp_mid_wins_over_the_index(offer: sdp.SessionDescription) -> None:

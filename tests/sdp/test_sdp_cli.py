@@ -130,6 +130,8 @@ def test_candidate_check_invalid(capsys: pytest.CaptureFixture[str]) -> None:
         "[candidate.type, RFC 8839 §5.1]\n"
     )
     assert _run(["candidate", "check", "nonsense", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["errors"][0]["rule"] == "candidate.framing"
+    assert _run(["candidate", "check", "candidate:nonsense", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["errors"][0]["rule"] == "candidate.syntax"
 
 

@@ -220,6 +220,10 @@ class CallBook:
         return len(self._calls)
 
     # ------------------------------------------------------------------ queries
+    def records(self) -> tuple[CallRecord, ...]:
+        """Every live call, in creation order."""
+        return tuple(call.record() for call in self._calls.values())
+
     def get(self, call_id: str) -> CallRecord | None:
         """Returns: a snapshot of the live call ``call_id``, or ``None``."""
         call = self._calls.get(call_id)

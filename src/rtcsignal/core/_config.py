@@ -42,6 +42,10 @@ DEFAULT_MAX_SESSIONS_PER_USER: Final = 10
 user's live connections, counting the reconnecting ones too, so that dropped
 connections cannot pile up ghosts. Past it the oldest reconnecting session ends."""
 
+DEFAULT_REQUEST_TIMEOUT: Final = 2.0
+"""Seconds a request routed to another instance waits for its answer: below the owner
+lease (3 s), so the sender hears of a dead owner before a takeover could answer."""
+
 
 @attrs.frozen(kw_only=True)
 class ServerConfig:
@@ -63,6 +67,9 @@ class ServerConfig:
             false, only rooms made with :meth:`Server.create_room` exist.
         default_room: the policy of auto-created rooms.
         ring_timeout / max_call_duration / call_warning_before: call timers.
+        request_timeout: in a cluster, how long a request handed to the instance that
+            owns its room may wait for the answer before its sender gets
+            ``backplane_unavailable``.
     """
 
     max_frame_bytes: int = attrs.field(default=MAX_FRAME_BYTES, validator=attrs.validators.ge(256))
@@ -98,6 +105,9 @@ class ServerConfig:
     )
     call_warning_before: float = attrs.field(
         default=DEFAULT_WARNING_BEFORE, validator=attrs.validators.ge(0)
+    )
+    request_timeout: float = attrs.field(
+        default=DEFAULT_REQUEST_TIMEOUT, validator=attrs.validators.gt(0)
     )
 
     def __attrs_post_init__(self) -> None:

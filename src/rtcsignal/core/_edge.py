@@ -45,6 +45,7 @@ from ._errors import CoreError
 from ._identity import Identity
 from ._session import Connection, Session
 from ._timers import Deadlines
+from .cluster import SessionState
 
 __all__ = ["Edge", "EdgeTimer"]
 
@@ -73,6 +74,8 @@ class Edge:
         ids: the id factory (connections, sessions, resume tokens).
         limiter: the inbound rate limits (connections are forgotten here on close).
         serial: the arming order shared with the room host's timers.
+        token_prefix: put before every resume token (a cluster instance's ``"<node>."``,
+            so that any instance knows where a token's session lives).
     """
 
     def __init__(
@@ -82,13 +85,16 @@ class Edge:
         ids: Callable[[], str],
         limiter: InboundLimiter,
         serial: Iterator[int],
+        token_prefix: str = "",
     ) -> None:
         self.config = config
         self._ids = ids
+        self._prefix = token_prefix
         self.limiter = limiter
         self.conns: dict[str, Connection] = {}
         self.sessions: dict[str, Session] = {}
-        self._tokens: dict[str, str] = {}
+        self.tokens: dict[str, str] = {}
+        """resume token -> session id."""
         self._user_sessions: dict[str, set[str]] = {}
         self.timers: Deadlines[tuple[EdgeTimer, str]] = Deadlines(self._real, serial=serial)
         """Handshake, ping and grace deadlines."""
@@ -261,9 +267,9 @@ class Edge:
 
     def start_session(self, conn: Connection, now: float, fx: list[Effect]) -> Session:
         """``hello`` without a resume token: a new session on ``conn``."""
-        session = Session(self._ids(), conn.identity, self._ids(), conn.fmt)
+        session = Session(self._ids(), conn.identity, self._token(), conn.fmt)
         self.sessions[session.id] = session
-        self._tokens[session.token] = session.id
+        self.tokens[session.token] = session.id
         self._user_sessions.setdefault(session.user, set()).add(session.id)
         self._attach(conn, session, now)
         fx.append(
@@ -285,7 +291,7 @@ class Edge:
         Raises:
             CoreError: ``resume_failed`` (unknown token, or another user's session).
         """
-        sid = self._tokens.get(msg.resume or "")
+        sid = self.tokens.get(msg.resume or "")
         session = self.sessions.get(sid) if sid else None
         if session is None or session.user != conn.identity.user:
             raise CoreError(ErrorCode.RESUME_FAILED, "unknown or expired resume token")
@@ -300,14 +306,64 @@ class Edge:
         last = session.seq if msg.last_seq is None else msg.last_seq
         # a last_seq beyond anything sent is a client bug: resynchronize it (a gap)
         missed = session.missed_since(last) if fmt is session.fmt and last <= session.seq else None
-        del self._tokens[session.token]
-        session.token = self._ids()
-        self._tokens[session.token] = session.id
+        del self.tokens[session.token]
+        session.token = self._token()
+        self.tokens[session.token] = session.id
         session.fmt = fmt
         self._attach(conn, session, now)
         for frame in missed or ():
             fx.append(Send(conn=conn.id, data=frame, text=fmt is Format.JSON))
         return session, len(missed or ()), missed is None
+
+    def _token(self) -> str:
+        return self._prefix + self._ids()
+
+    def hand_off(self, session: Session, now: float, fx: list[Effect]) -> SessionState:
+        """Give ``session`` to another instance (it resumes there): close its connection
+        (4000), forget it here without ending it, and return its state."""
+        if session.conn is not None:
+            conn = self.conns.get(session.conn)
+            session.conn = None
+            if conn is not None:
+                conn.session = None
+                self.close(conn, CloseCode.SESSION_REPLACED, "session taken over", now, fx)
+        state = SessionState(
+            sender=session.sender,
+            fmt=0 if session.fmt is Format.JSON else 1,
+            seq=session.seq,
+            replay=list(session.replay),
+            rooms=dict(session.rooms),
+        )
+        del self.sessions[session.id]
+        self.tokens.pop(session.token, None)
+        self._unindex(session)
+        self.timers.disarm((_GRACE, session.id))
+        return state
+
+    def adopt(self, state: SessionState, token: str, now: float) -> Session:
+        """Take over a session another instance handed off (:meth:`hand_off`), detached
+        and in its grace, under its resume ``token``, until a connection resumes it."""
+        sender = state.sender
+        identity = Identity(user=sender.user, name=sender.name, grants=sender.grants)
+        fmt = Format.JSON if state.fmt == 0 else Format.MSGPACK
+        session = Session(sender.session, identity, token, fmt)
+        session.seq = state.seq
+        session.replay.extend(state.replay)
+        session.replay_bytes = sum(len(frame) for _, frame in state.replay)
+        session.rooms.update(state.rooms)
+        self.sessions[session.id] = session
+        self.tokens[token] = session.id
+        self._user_sessions.setdefault(session.user, set()).add(session.id)
+        session.grace_deadline = now + self.config.reconnect_grace
+        self.timers.arm((_GRACE, session.id), session.grace_deadline)
+        return session
+
+    def _unindex(self, session: Session) -> None:
+        users = self._user_sessions.get(session.user)
+        if users is not None:
+            users.discard(session.id)
+            if not users:
+                del self._user_sessions[session.user]
 
     def welcome(self, msg: p.Hello, session: Session, *, resumed: bool, gap: bool) -> p.Welcome:
         """The ``welcome`` answering ``msg`` on the session's (new) connection."""
@@ -330,12 +386,8 @@ class Edge:
         place in the user index, its grace timer, its connection (closed 4000)."""
         session.rooms.clear()
         del self.sessions[session.id]
-        self._tokens.pop(session.token, None)
-        users = self._user_sessions.get(session.user)
-        if users is not None:
-            users.discard(session.id)
-            if not users:
-                del self._user_sessions[session.user]
+        self.tokens.pop(session.token, None)
+        self._unindex(session)
         self.timers.disarm((_GRACE, session.id))
         if session.conn is not None:
             conn = self.conns.get(session.conn)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import msgspec
 
+from .cluster import Persist, Post, Release, Route
 from .events import ObserverEvent
 
 __all__ = ["Close", "Effect", "Send"]
@@ -36,5 +37,7 @@ class Close(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
-Effect = Send | Close | ObserverEvent
-"""Anything a :class:`~rtcsignal.core.Server` call returns, in the order it happened."""
+Effect = Send | Close | ObserverEvent | Route | Post | Persist | Release
+"""Anything a :class:`~rtcsignal.core.Server` call returns, in the order it happened
+(the cluster effects, :mod:`rtcsignal.core.cluster`, only from a server built with
+``node=``)."""

@@ -49,16 +49,19 @@ from rtcsignal.ratelimit import InboundLimiter, OnDeny, RatePolicy
 from . import events as ev
 from ._call import CallBook
 from ._calls import call_room_id
+from ._clusterside import ClusterSide
 from ._config import ServerConfig
 from ._edge import Edge, EdgeTimer
 from ._effects import Effect
 from ._errors import CoreError
 from ._host import RoomHost, RoomPolicyHook
 from ._identity import Identity
+from ._node import NodeState
 from ._room import Room
 from ._roompolicy import RoomPolicy
 from ._session import Connection, Session
 from ._validation import NegotiationValidator, SdpValidator
+from .cluster import CALLS, Post, Want, encode_envelope, shard_of, token_node
 from .seam import (
     CloseSession,
     Deliver,
@@ -70,6 +73,7 @@ from .seam import (
     HostInput,
     Joined,
     Left,
+    Op,
     OpenRoom,
     Presence,
     RoomCall,
@@ -97,6 +101,11 @@ _DEFAULT_SEAM: Seam = "direct"
 """The seam of a server built without ``seam=`` (the test suite's ``--seam`` option sets
 it, to run every test through the loopback)."""
 
+_DEFERRED: Final = p.Ok(id="deferred")
+"""What a handler returns for a request handed to another instance: it is answered
+later, when that instance's answer (or its deadline) comes."""
+_FMT: Final = {Format.JSON: 0, Format.MSGPACK: 1}
+
 _HS: Final = EdgeTimer.HANDSHAKE
 _PING: Final = EdgeTimer.PING
 _GRACE: Final = EdgeTimer.GRACE
@@ -121,7 +130,7 @@ def _loopback(host: RoomHost) -> Callable[[HostInput], RoomOutput]:
     return link
 
 
-class Server:
+class Server(ClusterSide):
     """The signaling server core. See the module docstring.
 
     Args:
@@ -137,6 +146,11 @@ class Server:
         room_policy: chooses the policy of a room a join auto-creates, from the room id
             and the joiner's :class:`~rtcsignal.core.seam.Sender` (``None`` from it, or no
             hook: ``config.default_room``).
+        node: this instance's id in a cluster (``None``: a single instance, which owns
+            every room). See :mod:`rtcsignal.core.cluster`: the server then emits
+            :class:`~rtcsignal.core.cluster.Route`, ``Post``, ``Persist`` and
+            ``Release`` effects for its backplane driver, and takes
+            :meth:`own`, :meth:`disown`, :meth:`set_peers` and :meth:`envelope` from it.
     """
 
     def __init__(
@@ -148,15 +162,26 @@ class Server:
         rate_policy: RatePolicy | None = None,
         seam: Seam | None = None,
         room_policy: RoomPolicyHook | None = None,
+        node: str | None = None,
     ) -> None:
         policy = rate_policy or RatePolicy.default()
         self.config = config = config or ServerConfig()
         serial = itertools.count(1)  # one arming order for the edge's and the host's timers
-        self._edge = Edge(config, ids=id_factory, limiter=InboundLimiter(policy), serial=serial)
+        if node is not None and (not node or "." in node):
+            raise UsageError(f"a node id is a non-empty string without '.', not {node!r}")
+        self._node = None if node is None else NodeState(node, serial)
+        self._edge = Edge(
+            config,
+            ids=id_factory,
+            limiter=InboundLimiter(policy),
+            serial=serial,
+            token_prefix="" if node is None else f"{node}.",
+        )
+        self._validator = validator = validator or SdpValidator()
         self._host = RoomHost(
             config,
             ids=id_factory,
-            validator=validator or SdpValidator(),
+            validator=validator,
             serial=serial,
             room_policy=room_policy,
         )
@@ -205,13 +230,18 @@ class Server:
         kind: str = msg.__struct_config__.tag  # type: ignore[assignment]
         session = conn.session
         room: str | None = getattr(msg, "room", None)
+        node = self._node
+        if node is not None and room is not None and shard_of(room) not in node.owned:
+            room_scope = None  # the owner checks the room's limits, once for every edge
+        else:
+            room_scope = room
         verdict = edge.limiter.check(
             kind=kind,
             now=now,
             connection=conn_id,
             user=conn.identity.user,
             address=conn.identity.address,
-            room=room,
+            room=room_scope,
         )
         if not verdict.allowed:
             self._denied(conn, fmt, msg, kind, verdict, fx, now)
@@ -244,6 +274,8 @@ class Server:
                 conn, fmt, ErrorCode.INTERNAL_ERROR, "internal error", msg.id, None, now, fx
             )
             return fx
+        if result is _DEFERRED:
+            return fx
         if result is None and msg.id is not None:
             result = p.Ok(id=msg.id)
         if result is not None and conn.id in edge.conns:
@@ -273,7 +305,7 @@ class Server:
                     break
                 room_id = host.timers.pop_due(now)
                 assert room_id is not None
-                self._apply(self._link(Expire(room=room_id, at=now)), now, fx)
+                self._host_in(Expire(room=room_id, at=now), shard_of(room_id), now, fx)
                 continue
             if mine is None or mine[0] > now:
                 break
@@ -289,7 +321,11 @@ class Server:
                 self._end_session(edge.sessions[ident], "expired", "disconnected", now, fx)
         due = host.calls.next_deadline()
         if due is not None and due <= now:
-            self._apply(self._link(TickCalls(at=now)), now, fx)
+            self._host_in(TickCalls(at=now), CALLS, now, fx)
+        node = self._node
+        if node is not None:
+            while (late := node.timers.pop_due(now)) is not None:
+                self._unanswered(late, now, fx)
         return fx
 
     def next_deadline(self) -> float | None:
@@ -300,6 +336,7 @@ class Server:
                 self._edge.timers.next(),
                 self._host.timers.next(),
                 self._host.calls.next_deadline(),
+                None if self._node is None else self._node.timers.next(),
             )
             if d is not None
         ]
@@ -313,8 +350,9 @@ class Server:
         come nearer: a runtime that remembers it with the deadline it sleeps until need
         not ask again after a call that armed nothing (a relayed candidate arms
         nothing)."""
-        host = self._host
-        return self._edge.timers.arms + host.timers.arms + host.calls.timers_armed
+        host, node = self._host, self._node
+        arms = self._edge.timers.arms + host.timers.arms + host.calls.timers_armed
+        return arms if node is None else arms + node.timers.arms
 
     def shutdown(self, now: float, reason: str = "server shutting down") -> list[Effect]:
         """Tell every connection to reconnect elsewhere (``going_away``) and close it with
@@ -337,13 +375,13 @@ class Server:
             raise UsageError(f"room {room_id} already exists")
         msgspec.convert(room_id, p.RoomId)
         fx: list[Effect] = []
-        self._apply(self._link(OpenRoom(room=room_id, policy=policy, at=now)), now, fx)
+        self._host_in(OpenRoom(room=room_id, policy=policy, at=now), shard_of(room_id), now, fx)
         return fx
 
     def close_room(self, room_id: str, now: float) -> list[Effect]:
         """Remove a room and everyone in it (reason ``room_closed``)."""
         fx: list[Effect] = []
-        self._apply(self._link(ShutRoom(room=room_id, at=now)), now, fx)
+        self._host_in(ShutRoom(room=room_id, at=now), shard_of(room_id), now, fx)
         return fx
 
     # ---------------------------------------------------------------- the application's
@@ -414,9 +452,9 @@ class Server:
 
     def _admin(self, inp: HostInput) -> list[Effect]:
         fx: list[Effect] = []
-        out = self._link(inp)
-        self._apply(out, inp.at, fx)
-        if out.refused is not None:
+        key = CALLS if type(inp) is EndCall else shard_of(inp.room)  # type: ignore[union-attr]
+        out = self._host_in(inp, key, inp.at, fx)
+        if out is not None and out.refused is not None:
             raise UsageError(out.refused.message)
         return fx
 
@@ -460,13 +498,40 @@ class Server:
             call = getattr(msg, "call", None)
             room = None if call is None else call_room_id(call)
         request = RoomCall(room, session.sender, len(session.rooms), msg, now)
-        out = self._link(request)
-        ops = out.ops
-        if len(ops) == 1 and type(op := ops[0]) is Deliver and len(op.sessions) == 1:
-            # one relayed message to one session (offer, answer, candidate): the hot path
-            self._edge.deliver(op.sessions[0], op.message, fx, op.from_)
+        node = self._node
+        if node is None:
+            out = self._link(request)
+            ops = out.ops
+            if len(ops) == 1 and type(op := ops[0]) is Deliver and len(op.sessions) == 1:
+                # one relayed message to one session (offer, answer, candidate): the hot path
+                self._edge.deliver(op.sessions[0], op.message, fx, op.from_)
+            else:
+                self._apply(out.ops, now, fx)
         else:
-            self._apply(out, now, fx)
+            key = shard_of(room)
+            epoch = node.owned.get(key)
+            if epoch is None:  # another instance's room: its owner answers
+                kind = type(msg)
+                if kind is p.Candidate:  # the grammar here: junk never crosses
+                    self._validator.candidate(msg, None)
+                elif kind is p.Offer:
+                    self._validator.offer(msg.sdp)
+                rid = msg.id
+                fx.append(node.route(key, request, conn=conn.id, rid=rid, fmt=_FMT[conn.fmt]))
+                if rid is not None:
+                    node.timers.arm((conn.id, rid), now + self.config.request_timeout)
+                return _DEFERRED
+            out = self._link(request)
+            ops = out.ops
+            if (
+                len(ops) == 1
+                and type(op := ops[0]) is Deliver
+                and len(op.sessions) == 1
+                and op.sessions[0] in self._edge.sessions
+            ):
+                self._edge.deliver(op.sessions[0], op.message, fx, op.from_)
+            else:
+                self._owner_apply(key, epoch, out, now, fx, None)
         refused = out.refused
         if refused is not None:
             raise CoreError(
@@ -477,10 +542,26 @@ class Server:
             )
         return out.reply
 
-    def _apply(self, out: RoomOutput, now: float, fx: list[Effect]) -> None:
+    def _host_in(self, inp: HostInput, key: str, now: float, fx: list[Effect]) -> RoomOutput | None:
+        """Hand ``inp`` (not a client request) to the owner of ``key``: the room host here,
+        or, in a cluster, the instance that owns it. Returns: the output, when here."""
+        node = self._node
+        if node is None:
+            out = self._link(inp)
+            self._apply(out.ops, now, fx)
+            return out
+        epoch = node.owned.get(key)
+        if epoch is None:
+            fx.append(node.route(key, inp))
+            return None
+        out = self._link(inp)
+        self._owner_apply(key, epoch, out, now, fx, None)
+        return out
+
+    def _apply(self, ops: list[Op], now: float, fx: list[Effect]) -> None:
         """Carry out a room output's ops at the edge, in order."""
         edge = self._edge
-        for op in out.ops:
+        for op in ops:
             kind = type(op)
             if kind is Deliver:
                 for sid in op.sessions:  # type: ignore[union-attr]
@@ -515,11 +596,8 @@ class Server:
 
     def _presence(self, session: Session, state: Any, now: float, fx: list[Effect]) -> None:
         for room_id in list(session.rooms):
-            self._apply(
-                self._link(Presence(room=room_id, session=session.id, state=state, at=now)),
-                now,
-                fx,
-            )
+            presence = Presence(room=room_id, session=session.id, state=state, at=now)
+            self._host_in(presence, shard_of(room_id), now, fx)
 
     def _end_session(
         self, session: Session, why: str, reason: Any, now: float, fx: list[Effect]
@@ -530,7 +608,7 @@ class Server:
         session.ended = True  # re-entrant calls (a leave closing sessions) stop here
         for room_id in list(session.rooms):
             depart = Depart(room=room_id, session=session.id, reason=reason, at=now)
-            self._apply(self._link(depart), now, fx)
+            self._host_in(depart, shard_of(room_id), now, fx)
         self._edge.finish_session(session, why, now, fx)
 
     def _denied(
@@ -573,7 +651,7 @@ class Server:
     # ================================================================ edge requests
     def _hello(
         self, conn: Connection, msg: p.Hello, now: float, fx: list[Effect]
-    ) -> p.Welcome | None:
+    ) -> p.Welcome | p.Ok | None:
         if conn.session is not None:
             raise CoreError(ErrorCode.ALREADY_WELCOMED, "this connection already said hello")
         if msg.version not in p.SUPPORTED_VERSIONS:
@@ -584,13 +662,24 @@ class Server:
             )
         edge = self._edge
         if msg.resume is not None:
+            node = self._node
+            if node is not None:
+                holder = token_node(msg.resume)
+                if holder is not None and holder != node.node and msg.resume not in edge.tokens:
+                    # the session lives on another instance: ask it to hand it over
+                    node.hellos[conn.id] = msg
+                    node.timers.arm((conn.id, None), now + self.config.request_timeout)
+                    user = conn.identity.user
+                    want = Want(src=node.node, token=msg.resume, user=user, conn=conn.id)
+                    fx.append(Post(node=holder, data=encode_envelope(want)))
+                    return _DEFERRED
             return self._resume(conn, msg, now, fx)
         ghost = edge.session_to_evict(conn.identity.user)
         if ghost is not None:  # one user cannot pile up sessions of dropped connections
             self._end_session(ghost, "evicted", "disconnected", now, fx)
         session = edge.start_session(conn, now, fx)
         seen = UserSeen(user=session.user, session=session.id, at=now)
-        self._apply(self._link(seen), now, fx)  # calls ringing for the user ring here too
+        self._host_in(seen, CALLS, now, fx)  # calls ringing for the user ring here too
         return edge.welcome(msg, session, resumed=False, gap=False)
 
     def _resume(self, conn: Connection, msg: p.Hello, now: float, fx: list[Effect]) -> p.Welcome:
@@ -599,7 +688,7 @@ class Server:
         if gap:
             for room_id in list(session.rooms):
                 snap = Snapshot(room=room_id, session=session.id, at=now)
-                self._apply(self._link(snap), now, fx)
+                self._host_in(snap, shard_of(room_id), now, fx)
         fx.append(
             ev.SessionResumed(
                 at=now, session=session.id, connection=conn.id, replayed=replayed, gap=gap

@@ -117,6 +117,10 @@ class ErrorCode(enum.StrEnum):
     # -- abuse limits --
     RATE_LIMITED = "rate_limited"
     """Too many messages; ``retry_after`` says how many seconds to wait."""
+    # -- the cluster --
+    BACKPLANE_UNAVAILABLE = "backplane_unavailable"
+    """The instance owning the room did not answer in time (the request may or may not
+    have been applied: resend it with the same ``id``); ``retry_after`` says when."""
     # -- the server's fault --
     INTERNAL_ERROR = "internal_error"
     """An unexpected error in the server; state was left unchanged."""

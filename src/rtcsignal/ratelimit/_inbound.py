@@ -318,6 +318,40 @@ class InboundLimiter:
             return rule.allowed
         return self._deny(st, kind, rule, scope, worst, now)
 
+    def check_room(self, *, kind: str, room: str, now: float) -> float | None:
+        """The room scopes alone (the room ceiling, and the kind's limit when it counts
+        per room), for the instance that owns ``room`` enforcing them once for every
+        edge of a cluster (the edges then check without ``room``).
+
+        Returns:
+            ``None`` when allowed (and charged), else the seconds to wait (nothing
+            charged).
+        """
+        if now < self._clock:
+            now = self._clock
+        else:
+            self._clock = now
+        rule = self._rules.get(kind) or self._default
+        lim = self._room
+        tat = lim._tat.get(room, now)
+        r_new = (tat if tat > now else now) + rule.cost * lim._interval
+        worst = 0.0
+        if r_new - now > lim._tolerance:
+            worst = retry_after(r_new, now, lim._tolerance)
+        k_lim = rule.limiter if rule.interval and rule.per == "room" else None
+        k_new = 0.0
+        if k_lim is not None:
+            tat = k_lim._tat.get(room, now)
+            k_new = (tat if tat > now else now) + rule.interval
+            if k_new - now > rule.tolerance:
+                worst = max(worst, retry_after(k_new, now, rule.tolerance))
+        if worst > 0.0:
+            return worst
+        lim._store(room, r_new, now)
+        if k_lim is not None:
+            k_lim._store(room, k_new, now)
+        return None
+
     def forget_connection(self, connection: str) -> None:
         """Drop everything kept for ``connection`` (on disconnect). O(1), idempotent."""
         self._conns.pop(connection, None)

@@ -35,6 +35,7 @@ from ._settings import DEFAULT_CLOSE_TIMEOUT as DEFAULT_CLOSE_TIMEOUT
 from ._settings import DEFAULT_HOST as DEFAULT_HOST
 from ._settings import DEFAULT_PORT as DEFAULT_PORT
 from ._settings import DEFAULT_SHUTDOWN_GRACE as DEFAULT_SHUTDOWN_GRACE
+from ._settings import BackplaneSettings as BackplaneSettings
 from ._settings import RuntimeSettings as RuntimeSettings
 from ._settings import SettingsError as SettingsError
 
@@ -51,6 +52,7 @@ __all__ = [
     "Admin",
     "AuthError",
     "Authenticate",
+    "BackplaneSettings",
     "EventSamples",
     "HandshakeRequest",
     "Health",

@@ -47,13 +47,17 @@ class Metrics(Protocol):
 class MetricSpec:
     """One metric: its kind, help text and label names."""
 
-    kind: Literal["counter", "histogram"]
+    kind: Literal["counter", "histogram", "gauge"]
     help: str
     labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] | None = None
+    """A histogram's buckets (``None``: :data:`CALL_DURATION_BUCKETS`)."""
 
 
 CALL_DURATION_BUCKETS: Final = (10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0)
 """Call durations: 10 s (a misdial) to 4 h (an all-day room), roughly log-spaced."""
+HOP_BUCKETS: Final = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 0.5, 2.0)
+"""Backplane hop latency: 0.2 ms (loopback Redis) to 2 s (an outage), log-spaced."""
 
 METRICS: Final[Mapping[str, MetricSpec]] = {
     "rtcsignal_connections_opened_total": MetricSpec(
@@ -119,6 +123,42 @@ METRICS: Final[Mapping[str, MetricSpec]] = {
     ),
     "rtcsignal_internal_errors_total": MetricSpec(
         kind="counter", help="Unexpected exceptions (core or runtime), by where", labels=("where",)
+    ),
+    # -- the backplane (a cluster of instances: docs/scaling.md) --
+    "rtcsignal_backplane_messages_out_total": MetricSpec(
+        kind="counter", help="Envelopes sent to other instances"
+    ),
+    "rtcsignal_backplane_messages_in_total": MetricSpec(
+        kind="counter", help="Envelopes received from other instances"
+    ),
+    "rtcsignal_backplane_hop_seconds": MetricSpec(
+        kind="histogram",
+        help="Seconds from an envelope's send to its receipt on another instance",
+        buckets=HOP_BUCKETS,
+    ),
+    "rtcsignal_backplane_ownership_acquired_total": MetricSpec(
+        kind="counter", help="Rooms (and the call book) this instance took ownership of"
+    ),
+    "rtcsignal_backplane_takeovers_total": MetricSpec(
+        kind="counter", help="Ownerships taken over from an instance whose lease lapsed"
+    ),
+    "rtcsignal_backplane_fenced_drops_total": MetricSpec(
+        kind="counter", help="Frames and state writes of an owner with a stale epoch, dropped"
+    ),
+    "rtcsignal_backplane_redis_errors_total": MetricSpec(
+        kind="counter", help="Redis commands that failed, by operation", labels=("op",)
+    ),
+    "rtcsignal_backplane_publish_failures_total": MetricSpec(
+        kind="counter", help="Envelopes that could not be sent to another instance (alert)"
+    ),
+    "rtcsignal_backplane_subscribe_failures_total": MetricSpec(
+        kind="counter", help="Failed reads of this instance's inbox (alert)"
+    ),
+    "rtcsignal_backplane_reconnects_total": MetricSpec(
+        kind="counter", help="Reconnections of the inbox reader"
+    ),
+    "rtcsignal_backplane_state": MetricSpec(
+        kind="gauge", help="Backplane state: 1 for the current one", labels=("state",)
     ),
 }
 """Every metric the runtime emits; :class:`PrometheusMetrics` declares exactly these."""
@@ -204,6 +244,7 @@ class MemoryMetrics:
         counters: ``(name, sorted label items) -> total``.
         histograms: ``(name, sorted label items) -> observed values`` (the last
             :data:`MAX_OBSERVATIONS` of each).
+        gauges: ``(name, sorted label items) -> value``.
     """
 
     MAX_OBSERVATIONS: Final = 1000
@@ -212,6 +253,11 @@ class MemoryMetrics:
     def __init__(self) -> None:
         self.counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
         self.histograms: dict[tuple[str, tuple[tuple[str, str], ...]], list[float]] = {}
+        self.gauges: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+
+    def set(self, name: str, labels: Labels, value: float) -> None:
+        """Set gauge ``name`` to ``value``."""
+        self.gauges[(name, tuple(sorted(labels.items())))] = value
 
     def count(self, name: str, labels: Labels, value: float = 1.0) -> None:
         """Add ``value`` to counter ``name``."""
@@ -251,13 +297,17 @@ class PrometheusMetrics:
                 self._metrics[name] = prom.Counter(
                     name.removesuffix("_total"), spec.help, spec.labels, registry=self.registry
                 )
+            elif spec.kind == "gauge":
+                self._metrics[name] = prom.Gauge(
+                    name, spec.help, spec.labels, registry=self.registry
+                )
             else:
                 self._metrics[name] = prom.Histogram(
                     name,
                     spec.help,
                     spec.labels,
                     registry=self.registry,
-                    buckets=CALL_DURATION_BUCKETS,
+                    buckets=spec.buckets or CALL_DURATION_BUCKETS,
                 )
 
     def _child(self, name: str, labels: Labels) -> Any:
@@ -271,6 +321,10 @@ class PrometheusMetrics:
     def observe(self, name: str, labels: Labels, value: float) -> None:
         """Record ``value`` in histogram ``name``."""
         self._child(name, labels).observe(value)
+
+    def set(self, name: str, labels: Labels, value: float) -> None:
+        """Set gauge ``name`` to ``value``."""
+        self._child(name, labels).set(value)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of this registry."""

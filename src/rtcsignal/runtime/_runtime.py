@@ -44,12 +44,14 @@ import msgspec
 
 from rtcsignal.auth import Authenticate, AuthError, HandshakeRequest, OriginPolicy, TokenVerifier
 from rtcsignal.auth import extract_token as _extract_token
+from rtcsignal.backplane import Backplane
 from rtcsignal.core import Close, Identity, NegotiationValidator, RoomPolicyHook, Send, Server
 from rtcsignal.core.events import InternalError, ObserverEvent, RateLimitDenied
 from rtcsignal.protocol import MAX_REASON_CHARS, CloseCode
 from rtcsignal.ratelimit import ConnectionTracker
 
 from ._admin import Admin
+from ._cluster import CLUSTER_EFFECTS, ClusterLink
 from ._metrics import EventSamples, Metrics
 from ._outbound import Outbound
 from ._settings import RuntimeSettings
@@ -120,6 +122,8 @@ class Health:
         queued_bytes: bytes waiting in all outbound queues.
         uptime: seconds since the runtime started.
         accepting: ``False`` once shutdown began.
+        backplane: the backplane's kind, state, instance id and peers (``None``: a
+            single instance).
     """
 
     connections: int
@@ -132,6 +136,7 @@ class Health:
     queued_bytes: int
     uptime: float
     accepting: bool
+    backplane: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The snapshot as JSON-ready data."""
@@ -221,6 +226,10 @@ class Runtime:
         room_policy: chooses the policy of a room a join auto-creates, from its id and
             the joiner (:class:`~rtcsignal.core.seam.Sender`); ``None`` (from it, or
             with no hook) gives ``settings.server.default_room``.
+        backplane: run as one instance of a cluster on this backplane
+            (:mod:`rtcsignal.backplane`); default: a
+            :class:`~rtcsignal.backplane.redis.RedisBackplane` when
+            ``settings.backplane.redis_url`` is set, else none (one instance).
 
     Raises:
         ValueError: neither ``authenticate`` nor ``settings.auth_secret`` is given.
@@ -237,8 +246,23 @@ class Runtime:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         room_policy: RoomPolicyHook | None = None,
+        backplane: Backplane | None = None,
     ) -> None:
         self.settings = settings = settings or RuntimeSettings()
+        bp = settings.backplane
+        if backplane is None and bp.redis_url is not None:
+            from rtcsignal.backplane.redis import RedisBackplane
+
+            backplane = RedisBackplane(
+                bp.redis_url,
+                bp.instance_id,
+                key_prefix=bp.key_prefix,
+                lease_ttl=bp.lease_ttl,
+                renew_every=bp.renew_every,
+                metrics=metrics,
+            )
+        self.backplane = backplane
+        """The backplane (``None``: one instance, in memory)."""
         if authenticate is None:
             if settings.auth_secret is None:
                 raise ValueError("give an authenticate hook or settings.auth_secret")
@@ -259,6 +283,12 @@ class Runtime:
             validator=validator,
             rate_policy=settings.rate,
             room_policy=room_policy,
+            node=None if backplane is None else backplane.node,
+        )
+        self._cluster = (
+            None
+            if backplane is None
+            else ClusterLink(self.server, backplane, self._run_admin, clock)
         )
         self.admin = Admin(self.server, self._run_admin, clock)
         """The admin API: drive rooms and calls from service code (:class:`Admin`)."""
@@ -283,9 +313,17 @@ class Runtime:
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._started = self._clock()
-        self._accepting = True
         self._tg.start_soon(self._timer)
         self._tg.start_soon(self._reaper)
+        if self._cluster is not None:
+            try:
+                await self._cluster.start(self._tg)
+            except BaseException:
+                tg, self._tg = self._tg, None
+                tg.cancel_scope.cancel()
+                await tg.__aexit__(None, None, None)
+                raise
+        self._accepting = True
         return self
 
     async def __aexit__(
@@ -300,6 +338,9 @@ class Runtime:
         if self._accepting:
             with anyio.CancelScope(shield=True):
                 await self.shutdown()
+        if self._cluster is not None:
+            with anyio.CancelScope(shield=True):
+                await self._cluster.stop()
         tg.cancel_scope.cancel()
         return await tg.__aexit__(exc_type, exc, tb)
 
@@ -335,6 +376,7 @@ class Runtime:
             queued_bytes=sum(link.out.size for link in self._links.values()),
             uptime=self._clock() - self._started,
             accepting=self._accepting,
+            backplane=None if self.backplane is None else self.backplane.health(),
         )
 
     # ------------------------------------------------------------ connections
@@ -544,6 +586,9 @@ class Runtime:
                 if link is not None:
                     link.out.close(effect.code, effect.reason[:MAX_REASON_CHARS])
                     self._wake_writer(link)
+            elif kind in CLUSTER_EFFECTS:
+                assert self._cluster is not None
+                self._cluster.handle(effect)
             else:
                 self._observe(effect)
 

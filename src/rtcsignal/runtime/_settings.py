@@ -14,6 +14,9 @@ Layout (TOML)::
     [rate]            # rtcsignal.ratelimit.RatePolicy
     ...
 
+    [backplane]       # several instances on one Redis (docs/scaling.md)
+    redis_url = "redis://127.0.0.1:6379/0"
+
     [ice]             # STUN/TURN servers for welcome (rtcsignal.runtime.IceSettings)
     turn_secret = "..."
     [[ice.servers]]
@@ -44,6 +47,7 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "DEFAULT_SHUTDOWN_GRACE",
+    "BackplaneSettings",
     "RuntimeSettings",
     "SettingsError",
 ]
@@ -64,6 +68,57 @@ class SettingsError(UsageError):
     """A setting is unknown or invalid; the message names the key and the value."""
 
 
+@attrs.frozen(kw_only=True)
+class BackplaneSettings:
+    """The ``[backplane]`` table: run as one instance of a cluster (``docs/scaling.md``).
+
+    Attributes:
+        redis_url: the Redis all instances share (``None``: a single instance, in memory).
+        instance_id: this instance's id (``None``: a fresh random one per start).
+        key_prefix: put before every Redis key (several clusters on one Redis).
+        lease_ttl: seconds an instance's lease lives without renewal.
+        renew_every: seconds between lease renewals.
+    """
+
+    redis_url: str | None = None
+    instance_id: str | None = attrs.field(default=None)
+    key_prefix: str = "rs"
+    lease_ttl: float = attrs.field(default=3.0, validator=attrs.validators.gt(0))
+    renew_every: float = attrs.field(default=0.5, validator=attrs.validators.gt(0))
+
+    def __attrs_post_init__(self) -> None:
+        if self.renew_every >= self.lease_ttl:
+            raise ValueError(
+                f"renew_every ({self.renew_every}) must be below lease_ttl ({self.lease_ttl})"
+            )
+        if self.instance_id is not None and (not self.instance_id or "." in self.instance_id):
+            raise ValueError(f"instance_id must be non-empty without '.': {self.instance_id!r}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BackplaneSettings:
+        """Build the table from plain data.
+
+        Raises:
+            ValueError: an unknown key or a bad value, named.
+        """
+        fields = attrs.fields_dict(cls)
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in fields:
+                raise ValueError(f"unknown key {key} = {value!r}")
+            kind: Any = float if key in ("lease_ttl", "renew_every") else str | None
+            if key == "key_prefix":
+                kind = str
+            try:
+                kwargs[key] = _CONVERTER.structure(value, kind)
+            except Exception as exc:
+                raise ValueError(f"bad value {key} = {value!r}: {exc}") from None
+        try:
+            return cls(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(str(exc)) from None
+
+
 def _origins(value: object) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -80,6 +135,7 @@ class RuntimeSettings:
         server: the core's limits and timeouts.
         rate: the abuse limits (message rates and connection guards).
         ice: the STUN/TURN servers announced in every ``welcome`` (``docs/turn.md``).
+        backplane: several instances on one Redis (``docs/scaling.md``).
         auth_secret: the HMAC key of :class:`rtcsignal.auth.TokenVerifier` (``None``:
             the application supplies its own ``authenticate`` hook).
         origins: allowed ``Origin`` values (``None``: any; development only).
@@ -95,6 +151,7 @@ class RuntimeSettings:
     server: ServerConfig = attrs.field(factory=ServerConfig)
     rate: RatePolicy = attrs.field(factory=RatePolicy.default)
     ice: IceSettings = attrs.field(factory=IceSettings)
+    backplane: BackplaneSettings = attrs.field(factory=BackplaneSettings)
     auth_secret: str | None = attrs.field(default=None, repr=False)
     origins: tuple[str, ...] | None = attrs.field(default=None, converter=_origins)
     allow_missing_origin: bool = True
@@ -127,6 +184,9 @@ class RuntimeSettings:
         rate = own.pop("rate", None)
         if rate is not None:
             kwargs["rate"] = _section("rate", rate, RatePolicy.from_dict)
+        backplane = own.pop("backplane", None)
+        if backplane is not None:
+            kwargs["backplane"] = _section("backplane", backplane, BackplaneSettings.from_dict)
         ice = own.pop("ice", None)
         if ice is not None:
             try:
@@ -135,7 +195,7 @@ class RuntimeSettings:
                 raise SettingsError(f"settings: {exc}") from None
         fields = attrs.fields_dict(cls)
         for key, value in own.items():
-            if key not in fields or key in ("server", "rate", "ice"):
+            if key not in fields or key in ("server", "rate", "ice", "backplane"):
                 raise SettingsError(f"settings: unknown key {key} = {value!r}")
             kwargs[key] = _value(key, value, fields[key].type)
         try:
@@ -165,6 +225,7 @@ class RuntimeSettings:
         with a double underscore (``RTCSIGNAL_SERVER__PING_TIMEOUT=30``). Values are read
         as TOML literals when they parse (numbers, booleans, arrays), else as strings;
         secrets (keys ending in ``secret``) are always strings, as given.
+        ``RTCSIGNAL_REDIS_URL`` is short for ``RTCSIGNAL_BACKPLANE__REDIS_URL``.
         ``RTCSIGNAL_ICE__SERVERS`` takes the server list as JSON.
 
         Args:
@@ -180,11 +241,13 @@ class RuntimeSettings:
             if not name.startswith(prefix):
                 continue
             path = name[len(prefix) :].lower().split("__")
+            if path == ["redis_url"]:
+                path = ["backplane", "redis_url"]
             target = data
             for part in path[:-1]:
                 target = target.setdefault(part, {})
             key = path[-1]
-            target[key] = raw if key.endswith("secret") else _literal(raw)
+            target[key] = raw if key.endswith(("secret", "url", "_id")) else _literal(raw)
         return cls.from_dict(data)
 
 

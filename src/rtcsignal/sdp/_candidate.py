@@ -367,7 +367,8 @@ _EXTENSION: Final = rf" {_NAME} [!-~]++"
 # The common shape of a candidate value (after ``candidate:``) as stacks write it, in
 # one match: canonical decimals in range, the transport in lower or upper case, single
 # spaces, printable ASCII, ``raddr``/``rport`` and ``tcptype`` (TCP only) in their
-# places, then name/value extensions whose names are tokens (RFC 8866 §9) and not
+# places (whether the type allows raddr is checked after the match), then name/value
+# extensions whose names are tokens (RFC 8866 §9) and not
 # reserved; the first ``ufrag`` extension is captured. Only the addresses are checked
 # after the match, so a value that matches and has valid addresses is one the full check
 # accepts, with the same fields; anything else takes the full check, which accepts it too
@@ -390,6 +391,7 @@ _COMMON_VALUE: Final = (
 _VALUE_SHAPE: Final = re.compile(_COMMON_VALUE)
 _CANDIDATE_SHAPE: Final = re.compile("candidate:" + _COMMON_VALUE)
 _ADDRESS: Final = 6
+_TYPE: Final = 8
 _RADDR: Final = 9
 _UFRAG: Final = 13
 
@@ -409,7 +411,9 @@ def match_candidate(text: str) -> tuple[str, str, str | None] | None:
     m = _CANDIDATE_SHAPE.fullmatch(text)
     if m is None:
         return None
-    address, raddr, ufrag = m.group(_ADDRESS, _RADDR, _UFRAG)
+    address, raddr, ufrag, cand_type = m.group(_ADDRESS, _RADDR, _UFRAG, _TYPE)
+    if raddr is not None and cand_type == "host":
+        return None  # RFC 8839 §5.1: the full check names the rule
     kind = classify_address(address)
     if kind == "invalid" or (raddr is not None and not is_valid_address(raddr)):
         return None
@@ -445,6 +449,8 @@ def _scan_common(m: re.Match[str] | None) -> _CandidateFields | None:
         foundation, comp, transport, _, prio, address, port, cand_type, raddr, rport, tcptype,
         extensions, _,
     ) = m.groups()  # fmt: skip
+    if raddr is not None and cand_type == "host":
+        return None  # RFC 8839 §5.1: the full check names the rule
     if not is_valid_address(address) or (raddr is not None and not is_valid_address(raddr)):
         return None
     parts = extensions.split(" ")  # "" or " name value name value ...": an odd count
@@ -520,6 +526,11 @@ def _scan_candidate_checked(text: str) -> _CandidateFields:
                 f"tcptype {tcptype} needs a TCP candidate and one of active, passive, so",
             )
         index += 2
+    if raddr is not None and cand_type == "host":
+        # RFC 8839 §5.1: rel-addr and rel-port MUST be omitted for host candidates. (They
+        # "MUST be present" on the others, but a receiver accepts them absent: see
+        # docs/sdp.md, "Where browsers and RFCs disagree".)
+        raise _fail("candidate.related", "a host candidate must not carry raddr/rport")
     rest = parts[index:]
     if len(rest) % 2:
         raise _fail("candidate.extension", f"extension {rest[-1]!r} has no value")

@@ -87,6 +87,10 @@ _RULES: dict[str, tuple[str, str]] = {
     "ice.ufrag_length": ("RFC 8839 §5.4", "ice-ufrag is not 4 to 256 characters"),
     "ice.pwd_charset": ("RFC 8839 §5.4", "ice-pwd has a character outside ice-char"),
     "ice.pwd_length": ("RFC 8839 §5.4", "ice-pwd is not 22 to 256 characters"),
+    "ice.bundle_credentials": (
+        "RFC 8843 §7.1.3",
+        "sections of one BUNDLE group carry different ICE credentials",
+    ),
     "ice.stale_generation": (
         "RFC 8839 §4.4",
         "the candidate's username fragment belongs to a previous ICE generation (dropped)",
@@ -111,15 +115,27 @@ _RULES: dict[str, tuple[str, str]] = {
     "candidate.address": ("RFC 8839 §5.1", "address is not IPv4, IPv6, a FQDN or mDNS name"),
     "candidate.port": ("RFC 8839 §5.1", "port is not 0 to 65535"),
     "candidate.type": ("RFC 8839 §5.1", "typ is not host, srflx, prflx or relay"),
-    "candidate.related": ("RFC 8839 §5.1", "raddr and rport are not given together and valid"),
+    "candidate.related": (
+        "RFC 8839 §5.1",
+        "raddr and rport are not given together and valid, or are on a host candidate",
+    ),
     "candidate.tcptype": ("RFC 6544 §4.5", "tcptype with UDP, or not active/passive/so"),
     "candidate.extension": ("RFC 8839 §5.1", "an extension that is not a name/value pair"),
+    "candidate.framing": (
+        "W3C WebRTC §4.8.1",
+        "a trickled candidate not framed as RTCIceCandidate.candidate ('candidate:...')",
+    ),
+    "candidate.description": (
+        "RFC 8829 §4.1.17",
+        "the description given with a candidate is neither SDP text nor parsed",
+    ),
     "candidate.no_target": ("RFC 8829 §4.1.17", "neither sdpMid nor sdpMLineIndex is given"),
     "candidate.unknown_mid": ("RFC 8829 §4.1.17", "sdpMid names no m-section"),
     "candidate.mline_index": ("RFC 8829 §4.1.17", "sdpMLineIndex is out of range"),
     "candidate.ufrag_mismatch": (
         "RFC 8839 §5.1",
-        "the candidate's ufrag extension differs from its usernameFragment",
+        "the candidate's ufrag extension differs from its usernameFragment, or in a "
+        "description from its section's ice-ufrag",
     ),
     "policy.candidate_address": ("RFC 8828 §5.2", "an address the candidate policy refuses"),
     # -- ICE servers (STUN/TURN URIs, TURN REST credentials) --

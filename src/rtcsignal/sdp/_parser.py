@@ -132,6 +132,9 @@ def _parse_origin(value: str, number: int) -> Origin:
         )
     if not parts[1].isdigit() or not parts[2].isdigit() or not parts[1].isascii():
         raise _error("syntax.origin", "o= session id and version must be digits", number, "o=")
+    if not (parts[2].isascii() and is_token(parts[3]) and is_token(parts[4])):
+        # RFC 8866 §9: sess-version = 1*DIGIT; nettype = token; addrtype = token
+        raise _error("syntax.origin", "o= nettype and addrtype must be tokens", number, "o=")
     return Origin(
         username=parts[0], session_id=parts[1], session_version=parts[2],
         nettype=parts[3], addrtype=parts[4], address=parts[5],
@@ -142,7 +145,8 @@ def _check_line(kind: str, value: str, number: int) -> None:
     """Check the grammar of the verbatim lines that have one (c=, b=, t=)."""
     if kind == "c":
         parts = value.split(" ")
-        if len(parts) != 3 or not all(parts):
+        # RFC 8866 §9: nettype = token; addrtype = token
+        if len(parts) != 3 or not all(parts) or not (is_token(parts[0]) and is_token(parts[1])):
             raise _error(
                 "syntax.connection", "c= must be '<nettype> <addrtype> <address>'", number, "c="
             )

@@ -5,11 +5,16 @@ A trickled candidate arrives with ``sdpMid``, ``sdpMLineIndex`` and ``usernameFr
 
 1. an empty candidate string is end-of-candidates (RFC 8838 §4): returned as
    :class:`EndOfCandidates`, after the same target and generation checks;
-2. the RFC 8839 §5.1 grammar (:func:`parse_candidate`) and the address policy;
-3. with a description: a target is named (RFC 8829 §4.1.17: sdpMid, else sdpMLineIndex),
+2. the framing: ``RTCIceCandidate.candidate`` is the attribute without ``a=`` and
+   without a line end, ``candidate:<foundation> ...`` (W3C WebRTC §4.8.1, RFC 8839
+   §5.1); an ``a=candidate:`` line or a bare value is a copy from SDP, not what a browser
+   trickles, and is refused (``candidate.framing``);
+3. the RFC 8839 §5.1 grammar (:func:`parse_candidate`) and the address policy;
+4. with a description (a parsed :class:`SessionDescription`, or SDP text that is
+   parsed here): a target is named (RFC 8829 §4.1.17: sdpMid, else sdpMLineIndex),
    and it exists. When both are given, ``sdpMid`` wins and the index is not compared
    (the W3C ``addIceCandidate`` receiver rule);
-4. the ICE generation: a ``usernameFragment`` (or ``ufrag`` extension) that is not the
+5. the ICE generation: a ``usernameFragment`` (or ``ufrag`` extension) that is not the
    target m-section's current ``ice-ufrag`` belongs to a previous generation
    (RFC 8839 §4.4, ICE restart); :class:`CandidateDropped` says "drop, do not relay".
 """
@@ -27,6 +32,7 @@ from ._candidate import (
 )
 from ._errors import CandidateDropped, CandidateError
 from ._model import SessionDescription
+from ._parser import parse
 from ._policy import DEFAULT_POLICY, SdpPolicy
 
 __all__ = ["EndOfCandidates", "check_candidate", "validate_candidate"]
@@ -81,18 +87,20 @@ def validate_candidate(
     sdp_mid: str | None,
     sdp_mline_index: int | None,
     username_fragment: str | None,
-    description: SessionDescription | None,
+    description: SessionDescription | str | bytes | None,
     policy: SdpPolicy | None = None,
 ) -> Candidate | EndOfCandidates:
     """Check a trickled candidate against the description of the peer that sent it.
 
     Args:
-        candidate: the candidate string (``"candidate:..."``, ``"a=candidate:..."`` or
-            ``""`` for end-of-candidates) or a parsed :class:`Candidate`.
+        candidate: the candidate string as ``RTCIceCandidate.candidate`` gives it
+            (``"candidate:..."``, or ``""`` for end-of-candidates) or a parsed
+            :class:`Candidate`.
         sdp_mid: ``RTCIceCandidateInit.sdpMid``.
         sdp_mline_index: ``RTCIceCandidateInit.sdpMLineIndex``.
         username_fragment: ``RTCIceCandidateInit.usernameFragment``.
-        description: the sender's current description (its offer or answer), or ``None``
+        description: the sender's current description (its offer or answer), parsed or
+            as SDP text (``str``/UTF-8 ``bytes``, parsed under ``policy``), or ``None``
             when unknown (then only the grammar and the policy are checked).
         policy: limits and the candidate address policy; ``None`` for the defaults.
 
@@ -102,10 +110,14 @@ def validate_candidate(
     Raises:
         CandidateDropped: ``ice.stale_generation``: the candidate belongs to a previous
             ICE generation; drop it quietly.
-        CandidateError: the candidate is malformed (``candidate.*``), mis-addressed, too
-            long (``limit.line_length``) or refused by policy (``policy.candidate_address``).
+        CandidateError: the candidate is malformed (``candidate.*``; not framed as
+            ``candidate:...``: ``candidate.framing``), mis-addressed, too long
+            (``limit.line_length``), refused by policy (``policy.candidate_address``), or
+            the description is neither text nor parsed (``candidate.description``).
+        SdpError: the description text does not parse.
     """
     policy = DEFAULT_POLICY if policy is None else policy
+    description = _description(description, policy)
     if isinstance(candidate, Candidate):
         parsed: Candidate | EndOfCandidates = candidate
     elif not isinstance(candidate, str):
@@ -121,6 +133,14 @@ def validate_candidate(
     elif candidate == "":
         parsed = EndOfCandidates(
             sdp_mid=sdp_mid, sdp_mline_index=sdp_mline_index, username_fragment=username_fragment
+        )
+    elif not candidate.startswith("candidate:"):
+        shown = candidate if len(candidate) <= 40 else candidate[:37] + "..."
+        raise CandidateError(
+            "candidate.framing",
+            f"{shown!r} is not framed as RTCIceCandidate.candidate is: 'candidate:...', "
+            "without 'a=' and without a line end",
+            field="candidate",
         )
     else:
         parsed = parse_candidate(candidate)
@@ -140,7 +160,7 @@ def check_candidate(
     sdp_mid: str | None,
     sdp_mline_index: int | None,
     username_fragment: str | None,
-    description: SessionDescription | None,
+    description: SessionDescription | str | bytes | None,
     policy: SdpPolicy | None = None,
 ) -> None:
     """Check a trickled candidate exactly as :func:`validate_candidate` does, without
@@ -153,6 +173,7 @@ def check_candidate(
     Args / Raises: as :func:`validate_candidate`.
     """
     policy = DEFAULT_POLICY if policy is None else policy
+    description = _description(description, policy)
     quick = (
         match_candidate(candidate)
         if type(candidate) is str and len(candidate) <= policy.max_line_length
@@ -173,6 +194,22 @@ def check_candidate(
     ufrag = ext_ufrag if username_fragment is None else _generation(ext_ufrag, username_fragment)
     if description is not None:
         _check_target(description, sdp_mid, sdp_mline_index, ufrag)
+
+
+def _description(
+    description: SessionDescription | str | bytes | None, policy: SdpPolicy
+) -> SessionDescription | None:
+    """The description a candidate is checked against: parsed from SDP text if need be."""
+    if description is None or isinstance(description, SessionDescription):
+        return description
+    if isinstance(description, str | bytes):
+        return parse(description, policy=policy)
+    raise CandidateError(
+        "candidate.description",
+        "the description must be a SessionDescription or SDP text, not "
+        f"{type(description).__name__}",
+        field="description",
+    )
 
 
 def _generation(ext_ufrag: str | None, username_fragment: str | None) -> str | None:

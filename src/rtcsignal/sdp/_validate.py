@@ -7,7 +7,8 @@ the cross-checks need. The cross-checks then run over the recorded facts:
 
 * mids: present on every m-section in use (RFC 8829 §5.2.1) and unique (RFC 5888 §4);
 * groups: every mid a group names exists (RFC 5888 §5); a mid is in at most one BUNDLE
-  group (RFC 8843 §6); a ``bundle-only`` section is in one (RFC 8843 §6);
+  group (RFC 8843 §6); a ``bundle-only`` section is in one (RFC 8843 §6); the sections
+  of a BUNDLE group that carry ICE credentials carry the same ones (RFC 8843 §7.1.3);
 * transport: every m-section in use has ICE credentials, a fingerprint and ``a=setup``,
   found on the section itself, else on a section of its BUNDLE group (RFC 8843 §7.1.3:
   transport attributes may sit in the BUNDLE-tagged section only), else at session
@@ -15,8 +16,9 @@ the cross-checks need. The cross-checks then run over the recorded facts:
   (RFC 8842 §5.2) and ``active``/``passive`` in answers (RFC 8842 §5.3);
 * RTP: formats are payload types 0-127 listed once, each non-static one with an
   ``a=rtpmap`` (RFC 8866 §6.6, RFC 3551 §6); codecs within ``policy.allowed_codecs``;
-* candidates: each ``a=candidate`` follows RFC 8839 §5.1 and the address policy, and the
-  description holds at most ``policy.max_candidates``;
+* candidates: each ``a=candidate`` follows RFC 8839 §5.1 and the address policy, a
+  ``ufrag`` extension on one names its section's ``ice-ufrag``, and the description holds
+  at most ``policy.max_candidates``;
 * an answer has as many m-sections as its offer, of the same media types, in the same
   order, with the same mids (RFC 3264 §6, RFC 8829 §5.3.1).
 
@@ -422,7 +424,9 @@ def _check_rtp(media: MediaSection, scope: _Scope, in_use: bool, policy: SdpPoli
                 )
 
 
-def _check_candidates(scope: _Scope, addresses: CandidateAddressPolicy, check_policy: bool) -> None:
+def _check_candidates(
+    scope: _Scope, addresses: CandidateAddressPolicy, check_policy: bool, ufrag: str | None
+) -> None:
     for value, line in scope.candidates:
         try:
             fields = scan_candidate_value(value) or scan_candidate("candidate:" + value)
@@ -430,6 +434,18 @@ def _check_candidates(scope: _Scope, addresses: CandidateAddressPolicy, check_po
                 check_address(fields[4], addresses)
         except SdpError as err:
             raise err.with_line(line) from None
+        if ufrag is not None and " ufrag " in value:
+            # A candidate's ufrag extension names its ICE generation: inside a
+            # description it is the section's own ice-ufrag (RFC 8839 §5.1, §5.4).
+            theirs = next((v for k, v in fields[10] if k == "ufrag"), None)
+            if theirs is not None and theirs != ufrag:
+                raise _err(
+                    "candidate.ufrag_mismatch",
+                    f"the candidate's ufrag {theirs[:64]!r} is not the a=ice-ufrag {ufrag!r} "
+                    "of its section",
+                    line,
+                    "a=candidate",
+                )
 
 
 def _is_dtls_proto(proto: str) -> bool:
@@ -487,7 +503,7 @@ def _cross_check(
             lines[policy.max_candidates],
             "a=candidate",
         )
-    _check_candidates(session, policy.candidate_address_policy, check_policy)
+    _check_candidates(session, policy.candidate_address_policy, check_policy, session.ufrag)
 
     by_mid: dict[str, int] = {}
     for index, (media, scope) in enumerate(zip(desc.media, scopes, strict=True)):
@@ -511,7 +527,8 @@ def _cross_check(
             by_mid[scope.mid] = index
         if media.is_rtp:
             _check_rtp(media, scope, in_use, policy)
-        _check_candidates(scope, policy.candidate_address_policy, check_policy)
+        ufrag = scope.ufrag or session.ufrag
+        _check_candidates(scope, policy.candidate_address_policy, check_policy, ufrag)
 
     bundle_of: dict[str, tuple[str, ...]] = {}
     for semantics, mids, line in session.groups:
@@ -535,6 +552,10 @@ def _cross_check(
                     )
                 bundle_of[mid] = mids
 
+    for semantics, mids, _ in session.groups:
+        if semantics == "BUNDLE":
+            _check_bundle_credentials([scopes[by_mid[mid]] for mid in mids])
+
     for media, scope in zip(desc.media, scopes, strict=True):
         if media.port == 0 and not scope.bundle_only:
             continue  # rejected (RFC 3264 §6): no transport to check
@@ -548,6 +569,29 @@ def _cross_check(
         mids = bundle_of.get(scope.mid or "", ())
         group = partial(_group_scopes, mids, scopes, by_mid)
         _check_transport(media, scope, group, session, policy, role)
+
+
+def _check_bundle_credentials(group: list[_Scope]) -> None:
+    """One BUNDLE group is one transport, so one ICE session: every section of the group
+    that carries ICE credentials carries the same ones (RFC 8843 §7.1.3, the transport
+    parameters of a BUNDLE group; RFC 8445 §5.3, one ufrag/pwd pair per ICE session)."""
+    first: _Scope | None = None
+    for scope in group:
+        if scope.ufrag is None and scope.pwd is None:
+            continue
+        if first is None:
+            first = scope
+            continue
+        for attr, name in (("ufrag", "ice-ufrag"), ("pwd", "ice-pwd")):
+            mine, theirs = getattr(scope, attr), getattr(first, attr)
+            if mine is not None and theirs is not None and mine != theirs:
+                raise _err(
+                    "ice.bundle_credentials",
+                    f"a={name} of mid {scope.mid!r} differs from that of mid {first.mid!r} "
+                    "in the same BUNDLE group",
+                    scope.lines[name],
+                    f"a={name}",
+                )
 
 
 def _first(scope: _Scope, group: list[_Scope], session: _Scope, attr: str) -> _Scope | None:

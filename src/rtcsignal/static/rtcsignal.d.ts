@@ -87,6 +87,7 @@ export type ErrorCode =
   | "no_description"
   | "glare"
   | "rate_limited"
+  | "backplane_unavailable"
   | "internal_error";
 /** Codes of failures the client itself reports. */
 export type LocalErrorCode = "timeout" | "connection_lost" | "closed" | "queue_full";

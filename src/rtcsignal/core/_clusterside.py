@@ -1,0 +1,469 @@
+"""The server's side of a cluster: what it does with its backplane's envelopes.
+
+Theory of operation
+-------------------
+:class:`ClusterSide` is the part of :class:`~rtcsignal.core.Server` that only a server
+built with ``node=`` uses (see :mod:`rtcsignal.core.cluster` for the flows). Its entry
+points are the backplane driver's: :meth:`~ClusterSide.own`,
+:meth:`~ClusterSide.disown`, :meth:`~ClusterSide.set_peers` and
+:meth:`~ClusterSide.envelope`. Like every entry point of the core they are pure: an
+envelope and ``now`` go in, effects come out, and nothing raises.
+
+* An :class:`~rtcsignal.core.cluster.Ask` for a key this instance owns runs through the
+  room host; the output is split (:func:`~rtcsignal.core._node.split`): this instance's
+  ops are applied here, each other instance's go to it in one
+  :class:`~rtcsignal.core.cluster.Tell`, the asker's with the answer. An ask for a key it
+  does not own (or at an epoch newer than its own) bounces.
+* A :class:`~rtcsignal.core.cluster.Tell` older than an epoch already seen for its key
+  is dropped (fencing); otherwise its answer goes to the waiting connection (if its
+  deadline has not passed: one answer per request), then its ops are applied.
+* After an owner's output changed membership, roles, lobby, locks, calls or settings,
+  the room's :class:`~rtcsignal.core.cluster.RoomState` is persisted (fenced by the
+  epoch); a room that is gone is released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+import msgspec
+
+from rtcsignal import protocol as p
+from rtcsignal.protocol import ErrorCode, UsageError
+
+from . import events as ev
+from ._config import ServerConfig
+from ._edge import Edge
+from ._effects import Effect
+from ._host import RoomHost
+from ._node import NodeState, PendingKey, split
+from ._session import Connection
+from .cluster import (
+    CALLS,
+    MAX_HOPS,
+    Ask,
+    Bounce,
+    Hand,
+    Persist,
+    Post,
+    Release,
+    RoomState,
+    Route,
+    Tell,
+    Want,
+    decode_envelope,
+    encode_envelope,
+)
+from .seam import Deliver, Emit, HostInput, Joined, Left, Op, Refusal, RoomCall, RoomOutput
+
+__all__ = ["ClusterSide"]
+
+RETRY_AFTER: Final = 1.0
+"""The ``retry_after`` of ``backplane_unavailable``: about a lease renewal cycle."""
+_STATEFUL: Final = (
+    ev.RoomCreated,
+    ev.RoomClosed,
+    ev.RoomPolicyChanged,
+    ev.MemberJoined,
+    ev.MemberLeft,
+    ev.MemberRoleChanged,
+    ev.HostTransferred,
+    ev.RecordingChanged,
+    ev.CallStateChanged,
+)
+"""Observer events that mark a change of what a room's next owner needs."""
+
+
+def _changes_state(ops: list[Op]) -> bool:
+    for op in ops:
+        kind = type(op)
+        if kind is Joined or kind is Left:
+            return True
+        if kind is Emit and isinstance(op.event, _STATEFUL):  # type: ignore[union-attr]
+            return True
+        if kind is Deliver and type(op.message) is p.RoomUpdated:  # type: ignore[union-attr]
+            return True
+    return False
+
+
+class ClusterSide:
+    """The cluster entry points of :class:`~rtcsignal.core.Server` (a mixin)."""
+
+    config: ServerConfig
+    _edge: Edge
+    _host: RoomHost
+    _node: NodeState | None
+    _link: Callable[[HostInput], RoomOutput]
+
+    def _apply(self, ops: list[Op], now: float, fx: list[Effect]) -> None:
+        raise NotImplementedError  # pragma: no cover - the server's
+
+    def _resume(self, conn: Connection, msg: p.Hello, now: float, fx: list[Effect]) -> p.Welcome:
+        raise NotImplementedError  # pragma: no cover - the server's
+
+    # ================================================================ entry points
+    @property
+    def node(self) -> str | None:
+        """This instance's id in its cluster (``None``: a single instance)."""
+        return None if self._node is None else self._node.node
+
+    def _cluster(self) -> NodeState:
+        node = self._node
+        if node is None:
+            raise UsageError("this server is not an instance of a cluster (no node=)")
+        return node
+
+    def own(self, key: str, epoch: int) -> None:
+        """The backplane granted this instance ownership of ``key`` at ``epoch``."""
+        node = self._cluster()
+        node.owned[key] = epoch
+        node.fence(key, epoch)
+
+    def disown(self, key: str) -> None:
+        """This instance lost ``key`` (its lease lapsed, or another took it over): from
+        now on what arrives for it is routed to its owner."""
+        self._cluster().owned.pop(key, None)
+
+    def owns(self, key: str) -> bool:
+        """Whether this instance owns ``key``."""
+        node = self._node
+        return node is not None and key in node.owned
+
+    def owned(self) -> dict[str, int]:
+        """The keys this instance owns, with their epochs (a copy)."""
+        return dict(self._cluster().owned)
+
+    def set_peers(self, peers: Iterable[str]) -> None:
+        """The other live instances (each gets deliveries to every device of a user)."""
+        node = self._cluster()
+        node.peers = tuple(sorted(n for n in peers if n != node.node))
+
+    @property
+    def fenced_drops(self) -> int:
+        """Tells dropped because a newer owner of their key was already seen."""
+        return 0 if self._node is None else self._node.fenced
+
+    def room_state(self, key: str) -> RoomState | None:
+        """What this instance would persist for ``key`` (which it owns), or ``None``."""
+        node = self._cluster()
+        epoch = node.owned.get(key)
+        return None if epoch is None else self._state(key, epoch)
+
+    def envelope(self, data: bytes, now: float, *, owner: bool = True) -> list[Effect]:
+        """Handle one envelope from the backplane (another instance's, or this one's
+        own :class:`~rtcsignal.core.cluster.Ask` handed back by the driver).
+
+        Args:
+            data: the encoded envelope.
+            now: monotonic seconds.
+            owner: ``False`` when the driver found no owner for the ask's key and the
+                input cannot create the room: it is answered here, from no room (a
+                typed refusal), without taking ownership.
+        """
+        fx: list[Effect] = []
+        node = self._cluster()
+        try:
+            env = decode_envelope(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as err:
+            fx.append(
+                ev.InternalError(at=now, connection="", message_type="envelope", error=str(err))
+            )
+            return fx
+        try:
+            kind = type(env)
+            if kind is Ask:
+                self._on_ask(env, now, fx, owner)  # type: ignore[arg-type]
+            elif kind is Tell:
+                self._on_tell(env, now, fx)  # type: ignore[arg-type]
+            elif kind is Bounce:
+                self._on_bounce(env.ask, env.src, now, fx)  # type: ignore[union-attr]
+            elif kind is Want:
+                self._on_want(env, now, fx)  # type: ignore[arg-type]
+            else:
+                assert isinstance(env, Hand)
+                self._on_hand(env, now, fx)
+        except Exception as exc:  # never let an unexpected error escape the core
+            fx.append(
+                ev.InternalError(
+                    at=now, connection="", message_type=f"envelope:{node.node}", error=repr(exc)
+                )
+            )
+        return fx
+
+    # ================================================================ owner side
+    def _on_ask(self, ask: Ask, now: float, fx: list[Effect], owner: bool) -> None:
+        node = self._node
+        assert node is not None
+        if owner:
+            epoch = node.owned.get(ask.key)
+            if epoch is None or ask.epoch > epoch:
+                self._on_bounce(ask, node.node, now, fx)
+                return
+        else:
+            epoch = 0
+        node.learn(ask)
+        inp = ask.input
+        wait = None
+        if ask.src != node.node and type(inp) is RoomCall and inp.room is not None:
+            kind = str(inp.request.__struct_config__.tag)
+            wait = self._edge.limiter.check_room(kind=kind, room=inp.room, now=now)
+        if wait is not None:  # the room's limits hold once, here, for every edge
+            refused = Refusal(
+                code=ErrorCode.RATE_LIMITED,
+                message=f"too many {kind} messages (room limit); retry in {wait:.3f} s",
+                details={"scope": "room"},
+                retry_after=wait,
+            )
+            out = RoomOutput(refused=refused)
+        else:
+            out = self._link(inp)
+        if ask.src == node.node:
+            if ask.conn is not None:
+                self._answer(ask.conn, ask.rid, out.reply, out.refused, now, fx)
+            self._owner_apply(ask.key, epoch, out, now, fx, None)
+        else:
+            self._owner_apply(ask.key, epoch, out, now, fx, ask)
+
+    def _owner_apply(
+        self, key: str, epoch: int, out: RoomOutput, now: float, fx: list[Effect], ask: Ask | None
+    ) -> None:
+        """Apply an owner's output: here what is here, a tell to each other instance (the
+        asker's with the answer), then persist or release the room."""
+        node = self._node
+        assert node is not None
+        me = node.node
+        fallback = None if ask is None else ask.src
+        where, moved_to = node.where.get, node.moved_to
+
+        def holder(sid: str) -> str | None:
+            return where(sid) or moved_to(sid, now) or fallback
+
+        peers = node.peers
+        if fallback is not None and fallback not in peers:
+            peers = (*peers, fallback)  # an instance this one has not listed yet
+        mine, theirs = split(out.ops, self._edge.sessions, holder, peers, me)
+        if mine:
+            self._apply(mine, now, fx)
+        asker = None
+        if ask is not None and ask.conn is not None:
+            asker = ask.src
+            if asker not in theirs and (ask.rid is not None or out.refused is not None):
+                theirs[asker] = []
+        for dest, ops in theirs.items():
+            if dest == asker:
+                assert ask is not None
+                tell = Tell(
+                    key=key,
+                    epoch=epoch,
+                    src=me,
+                    ops=ops,
+                    conn=ask.conn,
+                    rid=ask.rid,
+                    fmt=ask.fmt,
+                    answer=True,
+                    reply=out.reply,
+                    refused=out.refused,
+                )
+            else:
+                tell = Tell(key=key, epoch=epoch, src=me, ops=ops)
+            fx.append(Post(node=dest, data=encode_envelope(tell)))
+        if not epoch:
+            return
+        if key != CALLS and self._host.room(key) is None:
+            del node.owned[key]
+            fx.append(Release(key=key, epoch=epoch))
+        elif _changes_state(out.ops):
+            state = encode_envelope(self._state(key, epoch))
+            fx.append(Persist(key=key, epoch=epoch, data=state))
+
+    def _state(self, key: str, epoch: int) -> RoomState:
+        node = self._node
+        assert node is not None
+        if key == CALLS:
+            return RoomState(
+                key=key, epoch=epoch, owner=node.node, calls=self._host.calls.records()
+            )
+        room = self._host.room(key)
+        assert room is not None
+        seats = dict(room.seats())
+        where = node.where
+        return RoomState(
+            key=key,
+            epoch=epoch,
+            owner=node.node,
+            policy=room.policy,
+            host=room.host,
+            locked=room.locked,
+            layout=room.layout,
+            recording=room.recording,
+            participants=tuple(x.info() for x in room.participants.values()),
+            seats=seats,
+            lobby=room.lobby_entries(),
+            nodes={sid: where.get(sid, node.node) for sid in seats},
+        )
+
+    def _on_bounce(self, ask: Ask, by: str, now: float, fx: list[Effect]) -> None:
+        """``by`` does not own ``ask.key``: route the ask again (the asker does), or, past
+        :data:`MAX_HOPS`, answer ``backplane_unavailable``."""
+        node = self._node
+        assert node is not None
+        if ask.src != node.node:
+            fx.append(Post(node=ask.src, data=encode_envelope(Bounce(src=node.node, ask=ask))))
+            return
+        if ask.hops >= MAX_HOPS:
+            if ask.conn is not None:
+                refused = Refusal(
+                    code=ErrorCode.BACKPLANE_UNAVAILABLE,
+                    message=f"no instance owns {ask.key} right now; retry",
+                    retry_after=RETRY_AFTER,
+                )
+                self._answer(ask.conn, ask.rid, None, refused, now, fx)
+            return
+        again = msgspec.structs.replace(ask, epoch=0, hops=ask.hops + 1)
+        fx.append(Route(key=ask.key, data=encode_envelope(again), create=ask.create, bounced=by))
+
+    # ================================================================ edge side
+    def _answer(
+        self,
+        conn_id: str,
+        rid: int | str | None,
+        reply: p.Ok | None,
+        refused: Refusal | None,
+        now: float,
+        fx: list[Effect],
+    ) -> None:
+        """The one answer to a routed request, unless its deadline already answered it."""
+        node = self._node
+        assert node is not None
+        if rid is not None:
+            key: PendingKey = (conn_id, rid)
+            if key not in node.timers:
+                return
+            node.timers.disarm(key)
+        edge = self._edge
+        conn = edge.conns.get(conn_id)
+        if conn is None or conn.session is None:
+            return
+        if refused is not None:
+            edge.reply_error(
+                conn,
+                conn.fmt,
+                refused.code,
+                refused.message,
+                rid,
+                refused.details,
+                now,
+                fx,
+                refused.retry_after,
+            )
+        elif reply is not None:
+            edge.send(conn_id, reply, fx)
+        elif rid is not None:
+            edge.send(conn_id, p.Ok(id=rid), fx)
+
+    def _on_tell(self, tell: Tell, now: float, fx: list[Effect]) -> None:
+        node = self._node
+        assert node is not None
+        if not node.fence(tell.key, tell.epoch):
+            return
+        if tell.answer and tell.conn is not None:
+            self._answer(tell.conn, tell.rid, tell.reply, tell.refused, now, fx)
+        moved_to = node.moved_to
+        mine, theirs = split(
+            tell.ops, self._edge.sessions, lambda sid: moved_to(sid, now), (), node.node
+        )
+        if mine:
+            self._apply(mine, now, fx)
+        for dest, ops in theirs.items():  # sessions that resumed elsewhere
+            onward = Tell(key=tell.key, epoch=tell.epoch, src=tell.src, ops=ops)
+            fx.append(Post(node=dest, data=encode_envelope(onward)))
+
+    def _unanswered(self, key: PendingKey, now: float, fx: list[Effect]) -> None:
+        """A routed request (or a cross-instance resume) reached its deadline."""
+        node = self._node
+        assert node is not None
+        edge = self._edge
+        conn_id, rid = key
+        conn = edge.conns.get(conn_id)
+        if rid is None:
+            hello: Any = node.hellos.pop(conn_id, None)
+            if conn is not None and hello is not None and conn.session is None:
+                edge.reply_error(
+                    conn,
+                    conn.fmt,
+                    ErrorCode.BACKPLANE_UNAVAILABLE,
+                    "the instance holding this session did not answer in time; retry",
+                    hello.id,
+                    None,
+                    now,
+                    fx,
+                    RETRY_AFTER,
+                )
+            return
+        if conn is not None and conn.session is not None:
+            edge.reply_error(
+                conn,
+                conn.fmt,
+                ErrorCode.BACKPLANE_UNAVAILABLE,
+                "the instance owning this room did not answer in time; the request may "
+                "or may not have been applied",
+                rid,
+                None,
+                now,
+                fx,
+                RETRY_AFTER,
+            )
+
+    # ================================================================ resume elsewhere
+    def _on_want(self, want: Want, now: float, fx: list[Effect]) -> None:
+        node = self._node
+        assert node is not None
+        edge = self._edge
+        sid = edge.tokens.get(want.token)
+        session = edge.sessions.get(sid) if sid is not None else None
+        state = None
+        if session is not None and session.user == want.user:
+            state = edge.hand_off(session, now, fx)
+            node.move(session.id, want.src, now + self.config.reconnect_grace)
+        hand = Hand(src=node.node, token=want.token, conn=want.conn, state=state)
+        fx.append(Post(node=want.src, data=encode_envelope(hand)))
+
+    def _on_hand(self, hand: Hand, now: float, fx: list[Effect]) -> None:
+        node = self._node
+        assert node is not None
+        edge = self._edge
+        hello: Any = node.hellos.pop(hand.conn, None)
+        node.timers.disarm((hand.conn, None))
+        conn = edge.conns.get(hand.conn)
+        live = conn is not None and hello is not None and conn.session is None
+        if hand.state is None:
+            if live:
+                assert conn is not None
+                edge.reply_error(
+                    conn,
+                    conn.fmt,
+                    ErrorCode.RESUME_FAILED,
+                    "unknown or expired resume token",
+                    hello.id,
+                    None,
+                    now,
+                    fx,
+                )
+            return
+        session = edge.adopt(hand.state, hand.token, now)
+        node.moved.pop(session.id, None)
+        if not live:
+            return  # the connection went: the session waits here, in its grace
+        assert conn is not None
+        mark = len(fx)
+        try:
+            welcome = self._resume(conn, hello, now, fx)
+        except Exception as err:  # a CoreError: answer it as the hello's
+            code = getattr(err, "code", ErrorCode.INTERNAL_ERROR)
+            text = getattr(err, "message", "internal error")
+            edge.reply_error(conn, conn.fmt, code, text, hello.id, None, now, fx)
+            return
+        reply: list[Effect] = []
+        edge.send(conn.id, welcome, reply)
+        fx.insert(mark, reply[0])  # the welcome first, then what it replays

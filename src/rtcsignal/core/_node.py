@@ -1,0 +1,196 @@
+"""One server as an instance of a cluster: ownership, routing and the answers it waits for.
+
+Theory of operation
+-------------------
+:class:`NodeState` is what a server built with ``node=`` keeps besides its edge and its
+room host (see :mod:`rtcsignal.core.cluster` for the envelopes and effects):
+
+* ``owned``: the keys this instance owns, with the epoch the backplane granted;
+* ``where``: for sessions other instances hold, the instance that holds them, learned
+  from every input those instances route here (a session's latest input wins: a
+  resumed session's ``connected`` presence moves it);
+* ``moved``: sessions handed to another instance by a resume there, so that what still
+  reaches this instance for them is passed on (bounded, and forgotten after the
+  reconnect grace);
+* ``epochs``: the highest owner epoch seen per key, so that a :class:`Tell` from an
+  older owner is dropped (fencing), and counted;
+* the requests handed to other instances and not answered yet, with their deadlines:
+  each ends in exactly one answer, the owner's or ``backplane_unavailable``.
+
+:func:`split` turns a room output into what this instance applies and what each other
+instance must apply, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Final
+
+import msgspec
+
+from ._timers import Deadlines
+from .cluster import Ask, Route, encode_envelope
+from .seam import CloseSession, Deliver, Emit, HostInput, Joined, Left, Op, RoomCall, ToUser
+
+__all__ = ["MAX_REMEMBERED", "NodeState", "PendingKey"]
+
+MAX_REMEMBERED: Final = 65_536
+"""Entries kept in each of ``where``, ``moved`` and ``epochs`` before the oldest go."""
+
+PendingKey = tuple[str, int | str | None]
+"""``(connection, request id)`` of a request waiting for its owner's answer; a pending
+cross-instance resume is ``(connection, None)``."""
+
+_CREATES: Final = frozenset({"join", "knock", "call_invite"})
+
+
+def _cap(table: dict[str, object]) -> None:
+    while len(table) > MAX_REMEMBERED:
+        del table[next(iter(table))]
+
+
+class NodeState:
+    """A server's cluster state. See the module docstring.
+
+    Args:
+        node: this instance's id.
+        serial: the arming order shared with the server's other timers.
+    """
+
+    def __init__(self, node: str, serial: Iterator[int]) -> None:
+        self.node = node
+        self.owned: dict[str, int] = {}
+        self.where: dict[str, str] = {}
+        self.moved: dict[str, tuple[str, float]] = {}
+        self.epochs: dict[str, int] = {}
+        self.peers: tuple[str, ...] = ()
+        """The other live instances (for deliveries to every device of a user)."""
+        self.timers: Deadlines[PendingKey] = Deadlines(serial=serial)
+        """The deadlines of routed requests and of cross-instance resumes."""
+        self.hellos: dict[str, object] = {}
+        """connection -> its ``hello`` waiting for a session from another instance."""
+        self.fenced = 0
+        """Tells dropped because an owner with a higher epoch was already seen."""
+
+    # ------------------------------------------------------------ routing
+    def route(
+        self,
+        key: str,
+        inp: HostInput,
+        *,
+        conn: str | None = None,
+        rid: int | str | None = None,
+        fmt: int = 0,
+        hops: int = 0,
+    ) -> Route:
+        """The effect that hands ``inp`` to the owner of ``key``."""
+        create = type(inp) is RoomCall and inp.request.__struct_config__.tag in _CREATES
+        ask = Ask(
+            key=key,
+            epoch=self.epochs.get(key, 0),
+            src=self.node,
+            input=inp,
+            conn=conn,
+            rid=rid,
+            fmt=fmt,
+            create=create,
+            hops=hops,
+        )
+        return Route(key=key, data=encode_envelope(ask), create=create)
+
+    def learn(self, ask: Ask) -> None:
+        """Remember which instance holds the session of a routed input."""
+        if ask.src == self.node:
+            return
+        inp = ask.input
+        session = inp.sender.session if type(inp) is RoomCall else getattr(inp, "session", None)
+        if session is not None:
+            where = self.where
+            where.pop(session, None)
+            where[session] = ask.src
+            _cap(where)  # type: ignore[arg-type]
+
+    def fence(self, key: str, epoch: int) -> bool:
+        """Whether a tell from the owner of ``key`` at ``epoch`` may be applied (it is not
+        older than an epoch already seen); counts the ones dropped."""
+        seen = self.epochs.get(key, 0)
+        if epoch < seen:
+            self.fenced += 1
+            return False
+        if epoch > seen:
+            self.epochs[key] = epoch
+            _cap(self.epochs)  # type: ignore[arg-type]
+        return True
+
+    def move(self, session: str, node: str, until: float) -> None:
+        """``session`` now lives on ``node`` (until ``until``, its grace)."""
+        self.moved[session] = (node, until)
+        _cap(self.moved)  # type: ignore[arg-type]
+
+    def moved_to(self, session: str, now: float) -> str | None:
+        """The instance ``session`` moved to, while that is remembered."""
+        entry = self.moved.get(session)
+        if entry is None:
+            return None
+        if entry[1] < now:
+            del self.moved[session]
+            return None
+        return entry[0]
+
+
+def split(
+    ops: list[Op],
+    held: Mapping[str, object],
+    holder: Callable[[str], str | None],
+    peers: tuple[str, ...],
+    me: str,
+) -> tuple[list[Op], dict[str, list[Op]]]:
+    """Split ``ops`` into this instance's and each other instance's, keeping the order.
+
+    Args:
+        ops: a room output's ops.
+        held: the sessions this instance holds.
+        holder: the instance that holds a session this one does not (``None``: it
+            ended, skip it).
+        peers: every other live instance (a delivery to every device of a user goes to
+            each, and here).
+        me: this instance.
+    """
+    mine: list[Op] = []
+    theirs: dict[str, list[Op]] = {}
+    for op in ops:
+        kind = type(op)
+        if kind is Emit:
+            mine.append(op)
+        elif kind is Deliver:
+            here: list[str] = []
+            away: dict[str, list[str]] = {}
+            for sid in op.sessions:  # type: ignore[union-attr]
+                if sid in held:
+                    here.append(sid)
+                else:
+                    node = holder(sid)
+                    if node is not None and node != me:
+                        away.setdefault(node, []).append(sid)
+            if len(here) == len(op.sessions):  # type: ignore[union-attr]
+                mine.append(op)
+                continue
+            if here:
+                mine.append(msgspec.structs.replace(op, sessions=tuple(here)))
+            for node, sids in away.items():
+                part = msgspec.structs.replace(op, sessions=tuple(sids))
+                theirs.setdefault(node, []).append(part)
+        elif kind is ToUser:
+            mine.append(op)
+            for node in peers:
+                theirs.setdefault(node, []).append(op)
+        else:
+            assert isinstance(op, Joined | Left | CloseSession)
+            sid = op.session
+            if sid in held:
+                mine.append(op)
+            else:
+                node = holder(sid)
+                if node is not None and node != me:
+                    theirs.setdefault(node, []).append(op)
+    return mine, theirs

@@ -1,0 +1,151 @@
+"""One conformance suite, run against both backplanes: the in-memory one and the Redis
+one on a real ``redis-server``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from harness_cluster import RedisServer
+from rtcsignal.backplane import Backplane, BackplaneState, MemoryBackplane, MemoryHub, Owner
+from rtcsignal.backplane.redis import RedisBackplane
+from rtcsignal.protocol import UsageError
+from rtcsignal.runtime import MemoryMetrics
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # redis-py's client is asyncio's
+
+
+Make = Callable[..., Backplane]
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Make]:
+    """A factory of started backplanes of one kind, all sharing one store."""
+    redis = RedisServer(tmp_path) if request.param == "redis" else None
+    hub = MemoryHub()
+    started: list[Backplane] = []
+    inboxes: dict[str, list[bytes]] = {}
+
+    async with anyio.create_task_group() as tg:
+
+        async def factory(node: str, **kw: Any) -> Backplane:
+            plane: Backplane
+            if redis is None:
+                plane = MemoryBackplane(hub, node, **kw)
+            else:
+                plane = RedisBackplane(redis.url, node, **kw)
+            inbox = inboxes.setdefault(node, [])
+            await plane.start(tg, inbox.append, lambda: None, lambda: None)
+            started.append(plane)
+            plane.inbox = inbox  # type: ignore[attr-defined]
+            return plane
+
+        try:
+            yield factory  # type: ignore[misc]
+        finally:
+            for plane in started:
+                await plane.stop()
+            tg.cancel_scope.cancel()
+    if redis is not None:
+        redis.stop()
+
+
+async def _until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    with anyio.fail_after(timeout):
+        while not check():
+            await anyio.sleep(0.01)
+
+
+async def test_acquire_is_atomic_and_one_instance_wins(make: Make) -> None:
+    a, b = await make("a"), await make("b")
+    results: list[Owner] = []
+
+    async def take(plane: Backplane) -> None:
+        results.append(await plane.acquire("room1"))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(take, a)
+            tg.start_soon(take, b)
+    assert len({(o.node, o.epoch) for o in results}) == 1
+    winner = results[0]
+    assert winner.epoch == 1
+    assert await a.owner("room1") == winner == await b.owner("room1")
+
+
+async def test_epochs_grow_and_release_is_compare_and_delete(make: Make) -> None:
+    a, b = await make("a"), await make("b")
+    first = await a.acquire("room1")
+    b.release("room1", first.epoch)  # not b's: nothing happens
+    a.release("room1", first.epoch + 7)  # not that epoch: nothing happens
+    await anyio.sleep(0.2)
+    assert await b.owner("room1") == first
+    a.release("room1", first.epoch)
+    await _until_none(b, "room1")
+    second = await b.acquire("room1")
+    assert second.node == "b" and second.epoch == first.epoch + 1
+
+
+async def _until_none(plane: Backplane, key: str) -> None:
+    with anyio.fail_after(5):
+        while await plane.owner(key) is not None:
+            await anyio.sleep(0.01)
+
+
+async def test_state_writes_are_fenced_by_the_epoch(make: Make) -> None:
+    a, b = await make("a"), await make("b")
+    owner = await a.acquire("room1")
+    a.persist("room1", owner.epoch, b"v1")
+    b.persist("room1", owner.epoch, b"forged")  # b does not own it
+    a.persist("room1", owner.epoch - 1, b"stale")  # an older epoch
+    a.persist("room1", owner.epoch, b"v2")
+    await anyio.sleep(0.3)
+    assert await b.read_state("room1") == b"v2"
+
+
+async def test_posts_arrive_once_and_in_order(make: Make) -> None:
+    a, b = await make("a"), await make("b")
+    for i in range(500):
+        a.post("b", b"m%d" % i)
+        if i % 50 == 0:
+            await anyio.sleep(0)  # several batches
+    inbox: list[bytes] = b.inbox  # type: ignore[attr-defined]
+    await _until(lambda: len(inbox) >= 500)
+    await anyio.sleep(0.1)
+    assert inbox == [b"m%d" % i for i in range(500)]
+    assert a.inbox == []  # type: ignore[attr-defined]
+
+
+async def test_instances_see_each_other(make: Make) -> None:
+    a = await make("a", renew_every=0.05, lease_ttl=1.0)
+    b = await make("b", renew_every=0.05, lease_ttl=1.0)
+    await _until(lambda: a.peers() == {"b"} and b.peers() == {"a"})
+    assert a.state is BackplaneState.UP
+    assert a.health()["instance"] == "a" and a.health()["kind"] in ("memory", "redis")
+
+
+async def test_an_instance_id_in_use_is_refused(make: Make) -> None:
+    await make("a")
+    with pytest.raises(UsageError, match="another live instance"):
+        await make("a")
+
+
+async def test_a_lapsed_owner_is_taken_over_with_a_higher_epoch(make: Make) -> None:
+    metrics = MemoryMetrics()
+    a = await make("a", lease_ttl=0.3, renew_every=0.1)
+    b = await make("b", lease_ttl=0.3, renew_every=0.1, metrics=metrics)
+    first = await a.acquire("room1")
+    assert await b.acquire("room1") == first  # alive: it keeps the room
+    await a.stop()  # the lease goes (a crash would let it lapse in lease_ttl)
+    taken = await b.acquire("room1")
+    assert taken.node == "b" and taken.epoch > first.epoch
+    assert metrics.total("rtcsignal_backplane_ownership_acquired_total") == 1

@@ -1,0 +1,433 @@
+"""Servers as instances of one cluster (``node=``), on the in-memory model of their
+backplane (:class:`rtcsignal.testing.Cluster`): what works on one instance works across
+instances, with the same frames and error codes."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rtcsignal import protocol as p
+from rtcsignal.core import DuplicatePolicy, JoinPolicy, Server, ServerConfig
+from rtcsignal.core.cluster import (
+    CALLS,
+    Ask,
+    Post,
+    Route,
+    Tell,
+    decode_envelope,
+    decode_state,
+    encode_envelope,
+    shard_of,
+    token_node,
+)
+from rtcsignal.core.events import InternalError
+from rtcsignal.core.seam import Presence
+from rtcsignal.protocol import UsageError
+from rtcsignal.testing import Cluster, CountingIds
+
+ROOM = "room1"
+
+
+def _joined(cluster: Cluster, room: str = ROOM, **placement: str) -> dict[str, object]:
+    peers = {user: cluster.peer(user, node=node) for user, node in placement.items()}
+    for peer in peers.values():
+        peer.ok(p.Join(room=room))
+    for peer in peers.values():
+        peer.drain()
+    return peers  # type: ignore[return-value]
+
+
+def test_keys_and_tokens() -> None:
+    assert shard_of("standup") == "standup"
+    assert shard_of("call-x1") == CALLS
+    assert shard_of(None) == CALLS
+    assert token_node("a.xyz") == "a"
+    assert token_node("xyz") is None
+    assert token_node(".xyz") is None
+
+
+def test_node_ids_are_checked() -> None:
+    with pytest.raises(UsageError):
+        Server(id_factory=CountingIds(), node="a.b")
+    with pytest.raises(UsageError):
+        Server(id_factory=CountingIds(), node="")
+    with pytest.raises(UsageError):
+        Server(id_factory=CountingIds()).own("room1", 1)
+
+
+def test_join_and_relay_across_instances_in_order() -> None:
+    cluster = Cluster(("a", "b"))
+    alice = cluster.peer("alice", node="a")
+    bob = cluster.peer("bob", node="b")
+    alice.ok(p.Join(room=ROOM))
+    snap = bob.ok(p.Join(room=ROOM))
+    assert [x.user for x in snap.participants] == ["alice", "bob"]
+    assert cluster.owners[ROOM] == ("a", 1)  # the first joiner's instance took it
+    assert [m.participant.user for m in alice.drain("participant_joined")] == ["bob"]
+    for i in range(20):
+        bob.ok(p.Chat(room=ROOM, text=f"m{i}"))
+        alice.ok(p.Chat(room=ROOM, text=f"n{i}"))
+        cluster.advance(2.0)  # under the chat rate limit
+    got_a = alice.drain("chat")
+    got_b = bob.drain("chat")
+    assert [m.text for m in got_a] == [f"m{i}" for i in range(20)]
+    assert [m.text for m in got_b] == [f"n{i}" for i in range(20)]
+    seqs = [m.seq for m in got_b]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # gapless per session
+
+
+def test_a_relay_on_the_owner_crosses_nothing() -> None:
+    cluster = Cluster(("a", "b"))
+    peers = _joined(cluster, alice="a", bob="a")
+    before = cluster.delivered
+    for i in range(5):
+        peers["alice"].ok(p.Chat(room=ROOM, text=str(i)))  # type: ignore[attr-defined]
+    assert cluster.delivered == before
+
+
+def test_errors_are_the_same_across_instances() -> None:
+    cluster = Cluster(("a", "b"), ServerConfig(auto_create_rooms=False))
+    bob = cluster.peer("bob", node="b")
+    reply = bob.request(p.Join(room=ROOM))
+    assert isinstance(reply, p.Error) and reply.code == "room_not_found"
+    assert cluster.owners == {}  # nothing held for a room that never was
+    reply = bob.request(p.Chat(room="other", text="x"))
+    assert isinstance(reply, p.Error) and reply.code == "not_in_room"
+
+
+def test_capacity_holds_across_instances() -> None:
+    cluster = Cluster(("a", "b"))
+    alice = cluster.peer("alice", node="a")
+    alice.ok(p.Join(room=ROOM))
+    room = cluster.servers["a"].room(ROOM)
+    assert room is not None
+    cluster.servers["a"].update_room(ROOM, attrs.evolve(room.policy, capacity=2), 0.0)
+    assert cluster.peer("bob", node="b").ok(p.Join(room=ROOM))
+    reply = cluster.peer("carol", node="b").request(p.Join(room=ROOM))
+    assert isinstance(reply, p.Error) and reply.code == "room_full"
+
+
+@pytest.mark.parametrize("first", ["a", "b"])
+def test_duplicate_join_racing_on_two_instances(first: str) -> None:
+    """The same user joins from two instances at the same moment: the owner sees one
+    after the other, exactly as one instance would (``reject``: one wins)."""
+    cluster = Cluster(("a", "b"))
+    host = cluster.peer("host", node="a")
+    host.ok(p.Join(room=ROOM))
+    owner = cluster.servers["a"]
+    room = owner.room(ROOM)
+    assert room is not None
+    owner.update_room(ROOM, attrs.evolve(room.policy, duplicate=DuplicatePolicy.REJECT), 0.0)
+    one = cluster.peer("dora", node="a")
+    two = cluster.peer("dora", node="b")
+    cluster.auto_settle = False
+    order = (one, two) if first == "a" else (two, one)
+    for peer in order:
+        peer.send(p.Join(id="j", room=ROOM))
+    cluster.settle()
+    replies = [next(m for m in x.inbox if getattr(m, "id", None) == "j") for x in (one, two)]
+    assert sorted(type(r).__name__ for r in replies) == ["Error", "Ok"]
+    error = next(r for r in replies if isinstance(r, p.Error))
+    assert error.code == "already_joined"
+    assert [x.user for x in room.participants.values()].count("dora") == 1
+
+
+def test_calls_ring_every_instance_and_answered_elsewhere() -> None:
+    cluster = Cluster(("a", "b", "c"))
+    alice = cluster.peer("alice", node="a")
+    bob_b = cluster.peer("bob", node="b")
+    bob_c = cluster.peer("bob", node="c")
+    info = alice.ok(p.CallInvite(to=("bob",), media="audio"))
+    assert [m.call.id for m in bob_b.drain("incoming_call")] == [info.id]
+    assert [m.call.id for m in bob_c.drain("incoming_call")] == [info.id]
+    bob_c.ok(p.CallAccept(call=info.id))
+    elsewhere = bob_b.drain("call_updated")
+    assert [m.call.reason for m in elsewhere] == ["answered_elsewhere"]
+    assert [m.call.state for m in alice.drain("call_updated")] == ["active"]
+    # the negotiation in the call's room crosses instances too
+    alice.drain()
+    bob_c.drain()
+    call_room = info.room
+    assert cluster.owners[shard_of(call_room)][0] == "a"
+    assert cluster.servers["a"].room(call_room) is not None
+
+
+def test_a_session_started_while_a_call_rings_rings_too() -> None:
+    cluster = Cluster(("a", "b"))
+    alice = cluster.peer("alice", node="a")
+    info = alice.ok(p.CallInvite(to=("bob",), media="audio"))
+    late = cluster.peer("bob", node="b")
+    assert [m.call.id for m in late.drain("incoming_call")] == [info.id]
+
+
+def test_call_glare_across_instances() -> None:
+    cluster = Cluster(("a", "b"))
+    alice = cluster.peer("alice", node="a")
+    bob = cluster.peer("bob", node="b")
+    alice.ok(p.CallInvite(to=("bob",), media="audio"))  # takes the call book on a
+    reply = bob.request(p.CallInvite(to=("alice",), media="audio"))
+    # one place decides glare, as on one instance
+    single = Cluster(("a",))
+    s_alice = single.peer("alice", node="a")
+    s_bob = single.peer("bob", node="a")
+    s_alice.ok(p.CallInvite(to=("bob",), media="audio"))
+    expected = s_bob.request(p.CallInvite(to=("alice",), media="audio"))
+    assert type(reply) is type(expected)
+    assert getattr(reply, "code", None) == getattr(expected, "code", None)
+
+
+def test_resume_on_another_instance_replays_what_was_missed() -> None:
+    cluster = Cluster(("a", "b"))
+    peers = _joined(cluster, alice="a", bob="b")
+    alice, bob = peers["alice"], peers["bob"]
+    bob.drop()  # type: ignore[attr-defined]
+    for i in range(3):
+        alice.ok(p.Chat(room=ROOM, text=f"while away {i}"))  # type: ignore[attr-defined]
+    back = bob.resume(node="a")  # type: ignore[attr-defined]
+    assert back.welcome is not None and back.welcome.resumed and not back.welcome.gap
+    assert token_node(back.welcome.resume_token) == "a"
+    assert [m.text for m in back.drain("chat")] == [f"while away {i}" for i in range(3)]
+    alice.drain()  # type: ignore[attr-defined]
+    back.ok(p.Chat(room=ROOM, text="back"))
+    assert [m.text for m in alice.drain("chat")] == ["back"]  # type: ignore[attr-defined]
+    alice.ok(p.Chat(room=ROOM, text="hello again"))  # type: ignore[attr-defined]
+    assert [m.text for m in back.drain("chat")] == ["hello again"]
+    # and back again, to the first instance
+    back.drop()
+    again = back.resume(node="b")
+    assert again.welcome is not None and again.welcome.resumed
+
+
+def test_resume_with_an_unknown_token_on_another_instance_fails_typed() -> None:
+    cluster = Cluster(("a", "b"))
+    peer = cluster.peer("bob", node="a", hello=False)
+    reply = peer.request(p.Hello(version=1, resume="b.nope", last_seq=0))
+    assert isinstance(reply, p.Error) and reply.code == "resume_failed"
+
+
+def test_an_owner_that_never_answers_gives_backplane_unavailable_once() -> None:
+    cluster = Cluster(("a", "b"), ServerConfig(request_timeout=2.0))
+    _joined(cluster, alice="a")
+    bob = cluster.peer("bob", node="b")
+    cluster.auto_settle = False
+    bob.send(p.Join(id="j1", room=ROOM))
+    cluster.queue.clear()  # the ask is lost on its way
+    cluster.advance(2.5)
+    errors = [m for m in bob.inbox if isinstance(m, p.Error)]
+    assert [(e.id, e.code, e.retry_after) for e in errors] == [("j1", "backplane_unavailable", 1.0)]
+
+
+def test_a_late_answer_after_the_deadline_is_not_a_second_reply() -> None:
+    cluster = Cluster(("a", "b"), ServerConfig(request_timeout=2.0))
+    _joined(cluster, alice="a")
+    bob = cluster.peer("bob", node="b")
+    cluster.auto_settle = False
+    bob.send(p.Chat(id="c1", room=ROOM, text="x"))
+    held = list(cluster.queue)
+    cluster.queue.clear()
+    cluster.advance(2.5)
+    cluster.queue.extend(held)
+    cluster.settle()
+    replies = [m for m in bob.inbox if getattr(m, "id", None) == "c1"]
+    assert len(replies) == 1 and isinstance(replies[0], p.Error)
+
+
+def test_tells_from_an_older_epoch_are_fenced() -> None:
+    cluster = Cluster(("a", "b"))
+    peers = _joined(cluster, alice="a", bob="b")
+    b = cluster.servers["b"]
+    bob_session = b.session_of(peers["bob"].conn)  # type: ignore[attr-defined]
+    assert bob_session is not None
+    b.own("fence-room", 5)  # b has seen epoch 5 of some key
+    b.disown("fence-room")
+    old = Tell(
+        key="fence-room",
+        epoch=4,
+        src="a",
+        ops=[],
+        conn=None,
+    )
+    assert b.envelope(encode_envelope(old), cluster.clock.now) == []
+    assert b.fenced_drops == 1
+
+
+def test_an_ask_for_a_key_not_owned_bounces_and_is_routed_again() -> None:
+    cluster = Cluster(("a", "b"))
+    _joined(cluster, alice="a")
+    b = cluster.servers["b"]
+    presence = Presence(room=ROOM, session="x", state="connected", at=0.0)
+    ask = Ask(key=ROOM, epoch=0, src="a", input=presence)
+    fx = b.envelope(encode_envelope(ask), 0.0)
+    assert [type(e) for e in fx] == [Post]
+    a = cluster.servers["a"]
+    back = a.envelope(fx[0].data, 0.0)  # type: ignore[union-attr]
+    assert [type(e) for e in back] == [Route]
+    assert back[0].bounced == "b"  # type: ignore[union-attr]
+    assert decode_envelope(back[0].data).hops == 1  # type: ignore[union-attr]
+
+
+def test_garbage_envelopes_are_reported_not_raised() -> None:
+    cluster = Cluster(("a",))
+    fx = cluster.servers["a"].envelope(b"\xc1 not msgpack", 0.0)
+    assert [type(e) for e in fx] == [InternalError]
+
+
+def test_state_is_persisted_on_membership_changes_only_and_released() -> None:
+    cluster = Cluster(("a", "b"))
+    peers = _joined(cluster, alice="a", bob="b")
+    state = decode_state(cluster.states[ROOM])
+    assert state.owner == "a" and state.epoch == 1
+    assert sorted(x.user for x in state.participants) == ["alice", "bob"]
+    assert sorted(state.nodes.values()) == ["a", "b"]
+    writes = dict(cluster.states)
+    cluster.states.clear()
+    peers["alice"].ok(p.Chat(room=ROOM, text="no write for chatter"))  # type: ignore[attr-defined]
+    assert cluster.states == {}
+    del writes
+    for peer in peers.values():
+        peer.ok(p.Leave(room=ROOM))  # type: ignore[attr-defined]
+    cluster.advance(3 * 3600)  # the empty room expires on its owner
+    assert ROOM not in cluster.owners  # released: the next joiner may take it anywhere
+    cluster.peer("bob", node="b").ok(p.Join(room=ROOM))
+    assert cluster.owners[ROOM] == ("b", 2)  # a higher epoch
+
+
+def test_a_dropped_remote_member_reconnects_then_leaves_after_grace() -> None:
+    cluster = Cluster(("a", "b"), ServerConfig(reconnect_grace=5.0))
+    peers = _joined(cluster, alice="a", bob="b")
+    peers["bob"].drop()  # type: ignore[attr-defined]
+    updates = peers["alice"].drain("participant_updated")  # type: ignore[attr-defined]
+    assert [m.participant.state for m in updates] == ["reconnecting"]
+    cluster.advance(6.0)
+    left = peers["alice"].drain("participant_left")  # type: ignore[attr-defined]
+    assert [m.reason for m in left] == ["disconnected"]
+    room = cluster.servers["a"].room(ROOM)
+    assert room is not None and [x.user for x in room.participants.values()] == ["alice"]
+
+
+# ------------------------------------------------------------------ properties
+_ACTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["join", "leave", "chat", "drop", "resume", "tick"]),
+        st.integers(0, 3),  # which user
+        st.sampled_from(["a", "b", "c"]),  # which instance (for joins and resumes)
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_ACTIONS)
+def test_membership_views_agree_with_the_owner(actions: list[tuple[str, int, str]]) -> None:
+    """Whatever the joins, leaves, drops and cross-instance resumes: every request gets
+    exactly one reply, each member's stream is gapless, and the owner's members are
+    exactly the sessions that hold a seat."""
+    cluster = Cluster(("a", "b", "c"), ServerConfig(reconnect_grace=5.0))
+    users = [f"user{i}" for i in range(4)]
+    peers = {u: cluster.peer(u, node="a") for u in users}
+    for action, who, node in actions:
+        user = users[who]
+        peer = peers[user]
+        if peer.closed is not None and action != "resume":
+            continue
+        if action == "join":
+            reply = peer.request(p.Join(room=ROOM))
+            assert isinstance(reply, p.Ok | p.Error)
+        elif action == "leave":
+            peer.request(p.Leave(room=ROOM))
+        elif action == "chat":
+            peer.request(p.Chat(room=ROOM, text="x"))
+        elif action == "drop":
+            peer.drop()
+        elif action == "resume" and peer.closed is not None:
+            fresh = peer.resume(node=node)
+            if fresh.welcome is None:  # the session ended meanwhile: start afresh
+                fresh = cluster.peer(user, node=node)
+            peers[user] = fresh
+        elif action == "tick":
+            cluster.advance(2.0)
+    for peer in cluster.peers.values():
+        seqs = [m.seq for m in peer.inbox if getattr(m, "seq", None) is not None]
+        assert seqs == sorted(set(seqs))
+    owner = cluster.owners.get(ROOM)
+    if owner is None:
+        return
+    room = cluster.servers[owner[0]].room(ROOM)
+    assert room is not None
+    seated = {
+        (sid, pid)
+        for server in cluster.servers.values()
+        for sid in server._edge.sessions
+        for pid in [server._edge.sessions[sid].rooms.get(ROOM)]
+        if pid is not None
+    }
+    assert seated == set(room.seats())
+
+
+def test_a_room_limit_holds_once_for_every_edge() -> None:
+    """Members on three instances flood one room: the room's ceiling is counted once, at
+    the owner, exactly as on one instance."""
+    from rtcsignal.ratelimit import LimitSpec, RatePolicy
+
+    policy = attrs.evolve(RatePolicy.default(), room=LimitSpec(rate=1.0, burst=10.0))
+
+    def accepted(nodes: tuple[str, ...]) -> int:
+        cluster = Cluster(nodes, rate_policy=policy)
+        peers = [cluster.peer(f"u{i}", node=nodes[i % len(nodes)]) for i in range(3)]
+        for peer in peers:
+            peer.ok(p.Join(room=ROOM))
+        ok = 0
+        for _ in range(6):
+            for peer in peers:
+                reply = peer.request(p.MediaState(room=ROOM, audio=True))
+                ok += isinstance(reply, p.Ok)
+        return ok
+
+    assert accepted(("a", "b", "c")) == accepted(("a",)) < 18
+
+
+def test_an_invalid_offer_is_refused_at_the_edge_and_never_crosses() -> None:
+    cluster = Cluster(("a", "b"))
+    peers = _joined(cluster, alice="a", bob="b")
+    alice_id = cluster.servers["a"].room(ROOM).seats()[0][1]  # type: ignore[union-attr]
+    before = cluster.delivered
+    reply = peers["bob"].request(p.Offer(room=ROOM, to=alice_id, sdp="v=0\r\nnot sdp"))  # type: ignore[attr-defined]
+    assert isinstance(reply, p.Error) and reply.code == "invalid_sdp"
+    bad = p.Candidate(room=ROOM, to=alice_id, candidate="candidate:x", sdp_mid="0")
+    reply = peers["bob"].request(bad)  # type: ignore[attr-defined]
+    assert isinstance(reply, p.Error) and reply.code == "invalid_candidate"
+    assert cluster.delivered == before
+
+
+def test_moderation_lobby_and_roles_across_instances() -> None:
+    cluster = Cluster(("a", "b", "c"))
+    host = cluster.peer("host", node="a")
+    host.ok(p.Join(room=ROOM))
+    room = cluster.servers["a"].room(ROOM)
+    assert room is not None
+    cluster.servers["a"].update_room(ROOM, attrs.evolve(room.policy, join=JoinPolicy.LOBBY), 0.0)
+    guest = cluster.peer("guest", node="b")
+    wait = guest.request(p.Join(room=ROOM))
+    assert isinstance(wait, p.Ok) and isinstance(wait.result, p.LobbyWait)
+    lobby = host.drain("lobby_updated")[-1]
+    (entry,) = lobby.lobby
+    host.ok(p.Admit(room=ROOM, target=entry.id))
+    assert guest.types() == ["room_snapshot"]  # admitted: the room, as a member sees it
+    members = {x.user: x.id for x in room.participants.values()}
+    assert set(members) == {"host", "guest"}
+    host.ok(p.SetRole(room=ROOM, target=members["guest"], role="moderator"))
+    assert [m.role for m in guest.drain("role_changed")] == ["moderator"]
+    host.ok(p.Lock(room=ROOM, locked=True))
+    late = cluster.peer("late", node="c")
+    reply = late.request(p.Join(room=ROOM))
+    assert isinstance(reply, p.Error) and reply.code == "room_locked"
+    host.ok(p.Lock(room=ROOM, locked=False))
+    cluster.servers["a"].update_room(ROOM, attrs.evolve(room.policy, join=JoinPolicy.OPEN), 0.0)
+    late.ok(p.Join(room=ROOM))
+    late_id = next(x.id for x in room.participants.values() if x.user == "late")
+    guest.ok(p.Kick(room=ROOM, target=late_id))  # a moderator on b removes a member on c
+    assert [m.reason for m in late.drain("removed")] == ["kicked"]
+    assert "late" not in {x.user for x in room.participants.values()}

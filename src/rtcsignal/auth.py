@@ -16,7 +16,8 @@ because a token crosses processes, unlike the core's monotonic ``now``.
 
 Token format (``v1``): ``v1.<payload>.<signature>``, each part base64url without padding
 (RFC 4648 §5); the payload is compact JSON ``{"u": user, "n": name, "g": grants,
-"iat": issued, "exp": expires}``; the signature is HMAC-SHA256 (RFC 2104) over
+"h": hidden, "m": can_update_metadata, "iat": issued, "exp": expires}`` (``n``, ``g``,
+``h`` and ``m`` only when set); the signature is HMAC-SHA256 (RFC 2104) over
 ``v1.<payload>``, compared in constant time.
 """
 
@@ -210,6 +211,8 @@ def mint_token(
     grants: Mapping[str, Role | str] | None = None,
     ttl: float,
     now: float,
+    hidden: bool = False,
+    can_update_metadata: bool | None = None,
 ) -> str:
     """Mint a signed token for ``user``, valid for ``ttl`` seconds from ``now``.
 
@@ -220,6 +223,8 @@ def mint_token(
         grants: roles per room id (``"*"`` for every room), e.g. ``{"standup": "host"}``.
         ttl: lifetime in seconds (positive).
         now: wall-clock seconds (``time.time()``).
+        hidden: the ``hidden`` grant (see :class:`~rtcsignal.core.Identity`).
+        can_update_metadata: the ``can_update_metadata`` grant (``None``: by role).
 
     Returns:
         The token string (URL-safe).
@@ -237,6 +242,10 @@ def mint_token(
         claims["n"] = name
     if roles:
         claims["g"] = roles
+    if hidden:
+        claims["h"] = True
+    if can_update_metadata is not None:
+        claims["m"] = can_update_metadata
     payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     signed = f"{_VERSION}.{payload}"
     return f"{signed}.{_sign(_key(secret), signed)}"
@@ -284,11 +293,21 @@ class TokenVerifier:
             claims = json.loads(_unb64(parts[1]))
         except (ValueError, binascii.Error):
             raise AuthError("malformed token") from None
-        return _identity(claims, now, self.leeway, user="u", name="n", grants="g")
+        return _identity(
+            claims, now, self.leeway, user="u", name="n", grants="g", hidden="h", metadata="m"
+        )
 
 
 def _identity(
-    claims: object, now: float, leeway: float, *, user: str, name: str, grants: str
+    claims: object,
+    now: float,
+    leeway: float,
+    *,
+    user: str,
+    name: str,
+    grants: str,
+    hidden: str,
+    metadata: str,
 ) -> Identity:
     if not isinstance(claims, dict):
         raise AuthError("malformed token")
@@ -307,8 +326,17 @@ def _identity(
         raise AuthError("malformed token name")
     if not isinstance(roles, dict):
         raise AuthError("malformed token grants")
+    is_hidden, may_update = claims.get(hidden, False), claims.get(metadata)
+    if not isinstance(is_hidden, bool) or not isinstance(may_update, bool | None):
+        raise AuthError("malformed token grants")
     try:
-        return Identity(user=uid, name=display, grants=roles)
+        return Identity(
+            user=uid,
+            name=display,
+            grants=roles,
+            hidden=is_hidden,
+            can_update_metadata=may_update,
+        )
     except ValueError:
         raise AuthError("token grants an unknown role") from None
 
@@ -323,6 +351,8 @@ class JwtVerifier:
         audience / issuer: required ``aud`` / ``iss`` when set.
         leeway: seconds of clock skew tolerated on ``exp`` / ``nbf``.
         user_claim / name_claim / grants_claim: where the identity lives in the claims.
+        hidden_claim / metadata_claim: the claims of the ``hidden`` and
+            ``can_update_metadata`` grants (booleans; absent: not hidden, by role).
     """
 
     key: str | bytes
@@ -333,6 +363,8 @@ class JwtVerifier:
     user_claim: str = "sub"
     name_claim: str = "name"
     grants_claim: str = "grants"
+    hidden_claim: str = "hidden"
+    metadata_claim: str = "can_update_metadata"
 
     def __call__(self, token: str, now: float) -> Identity:
         """Check ``token`` at wall-clock ``now``.
@@ -369,4 +401,6 @@ class JwtVerifier:
             user=self.user_claim,
             name=self.name_claim,
             grants=self.grants_claim,
+            hidden=self.hidden_claim,
+            metadata=self.metadata_claim,
         )

@@ -178,9 +178,19 @@ class Harness:
         address: str | None = "127.0.0.1",
         hello: bool = True,
         binary: bool = False,
+        hidden: bool = False,
+        can_update_metadata: bool | None = None,
     ) -> Peer:
-        """Connect a new peer (and say hello unless ``hello=False``)."""
-        identity = Identity(user=user, name=name, grants=dict(grants or {}), address=address)
+        """Connect a new peer (and say hello unless ``hello=False``); ``hidden`` and
+        ``can_update_metadata`` are the identity's grants of those names."""
+        identity = Identity(
+            user=user,
+            name=name,
+            grants=dict(grants or {}),
+            address=address,
+            hidden=hidden,
+            can_update_metadata=can_update_metadata,
+        )
         conn = self.server.connect(identity, self.clock.now)
         peer = self.peers[conn] = Peer(self, conn, identity, binary)
         if hello:

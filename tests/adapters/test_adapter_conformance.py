@@ -217,3 +217,48 @@ def test_graceful_shutdown_sends_going_away_and_1001(served: Served) -> None:
     assert served.runtime.health().connections == 0
     late = open_client(served, "carol")
     assert late.closed()[0] == 1001
+
+
+def test_bans_profiles_and_hidden_members_on_the_wire(served: Served) -> None:
+    # Issue 16, as raw JSON frames through every adapter.
+    host, bob, rec = (
+        open_client(served, "host"),
+        open_client(served, "bob"),
+        open_client(served, "rec", hidden=True),
+    )
+    for client in (host, bob, rec):
+        hello(client)
+    host_pid = host.request({"type": "join", "room": "pub-room"})["result"]["you"]
+    bob_pid = bob.request({"type": "join", "room": "pub-room"})["result"]["you"]
+    assert host.expect("participant_joined")["participant"]["id"] == bob_pid
+    snap = rec.request({"type": "join", "room": "pub-room"})["result"]
+    assert snap["participants"][-1] == {
+        "id": snap["you"],
+        "user": "rec",
+        "role": "participant",
+        "order": 3,
+        "state": "connected",
+        "audio": False,
+        "video": False,
+        "screen": False,
+        "hand": False,
+        "hidden": True,
+    }
+    assert host.expect("participant_joined")["participant"]["hidden"] is True
+    update = {"type": "update_me", "room": "pub-room", "name": "Bo", "metadata": {"k": [1]}}
+    assert bob.request(update)["type"] == "ok"
+    updated = host.expect("participant_updated")["participant"]
+    assert (updated["id"], updated["name"], updated["metadata"]) == (bob_pid, "Bo", {"k": [1]})
+    kick = {"type": "kick", "room": "pub-room", "target": bob_pid, "ban": True, "duration": 60}
+    assert host.request(kick)["type"] == "ok"
+    removed = bob.expect("removed")
+    assert (removed["reason"], removed["by"]) == ("banned", host_pid)
+    refused = bob.request({"type": "join", "room": "pub-room"})
+    assert refused["code"] == "banned" and 0 < refused["retry_after"] <= 60
+    assert host.request({"type": "unban", "room": "pub-room", "user": "bob"})["type"] == "ok"
+    back = bob.request({"type": "join", "room": "pub-room"})["result"]
+    # bob (not a moderator) sees neither the recorder nor a ban list
+    assert {p["user"] for p in back["participants"]} == {"host", "bob"}
+    assert "bans" not in back
+    for client in (host, bob, rec):
+        client.close()

@@ -44,7 +44,7 @@ def _fingerprint(h: Harness) -> Any:
             e.room.layout,
             e.room.recording,
             tuple(e.room.lobby_ids()),
-            len(e.room.snapshot(next(iter(e.room.participants))).chat),
+            len(e.room.snapshot(next(iter(e.room.participants)), 0.0).chat),
             len(e.neg),
         )
         for rid, e in s._host._rooms.items()

@@ -156,6 +156,9 @@ step = st.one_of(
     st.tuples(st.just("answer"), st.sampled_from(USERS), st.sampled_from(ROOMS)),
     st.tuples(st.just("candidate"), st.sampled_from(USERS), st.sampled_from(ROOMS)),
     st.tuples(st.just("kick"), st.sampled_from(USERS), st.sampled_from(ROOMS)),
+    st.tuples(st.just("ban"), st.sampled_from(USERS), st.sampled_from(ROOMS)),
+    st.tuples(st.just("unban"), st.sampled_from(USERS), st.sampled_from(ROOMS)),
+    st.tuples(st.just("update_me"), st.sampled_from(USERS), st.sampled_from(ROOMS)),
     st.tuples(st.just("invite"), st.sampled_from(USERS), st.sampled_from(USERS)),
     st.tuples(st.just("accept"), st.sampled_from(USERS), st.just("")),
     st.tuples(st.just("hangup"), st.sampled_from(USERS), st.just("")),
@@ -180,7 +183,11 @@ class _World:
             self._hello(user, None)
 
     def _hello(self, user: str, token: str | None) -> None:
-        conn = self.server.connect(Identity(user=user), self.now)
+        # carol is a hidden recorder and may not update her profile: grants that the
+        # room host learns only through the seam's Sender
+        hidden = user == "carol"
+        identity = Identity(user=user, hidden=hidden, can_update_metadata=not hidden)
+        conn = self.server.connect(identity, self.now)
         self.conn[user] = conn
         hello = p.Hello(version=1, id="h", resume=token)
         for effect in self._feed(conn, hello):
@@ -246,6 +253,11 @@ class _World:
                 room=room, to=self._peer(user, room), candidate=CANDIDATE, sdp_mid="0", id=7
             ),
             "kick": lambda: p.Kick(room=room, target=self._peer(user, room), id=8),
+            "ban": lambda: p.Kick(
+                room=room, target=self._peer(user, room), ban=True, duration=30.0, id=12
+            ),
+            "unban": lambda: p.Unban(room=room, user="bob", id=13),
+            "update_me": lambda: p.UpdateMe(room=room, name="N", metadata={"k": 1}, id=14),
             "invite": lambda: p.CallInvite(to=(arg,), id=9),
             "accept": lambda: p.CallAccept(call=self._call(), id=10),
             "hangup": lambda: p.CallHangup(call=self._call(), id=11),

@@ -1,7 +1,8 @@
 """Hypothesis state machine over the whole Server: random interleavings of joins,
-duplicate joins, leaves, drops, resumes, timeouts, kicks, host transfers, chat,
-negotiation and calls, and requests whose reply a drop lost re-sent after the resume,
-with the core's invariants checked after every step."""
+duplicate joins, leaves, drops, resumes, timeouts, kicks, bans and unbans, host
+transfers, profile updates, hidden joins, chat, negotiation and calls, and requests whose
+reply a drop lost re-sent after the resume, with the core's invariants checked after
+every step."""
 
 from __future__ import annotations
 
@@ -22,11 +23,13 @@ from hypothesis.stateful import (
 from rtcsignal import protocol as p
 from rtcsignal._demo import ANSWER, OFFER
 from rtcsignal.core import DuplicatePolicy, JoinPolicy, RoomPolicy, Send, ServerConfig
+from rtcsignal.core._roompolicy import MAX_HIDDEN, MODERATORS
 from rtcsignal.protocol import Role
 from rtcsignal.ratelimit import LimitSpec, RatePolicy
 from rtcsignal.testing import Harness, Peer
 
-USERS = ["ann", "ben", "cat", "dan", "hal"]
+USERS = ["ann", "ben", "cat", "dan", "hal", "bot"]
+HIDDEN = {"bot"}  # a recorder: joins every room hidden
 ROOMS = ["r-open", "r-small", "r-replace", "r-lobby"]
 GRANTS = {"hal": {"*": Role.HOST}}  # hal may host anywhere, and skips lobbies
 POLICIES = {
@@ -77,6 +80,7 @@ class ServerMachine(RuleBasedStateMachine):
         self.calls: list[str] = []
         self.host_handed_on = False  # transfer_host / set_role may move the host role
         self.once_ids = itertools.count(1)
+        self.moderating: set[tuple[str, str]] = set()  # (room, pid) moderators last step
         for user in USERS[:3]:
             self.connect(user)
 
@@ -89,6 +93,17 @@ class ServerMachine(RuleBasedStateMachine):
                 last = self.seqs.get(session, 0)
                 assert seq == last + 1, f"gap or disorder in {session}: {last} -> {seq}"
                 self.seqs[session] = seq
+            about = getattr(message, "participant", None)
+            if getattr(about, "hidden", None) and session is not None:
+                # only hosts, moderators and the hidden member itself hear of it
+                room = message.room
+                pid = self._session_rooms(session).get(room)
+                assert pid is not None, "news of a hidden member outside the room"
+                assert (
+                    about.id == pid
+                    or (room, pid) in self.moderating
+                    or self._is_moderator(room, pid)
+                ), f"{pid} in {room} was told of hidden {about.id}"
             sender = getattr(message, "from_", None)
             if sender is not None:
                 mine = (
@@ -99,6 +114,15 @@ class ServerMachine(RuleBasedStateMachine):
                 assert sender not in mine, "a message was echoed to its sender"
         peer.inbox.clear()
 
+    def _session_rooms(self, session: str) -> dict[str, str]:
+        found = self.h.server._edge.sessions.get(session)
+        return found.rooms if found is not None else {}
+
+    def _is_moderator(self, room_id: str, pid: str) -> bool:
+        entry = self.h.server._host._rooms.get(room_id)
+        member = entry.room.participants.get(pid) if entry is not None else None
+        return member is not None and member.role in MODERATORS
+
     def _pid(self, peer: Peer, room: str) -> str | None:
         session = self.h.server.session_of(peer.conn)
         return session.rooms.get(room) if session else None
@@ -106,7 +130,7 @@ class ServerMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ rules
     def _hello(self, user: str) -> Peer | None:
         """A new session for ``user``, or ``None`` when all its sessions are connected."""
-        peer = self.h.peer(user, hello=False, grants=GRANTS.get(user))
+        peer = self.h.peer(user, hello=False, grants=GRANTS.get(user), hidden=user in HIDDEN)
         reply = peer.request(p.Hello(version=1))
         if isinstance(reply, p.Error):
             assert reply.code == "too_many_sessions", reply
@@ -136,7 +160,7 @@ class ServerMachine(RuleBasedStateMachine):
             return
         reply = peer.request(p.Join(room=room))
         if isinstance(reply, p.Error):
-            allowed = {"room_full", "already_joined", "too_many_seats"}
+            allowed = {"room_full", "already_joined", "too_many_seats", "banned"}
             assert reply.code in allowed, reply
         peer.drop()
         self._check_inbox(peer)
@@ -155,6 +179,7 @@ class ServerMachine(RuleBasedStateMachine):
                 "already_in_room",
                 "too_many_rooms",
                 "too_many_seats",
+                "banned",
             }
             assert reply.code in allowed, reply
 
@@ -258,6 +283,43 @@ class ServerMachine(RuleBasedStateMachine):
             message = p.Mute(room=room, target=target_pid)
         actor.request(message)
 
+    @precondition(lambda self: len(self.live) >= 2)
+    @rule(
+        i=st.integers(0, 7),
+        j=st.integers(0, 7),
+        room=st.sampled_from(ROOMS),
+        duration=st.sampled_from([None, 10.0]),
+    )
+    def ban(self, i: int, j: int, room: str, duration: float | None) -> None:
+        actor, target = self.live[i % len(self.live)], self.live[j % len(self.live)]
+        target_pid = self._pid(target, room) or "nobody"
+        reply = actor.request(p.Kick(room=room, target=target_pid, ban=True, duration=duration))
+        if isinstance(reply, p.Error):
+            allowed = {"forbidden", "not_in_room", "unknown_participant", "invalid_state"}
+            assert reply.code in allowed, reply
+
+    @precondition(lambda self: self.live)
+    @rule(i=st.integers(0, 7), user=st.sampled_from(USERS), room=st.sampled_from(ROOMS))
+    def unban(self, i: int, user: str, room: str) -> None:
+        reply = self.live[i % len(self.live)].request(p.Unban(room=room, user=user))
+        if isinstance(reply, p.Error):
+            assert reply.code in {"forbidden", "not_in_room", "unknown_participant"}, reply
+
+    @precondition(lambda self: self.live)
+    @rule(
+        i=st.integers(0, 7),
+        room=st.sampled_from(ROOMS),
+        name=st.sampled_from([None, "Ann", "Zed"]),
+        metadata=st.sampled_from([None, {}, {"status": "away"}]),
+    )
+    def update_me(
+        self, i: int, room: str, name: str | None, metadata: dict[str, str] | None
+    ) -> None:
+        message = p.UpdateMe(room=room, name=name, metadata=metadata)
+        reply = self.live[i % len(self.live)].request(message)
+        if isinstance(reply, p.Error):
+            assert reply.code in {"forbidden", "not_in_room"}, reply
+
     @precondition(lambda self: self.live)
     @rule(i=st.integers(0, 7), room=st.sampled_from(ROOMS))
     def chat(self, i: int, room: str) -> None:
@@ -313,6 +375,12 @@ class ServerMachine(RuleBasedStateMachine):
             if peer.closed is not None:  # closed by the server: replaced, timed out ...
                 self.live.remove(peer)
                 self.dropped.append(peer)
+        self.moderating = {
+            (room_id, m.id)
+            for room_id, entry in self.h.server._host._rooms.items()
+            for m in entry.room.participants.values()
+            if m.role in MODERATORS
+        }
 
     @invariant()
     def rooms_are_consistent(self) -> None:
@@ -320,12 +388,15 @@ class ServerMachine(RuleBasedStateMachine):
         for room_id in list(server._host._rooms):
             room = server._host._rooms[room_id].room
             members = list(room.participants.values())
+            visible = [m for m in members if not m.hidden]
             hosts = [m for m in members if m.role is Role.HOST]
             assert len(hosts) <= 1
-            assert (len(hosts) == 1) == bool(members), (room_id, members)
+            assert (len(hosts) == 1) == bool(visible), (room_id, members)
             if hosts:
-                assert room.host == hosts[0].id
-            assert len(members) <= room.policy.capacity
+                assert room.host == hosts[0].id and not hosts[0].hidden
+            # capacity counts only visible members; the hidden ones are bounded apart
+            assert len(visible) <= room.policy.capacity
+            assert len(members) - len(visible) <= MAX_HIDDEN
             sessions = [m.session for m in members]
             assert len(sessions) == len(set(sessions)), "a session is in a room twice"
             for m in members:
@@ -335,6 +406,32 @@ class ServerMachine(RuleBasedStateMachine):
             if room.policy.duplicate is DuplicatePolicy.REJECT:
                 users = [m.user for m in members]
                 assert len(users) == len(set(users))
+
+    @invariant()
+    def banned_users_are_never_members(self) -> None:
+        now = self.h.clock.now
+        for entry in self.h.server._host._rooms.values():
+            room = entry.room
+            for ban in room.bans.entries(now):
+                assert not room.has_user(ban.user), (room.id, ban.user)
+                lobby_users = {w.user for w in room._lobby.values()}
+                assert ban.user not in lobby_users, (room.id, ban.user)
+
+    @invariant()
+    def hidden_members_never_appear_in_others_views(self) -> None:
+        now = self.h.clock.now
+        for entry in self.h.server._host._rooms.values():
+            room = entry.room
+            for pid, viewer in room.participants.items():
+                view = room.snapshot(pid, now)
+                shown = {x.id for x in view.participants}
+                hidden = {m.id for m in room.participants.values() if m.hidden} - {pid}
+                if viewer.role in MODERATORS:
+                    assert hidden <= shown
+                    assert view.lobby == room.lobby_entries()
+                else:
+                    assert not hidden & shown, (room.id, pid, hidden & shown)
+                    assert view.bans == () and view.lobby == ()
 
     @invariant()
     def lobbies_hold_and_granted_hosts_host(self) -> None:
@@ -438,6 +535,11 @@ def test_machine_smoke() -> None:
     machine.join(0, "r-open")
     machine.join(1, "r-open")
     machine.negotiate(0, 1, "r-open", "offer")
+    machine.connect("bot")
+    machine.join(2, "r-open")
+    machine.update_me(0, "r-open", "Zed", {"status": "away"})
+    machine.ban(0, 1, "r-open", 10.0)
+    machine.unban(0, "ben", "r-open")
     machine.call(0, 1)
     machine.request_lost_then_resent(0, "r-open", "chat")
     machine.request_lost_then_resent(1, "r-open", "kick")

@@ -603,6 +603,57 @@ def test_host_kicks_a_participant(context: BrowserContext, server: DemoServer, r
     )
 
 
+def test_host_bans_a_participant_and_a_member_renames(
+    context: BrowserContext, server: DemoServer, room: str
+) -> None:
+    # Issue 16: the host's Ban button keeps a user out; the rename field reaches the others.
+    alice = Visitor(context, server, room, "Alice")
+    a = alice.join()
+    bob = Visitor(context, server, room, "Bob")
+    b = bob.join()
+    carol = Visitor(context, server, room, "Carol")
+    c = carol.join()
+    wait_until(lambda: alice.tile_ids() == {a, b, c}, "Alice's tiles", diag=alice.diag)
+    # Carol renames herself: Alice's list and tile show the new name, and her own model.
+    carol.page.fill("#rename-input", "Caroline")
+    carol.page.click("#rename-button")
+    carol_name = f"window.rtcsignalDemo.participants().find(p => p.id === '{c}')?.name"
+    wait_until(lambda: alice.js(carol_name) == "Caroline", "Alice sees Caroline", diag=alice.diag)
+    wait_until(lambda: carol.js(carol_name) == "Caroline", "Carol's own model renamed")
+    tile_name = (
+        f"document.querySelector(\"#tiles .tile[data-participant='{c}'] .name\").textContent"
+    )
+    wait_until(lambda: alice.js(tile_name) == "Caroline", "Alice's tile renamed", diag=alice.diag)
+    # Only the host has Ban buttons; Alice bans Bob.
+    assert bob.page.locator("#tiles button[data-action='ban']").count() == 0
+    alice.page.click(f"#tiles .tile[data-participant='{b}'] button[data-action='ban']")
+    bob.page.wait_for_function("() => !window.rtcsignalDemo.joined", polling=100)
+    wait_notice(bob, "banned from the room")
+    for visitor in (alice, carol):
+        wait_until(
+            lambda v=visitor: v.participant_ids() == {a, c} and v.tile_ids() == {a, c},
+            f"{visitor.name} sees Bob gone",
+            diag=visitor.diag,
+        )
+    left = alice.js("window.rtcsignalDemo.state.events.filter(e => e.type === 'participant_left')")
+    assert [(e["participant"], e["reason"]) for e in left] == [(b, "banned")]
+    bans = alice.js("window.rtcsignalDemo.client.room(window.rtcsignalDemo.room).bans")
+    assert [ban["by"] for ban in bans] == [a]
+    # Bob's page cannot come back in (the room is not locked: the ban keeps him out).
+    bob.page.click("#join-button")
+    wait_notice(bob, "You are banned from this room")
+    assert not bob.js("window.rtcsignalDemo.joined")
+    assert carol.participant_ids() == {a, c}
+    # The host's ban list shows Bob; Unban lets him back in.
+    alice.page.wait_for_selector("#bans", state="visible")
+    assert alice.js("[...document.querySelectorAll('#ban-list li')].length") == 1
+    assert carol.page.locator("#bans").is_hidden()  # not a moderator
+    alice.page.click("#ban-list button[data-action='unban']")
+    alice.page.wait_for_selector("#bans", state="hidden")
+    bob.join()
+    wait_until(lambda: len(carol.participant_ids()) == 3, "Carol sees Bob back", diag=carol.diag)
+
+
 def test_one_to_one_call_ring_accept_hangup_and_decline(
     context: BrowserContext, server: DemoServer, room: str
 ) -> None:

@@ -198,6 +198,44 @@ describe("SignalingClient against a real server", { timeout: 4 * WAIT }, () => {
     assert.equal(alice.room(room).participants[theirs.you], undefined);
   });
 
+  test("kick with ban, unban and updateMe: the methods, the events and the models", async () => {
+    const room = roomId();
+    const host = newClient();
+    const bob = newClient();
+    await Promise.all([host.connect(), bob.connect()]);
+    const mine = await host.request({ type: "join", room, name: "Host" });
+    const theirs = await bob.request({ type: "join", room, name: "Bob" });
+    // updateMe: the others get participant_updated, the sender's model changes on its ok
+    const updated = bob.waitFor("participant_updated", (m) => m.participant.id === mine.you);
+    assert.equal(await host.updateMe(room, { name: "Hostess", metadata: { status: "brb" } }), null);
+    assert.equal(host.room(room).participants[mine.you].name, "Hostess");
+    const seen = (await updated).participant;
+    assert.deepEqual([seen.name, seen.metadata], ["Hostess", { status: "brb" }]);
+    assert.deepEqual(bob.room(room).participants[mine.you].metadata, { status: "brb" });
+    // kick with a timed ban: removed with reason banned, the rejoin fails with retryAfter
+    const removed = bob.waitFor("removed");
+    await host.kick(room, theirs.you, { reason: "spam", ban: true, duration: 300 });
+    const gone = await removed;
+    assert.deepEqual([gone.reason, gone.message], ["banned", "spam"]);
+    assert.equal(bob.room(room), undefined);
+    await assert.rejects(bob.request({ type: "join", room }), (err) => {
+      assert.equal(err.code, "banned");
+      assert.ok(err.retryAfter > 0 && err.retryAfter <= 300, String(err.retryAfter));
+      return true;
+    });
+    // the banner's model keeps the ban list (as its snapshot would show it); unban lifts it
+    assert.deepEqual(
+      host.room(room).bans.map((b) => [b.user, b.by, b.expires_in]),
+      [[bob.user, mine.you, 300]],
+    );
+    await assert.rejects(bob.unban(room, bob.user), { code: "not_in_room" });
+    assert.equal(await host.unban(room, bob.user), null);
+    assert.deepEqual(host.room(room).bans, []);
+    const back = await bob.request({ type: "join", room });
+    assert.equal(back.type, "room_snapshot");
+    assert.equal(back.bans, undefined); // not a moderator: no ban list
+  });
+
   test("error replies reject with SignalingError and the stable code", async () => {
     const client = newClient();
     await client.connect();

@@ -6,6 +6,7 @@ import {
   PeerMesh,
   SignalingClient,
   SignalingError,
+  type BanEntry,
   type CallInfo,
   type ClientMessage,
   type ErrorCode,
@@ -48,6 +49,8 @@ export function describe(message: ServerMessage): string {
       return String(message.locked);
     case "lobby_updated":
       return message.lobby.map((entry) => entry.user).join();
+    case "bans_updated":
+      return message.bans.map((ban) => `${ban.user} ${ban.expires_in ?? "room"}`).join();
     case "removed":
       return message.reason;
     case "muted":
@@ -89,6 +92,8 @@ export function kind(message: ClientMessage): string {
     case "media_state":
     case "mute":
     case "kick":
+    case "unban":
+    case "update_me":
     case "transfer_host":
     case "set_role":
     case "lock":
@@ -169,6 +174,11 @@ export async function usage(): Promise<void> {
 
   try {
     await client.request({ type: "kick", room: "standup", target: "p2", reason: "bye" });
+    await client.kick("standup", "p2", { ban: true, duration: 600 });
+    await client.unban("standup", "mallory");
+    await client.updateMe("standup", { name: "Ada", metadata: { status: "brb" } });
+    const bans: BanEntry[] = client.room("standup")?.bans ?? [];
+    console.log(bans.map((b) => [b.user, b.expires_in ?? "until the room ends"]));
   } catch (err) {
     if (err instanceof SignalingError) {
       const code: ErrorCode | "timeout" | "connection_lost" | "closed" | "queue_full" = err.code;

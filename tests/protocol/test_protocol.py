@@ -28,6 +28,9 @@ CLIENT_EXAMPLES: list[p.Request] = [
     p.MediaState(room="standup", audio=True, hand=False),
     p.Mute(room="standup", target="p1", video=True),
     p.Kick(room="standup", target="p1", reason="spam"),
+    p.Kick(room="standup", target="p1", ban=True, duration=600.0),
+    p.Unban(room="standup", user="mallory"),
+    p.UpdateMe(room="standup", name="Alice B.", metadata={"avatar": "https://x.test/a.png"}),
     p.TransferHost(room="standup", target="p1"),
     p.SetRole(room="standup", target="p1", role="moderator"),
     p.Lock(room="standup", locked=True),
@@ -232,6 +235,7 @@ OMITTED_WHEN_EMPTY = {
     ("Welcome", "ice_servers"),
     ("RoomSnapshot", "chat"),
     ("RoomSnapshot", "lobby"),
+    ("RoomSnapshot", "bans"),
     ("CallInfo", "answered_by"),
 }
 

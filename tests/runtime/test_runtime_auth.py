@@ -36,6 +36,28 @@ def test_minted_tokens_verify_to_the_same_identity(
     assert (identity.user, identity.name, dict(identity.grants)) == (user, name, roles)
 
 
+@given(hidden=st.booleans(), may_update=st.sampled_from([None, True, False]))
+def test_the_hidden_and_metadata_grants_ride_in_the_token(
+    hidden: bool, may_update: bool | None
+) -> None:
+    token = mint_token(
+        SECRET, user="rec", ttl=60, now=NOW, hidden=hidden, can_update_metadata=may_update
+    )
+    identity = TokenVerifier(SECRET)(token, NOW)
+    assert (identity.hidden, identity.can_update_metadata) == (hidden, may_update)
+
+
+def test_malformed_hidden_or_metadata_grants_are_refused() -> None:
+    verify = JwtVerifier(key=SECRET)
+    base = {"sub": "rec", "exp": NOW + 60}
+    identity = verify(_jwt({**base, "hidden": True, "can_update_metadata": False}), NOW)
+    assert (identity.hidden, identity.can_update_metadata) == (True, False)
+    assert verify(_jwt(base), NOW).hidden is False
+    for bad in ({"hidden": "yes"}, {"can_update_metadata": 1}):
+        with pytest.raises(AuthError, match="malformed token grants"):
+            verify(_jwt({**base, **bad}), NOW)
+
+
 @given(position=st.integers(0, 200), char=st.sampled_from("AbZ09-_."))
 def test_any_tampering_is_refused(position: int, char: str) -> None:
     token = mint_token(SECRET, user="alice", grants={"standup": "host"}, ttl=60, now=NOW)

@@ -670,9 +670,26 @@ class Client:
         """Send an application message (namespaced ``app_type``, e.g. ``acme.board``)."""
         await self.request(p.App(room=room, app_type=app_type, payload=payload, to=to))
 
-    async def kick(self, room: str, target: str, *, reason: str | None = None) -> None:
-        """Remove participant ``target`` from ``room`` (moderators)."""
-        await self.request(p.Kick(room=room, target=target, reason=reason))
+    async def kick(
+        self, room: str, target: str, *, reason: str | None = None, ban: bool = False,
+        duration: float | None = None,
+    ) -> None:  # fmt: skip
+        """Remove participant ``target`` from ``room`` (moderators); with ``ban`` keep its
+        user (every device) out for ``duration`` seconds, or until the room ends."""
+        await self.request(
+            p.Kick(room=room, target=target, reason=reason, ban=ban, duration=duration)
+        )
+
+    async def unban(self, room: str, user: str) -> None:
+        """Lift the ban of ``user`` in ``room`` (moderators)."""
+        await self.request(p.Unban(room=room, user=user))
+
+    async def update_me(
+        self, room: str, *, name: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> None:
+        """Change this participant's display name and/or ``metadata`` (at most
+        :data:`~rtcsignal.protocol.MAX_METADATA_BYTES` as JSON) in ``room``."""
+        await self.request(p.UpdateMe(room=room, name=name, metadata=metadata))
 
     async def call_invite(
         self, to: Iterable[str], *, media: Literal["audio", "video"] = "video"

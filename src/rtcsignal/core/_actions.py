@@ -24,7 +24,7 @@ from ._errors import CoreError
 from ._room import Room
 from ._roompolicy import Outbox
 
-__all__ = ["ROOM_ACTIONS", "RoomAction", "check_app_payload"]
+__all__ = ["ROOM_ACTIONS", "RoomAction", "check_app_payload", "check_metadata"]
 
 RoomAction = Callable[[Room, str, Any, float, Outbox], object]
 """``(room, actor participant id, request, now, outbox)``: apply one member's action."""
@@ -39,7 +39,33 @@ def _mute(room: Room, actor: str, msg: p.Mute, now: float, out: Outbox) -> None:
 
 
 def _kick(room: Room, actor: str, msg: p.Kick, now: float, out: Outbox) -> None:
-    room.kick(actor, msg.target, now, out)
+    room.kick(actor, msg.target, now, out, reason=msg.reason, ban=msg.ban, duration=msg.duration)
+
+
+def _unban(room: Room, actor: str, msg: p.Unban, now: float, out: Outbox) -> None:
+    room.unban(actor, msg.user, now, out)
+
+
+def check_metadata(msg: p.UpdateMe) -> None:
+    """Refuse ``update_me`` metadata over :data:`~rtcsignal.protocol.MAX_METADATA_BYTES`
+    (checked before membership, like an ``app`` payload).
+
+    Raises:
+        CoreError: ``invalid_message`` naming the field and the limit.
+    """
+    if msg.metadata is None:
+        return
+    size = p.encoded_size(msg.metadata)
+    if size > p.MAX_METADATA_BYTES:
+        raise CoreError(
+            ErrorCode.INVALID_MESSAGE,
+            f"metadata of {size} bytes exceeds {p.MAX_METADATA_BYTES}",
+            details={"field": "metadata", "limit": p.MAX_METADATA_BYTES},
+        )
+
+
+def _update_me(room: Room, actor: str, msg: p.UpdateMe, now: float, out: Outbox) -> None:
+    room.update_me(actor, msg.name, msg.metadata, out)
 
 
 def _transfer_host(room: Room, actor: str, msg: p.TransferHost, now: float, out: Outbox) -> None:
@@ -98,6 +124,8 @@ ROOM_ACTIONS: Final[dict[type[p.RoomRequest], RoomAction]] = {
     p.MediaState: _media,
     p.Mute: _mute,
     p.Kick: _kick,
+    p.Unban: _unban,
+    p.UpdateMe: _update_me,
     p.TransferHost: _transfer_host,
     p.SetRole: _set_role,
     p.Lock: _lock,

@@ -47,7 +47,7 @@ from rtcsignal import protocol as p
 from rtcsignal.protocol import ErrorCode
 
 from . import events as ev
-from ._actions import ROOM_ACTIONS, check_app_payload
+from ._actions import ROOM_ACTIONS, check_app_payload, check_metadata
 from ._call import CallBook, CallError, CallOutput, RemoveFromRoom
 from ._calls import call_outputs, call_room_id, call_room_policy
 from ._config import ServerConfig
@@ -230,7 +230,8 @@ class RoomHost:
         entry = self._rooms.get(inp.room)
         pid = entry.room.seat_of(inp.session) if entry else None
         if entry is not None and pid is not None and pid in entry.room.participants:
-            ops.append(Deliver(sessions=(inp.session,), message=entry.room.snapshot(pid)))
+            snapshot = entry.room.snapshot(pid, inp.at)
+            ops.append(Deliver(sessions=(inp.session,), message=snapshot))
         return RoomOutput(ops=ops)
 
     def _user_seen(self, inp: UserSeen) -> RoomOutput:
@@ -405,6 +406,8 @@ class RoomHost:
             invite=invite,
             now=now,
             out=out,
+            hidden=sender.hidden,
+            can_update_metadata=sender.can_update_metadata,
         )
         ops.append(Joined(session=sender.session, room=room.id, pid=pid))
         self._flush(entry, out, now, ops)
@@ -421,6 +424,7 @@ class RoomHost:
             chosen = self._room_policy(msg.room, turn.sender) if self._room_policy else None
             entry = self._new_room(msg.room, chosen or self.config.default_room, turn.at, ops)
         call_id = entry.room.policy.call
+        entry.room.bans.check(turn.sender.user, turn.at)  # before the call's invitation
         if call_id is not None and not self.calls.may_join(call_id, turn.sender.user):
             raise CoreError(ErrorCode.NOT_INVITED, "answer the call to join its room")
         result = self._join_room(
@@ -443,6 +447,8 @@ class RoomHost:
     def _action(self, turn: RoomCall, msg: p.RoomRequest, ops: list[Op]) -> None:
         if type(msg) is p.App:
             check_app_payload(msg)
+        elif type(msg) is p.UpdateMe:
+            check_metadata(msg)
         entry, pid = self._member(turn.sender.session, msg.room)
         out = Outbox()
         ROOM_ACTIONS[type(msg)](entry.room, pid, msg, turn.at, out)
@@ -540,6 +546,9 @@ class RoomHost:
     def _call_accept(self, turn: RoomCall, msg: p.CallAccept, ops: list[Op]) -> p.Ok:
         sender = turn.sender
         record = self.calls.get(msg.call)
+        entry = self._rooms.get(record.room) if record is not None else None
+        if entry is not None:  # a banned user's answer would join the room: refuse first
+            entry.room.bans.check(sender.user, turn.at)
         if record is not None and turn.joined >= self.config.max_rooms_per_session:
             entry = self._rooms.get(record.room)
             if entry is None or entry.room.seat_of(sender.session) is None:

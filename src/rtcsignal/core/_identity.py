@@ -28,12 +28,21 @@ class Identity:
             as an invitation and lets its holder past a lock (moderator and host) or a
             lobby (moderator and host).
         address: the remote address, for per-address limits and logs.
+        hidden: joins every room *hidden* (a recorder, a transcription bot): ordinary
+            members are not told of it and do not see it, it does not count toward a
+            room's capacity and never becomes host; hosts and moderators see it
+            marked ``hidden``. It receives the room's events and may be addressed.
+        can_update_metadata: whether ``update_me`` (display name and metadata) is
+            allowed; ``None`` (the default): by role, on for participants and above,
+            off for guests.
     """
 
     user: str = attrs.field(validator=attrs.validators.min_len(1))
     name: str | None = None
     grants: Mapping[str, Role] = attrs.field(factory=dict, converter=_grants)
     address: str | None = None
+    hidden: bool = False
+    can_update_metadata: bool | None = None
 
     def grant_for(self, room: str) -> Role | None:
         """The role granted in ``room`` (a room-specific grant wins over ``"*"``)."""

@@ -75,6 +75,16 @@ class NodeState:
         self.fenced = 0
         """Tells dropped because an owner with a higher epoch was already seen."""
 
+    def tables(self) -> dict[str, int]:
+        """The sizes of the cluster tables (for soak tests and diagnostics)."""
+        return {
+            "owned": len(self.owned),
+            "remote_sessions": len(self.where),
+            "moved_sessions": len(self.moved),
+            "epochs_seen": len(self.epochs),
+            "routed_pending": len(self.timers),
+        }
+
     # ------------------------------------------------------------ routing
     def route(
         self,

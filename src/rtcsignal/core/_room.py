@@ -14,11 +14,11 @@ Rules, and why:
   members; nobody awaits between the decision and the record.
 * **Check, then mutate.** Every method validates everything first and raises
   :class:`CoreError` before touching state, so a refused request changes nothing.
-* **At most one host, and a host whenever the room has members.** The first member (or a
-  user granted ``host``) becomes host; a second host grant joins as moderator. When the
-  host leaves for good, the role passes to the longest-present moderator, else the
-  longest-present participant, else guest, preferring connected members, and everyone
-  is told. A host inside its reconnect grace stays host: a drop is not a leave.
+* **At most one host, and a host whenever the room has visible members.** The first
+  visible member (or a user granted ``host``) becomes host; a second host grant joins
+  as moderator. When the host leaves for good, the role passes to the longest-present
+  visible moderator, else participant, else guest, preferring connected members, and
+  everyone is told. A host inside its reconnect grace stays host: a drop is not a leave.
 * **No participant twice for one session.** A session joining again gets
   ``already_in_room``; the room keeps each session's *seat* (its participant or lobby
   entry id), so the room host resolves a sender's session to its participant itself.
@@ -29,14 +29,21 @@ Rules, and why:
   roles allowed to take it; moderators cannot act on the host or on other moderators.
 * **Nothing is echoed to its sender.** Relayed chatter goes to every member but the actor;
   the actor's own confirmation is its ``ok`` reply.
+* **Bans are by user.** ``kick`` with ``ban`` removes every seat of the target's user
+  (reason ``banned``) and keeps the user out (:mod:`rtcsignal.core._bans`): a banned
+  user is never a member nor in the lobby.
+* **Hidden members are seen by moderators only.** A member with the ``hidden`` grant
+  is left out of the snapshots and the announcements (joined, left, updated, role) of
+  everyone but hosts and moderators (who see it marked ``hidden``) and itself; it never
+  becomes host and does not count toward the capacity (:data:`MAX_HIDDEN` bounds
+  them). It receives the room's events and may be addressed like any member.
 * **Bounded.** Capacity, lobby size and chat history are limits; going over is its own
   error (``room_full``) or drops the oldest history entry.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
@@ -44,354 +51,35 @@ from rtcsignal import protocol as wire
 from rtcsignal.protocol import (
     Chat,
     ErrorCode,
-    HostChanged,
-    JoinPolicyName,
-    LeaveReason,
-    LobbyEntry,
-    LobbyUpdated,
-    LobbyWait,
     Muted,
-    ParticipantJoined,
-    ParticipantLeft,
-    ParticipantUpdated,
-    PresenceState,
     RecordingAction,
-    RecordingState,
     Removed,
     Role,
-    RoleChanged,
-    RoomSnapshot,
     RoomUpdated,
     UsageError,
 )
 
 from . import events as ev
+from ._bans import Ban
 from ._errors import CoreError
+from ._roombase import RoomBase
 from ._roompolicy import (
-    MAX_LOBBY,
     MODERATORS,
     PERMISSIONS,
-    RANK,
     RECORDING_TRANSITIONS,
     Action,
-    DuplicatePolicy,
-    JoinPolicy,
     Outbox,
     Participant,
     RoomPolicy,
-    Waiting,
 )
 
 __all__ = ["Room"]
 
 
-class Room:
+class Room(RoomBase):
     """One room's membership and state. See the module docstring for the rules."""
 
-    __slots__ = (
-        "_chat",
-        "_lobby",
-        "_order",
-        "_seats",
-        "empty_since",
-        "host",
-        "id",
-        "layout",
-        "locked",
-        "participants",
-        "policy",
-        "recording",
-        "seat_of",
-    )
-
-    def __init__(self, room_id: str, policy: RoomPolicy, now: float) -> None:
-        self.id = room_id
-        self.policy = policy
-        self.participants: dict[str, Participant] = {}  # insertion order = join order
-        self._lobby: dict[str, Waiting] = {}
-        self._seats: dict[str, str] = {}  # session id -> its participant or lobby entry id
-        self.seat_of: Callable[[str], str | None] = self._seats.get
-        """The participant (or lobby entry) id of a session in this room, if any."""
-        self.host: str | None = None
-        self.locked = False
-        self.layout: str | None = None
-        self.recording: RecordingState = "idle"
-        self._chat: deque[Chat] = deque(maxlen=policy.chat_history)
-        self._order = 0
-        self.empty_since: float | None = now
-
-    # ------------------------------------------------------------------ queries
-    @property
-    def join_policy_name(self) -> JoinPolicyName:
-        """The join policy as its wire name."""
-        return self.policy.join.value
-
-    def is_empty(self) -> bool:
-        """True when the room has no members and nobody waits in its lobby."""
-        return not self.participants and not self._lobby
-
-    def expires_at(self) -> float | None:
-        """When the (empty) room expires, or ``None`` while anyone is in it."""
-        if self.empty_since is None:
-            return None
-        return self.empty_since + self.policy.idle_timeout
-
-    def member(self, pid: str) -> Participant:
-        """The member ``pid``, or ``unknown_participant``."""
-        participant = self.participants.get(pid)
-        if participant is None:
-            raise CoreError(
-                ErrorCode.UNKNOWN_PARTICIPANT, f"participant {pid} is not in room {self.id}"
-            )
-        return participant
-
-    def lobby_ids(self) -> list[str]:
-        """Ids of the lobby entries, in arrival order."""
-        return list(self._lobby)
-
-    def lobby_session(self, pid: str) -> str | None:
-        """The session of lobby entry ``pid``, if any."""
-        waiting = self._lobby.get(pid)
-        return waiting.session if waiting else None
-
-    def has_user(self, user: str) -> bool:
-        """Whether ``user`` has a participant in this room (any of its sessions)."""
-        return any(p.user == user for p in self.participants.values())
-
-    def seats(self) -> list[tuple[str, str]]:
-        """Every ``(session, participant or lobby entry id)`` of this room."""
-        return list(self._seats.items())
-
-    def others(self, pid: str) -> list[str]:
-        """Every member but ``pid``."""
-        return [p for p in self.participants if p != pid]
-
-    def snapshot(self, pid: str) -> RoomSnapshot:
-        """The room as member ``pid`` sees it (moderators also see the lobby)."""
-        me = self.participants[pid]
-        lobby = self.lobby_entries() if me.role in MODERATORS else ()
-        return RoomSnapshot(
-            room=self.id,
-            you=pid,
-            host=self.host,
-            participants=tuple(p.info() for p in self.participants.values()),
-            locked=self.locked,
-            join_policy=self.join_policy_name,
-            layout=self.layout,
-            recording=self.recording,
-            capacity=self.policy.capacity,
-            chat=tuple(self._chat),
-            lobby=lobby,
-            call=self.policy.call,
-        )
-
-    # ------------------------------------------------------------------ joining
-    def join(
-        self,
-        *,
-        pid: str,
-        session: str,
-        user: str,
-        name: str | None,
-        grant: Role | None,
-        invite: str | None,
-        now: float,
-        out: Outbox,
-    ) -> RoomSnapshot | LobbyWait:
-        """Admit a joiner, put it in the lobby, or refuse.
-
-        Args:
-            pid: the new participant id (server-generated, unguessable).
-            session: the joining session (refused if it already has a seat here).
-            user: the authenticated user id (from the identity, never the client).
-            grant: a role the identity grants in this room, if any.
-            invite: an invite token the client presented.
-
-        Returns:
-            The joiner's snapshot, or :class:`LobbyWait` when it must wait.
-
-        Raises:
-            CoreError: ``already_in_room``, ``room_locked``, ``not_invited``,
-                ``already_joined``, ``too_many_seats``, ``room_full``.
-        """
-        if session in self._seats:
-            raise CoreError(ErrorCode.ALREADY_IN_ROOM, f"this session is already in room {self.id}")
-        privileged = grant in MODERATORS
-        if self.locked and not privileged:
-            raise CoreError(ErrorCode.ROOM_LOCKED, f"room {self.id} is locked")
-        policy = self.policy
-        if (
-            policy.join is JoinPolicy.INVITE
-            and grant is None
-            and user not in policy.allowed_users
-            and (invite is None or invite not in policy.invite_tokens)
-        ):
-            raise CoreError(ErrorCode.NOT_INVITED, f"room {self.id} is invite-only")
-        replaced = [p for p in self.participants.values() if p.user == user]
-        if replaced and policy.duplicate is DuplicatePolicy.REJECT:
-            out.events.append(ev.DuplicateJoin(at=now, room=self.id, user=user, outcome="rejected"))
-            raise CoreError(ErrorCode.ALREADY_JOINED, f"user is already in room {self.id}")
-        ghost = None
-        if policy.duplicate is not DuplicatePolicy.REPLACE:
-            ghost = self._seat_for(user, replaced, policy.max_seats_per_user)
-            replaced = []
-        freed = len(replaced) + (ghost is not None)
-        if len(self.participants) - freed >= policy.capacity:
-            raise CoreError(
-                ErrorCode.ROOM_FULL,
-                f"room {self.id} is full ({policy.capacity} participants)",
-                details={"capacity": policy.capacity},
-            )
-        needs_lobby = (  # even in an empty room: only a grant or the list lets one past
-            policy.join is JoinPolicy.LOBBY and not privileged and user not in policy.allowed_users
-        )
-        if needs_lobby and len(self._lobby) >= MAX_LOBBY:
-            raise CoreError(ErrorCode.ROOM_FULL, f"the lobby of room {self.id} is full")
-        # ---- every check passed: mutate from here on
-        if ghost is not None:  # the user's oldest reconnecting seat makes room
-            out.events.append(ev.DuplicateJoin(at=now, room=self.id, user=user, outcome="evicted"))
-            self._remove(ghost.id, "replaced", now, out, by=None)
-        for old in replaced:
-            out.events.append(ev.DuplicateJoin(at=now, room=self.id, user=user, outcome="replaced"))
-            self._remove(old.id, "replaced", now, out, by=None)
-            out.close_sessions.append(old.session)
-        if replaced == [] and any(p.user == user for p in self.participants.values()):
-            out.events.append(ev.DuplicateJoin(at=now, room=self.id, user=user, outcome="allowed"))
-        role = grant or policy.default_role
-        if needs_lobby:
-            self._lobby[pid] = Waiting(id=pid, session=session, user=user, name=name, role=role)
-            self._seats[session] = pid
-            self.empty_since = None
-            self._announce_lobby(out)
-            return LobbyWait(room=self.id, you=pid)
-        self._admit(pid=pid, session=session, user=user, name=name, role=role, now=now, out=out)
-        return self.snapshot(pid)
-
-    def _seat_for(self, user: str, mine: list[Participant], limit: int) -> Participant | None:
-        """Under ``max_seats_per_user``: ``None`` while ``user`` holds fewer than ``limit``
-        seats here (``mine``: its members), else its oldest reconnecting member, to be
-        given up for the new seat.
-
-        Raises:
-            CoreError: ``too_many_seats``: every one of the user's seats is connected.
-        """
-        held = len(mine) + sum(1 for w in self._lobby.values() if w.user == user)
-        if held < limit:
-            return None
-        ghosts = [m for m in mine if m.state == "reconnecting"]
-        if not ghosts:
-            raise CoreError(
-                ErrorCode.TOO_MANY_SEATS,
-                f"user holds {held} seats in room {self.id}, the most one user may",
-                details={"limit": limit},
-            )
-        return min(ghosts, key=lambda m: m.order)
-
-    def _admit(
-        self,
-        *,
-        pid: str,
-        session: str,
-        user: str,
-        name: str | None,
-        role: Role,
-        now: float,
-        out: Outbox,
-    ) -> None:
-        joined_as = role
-        entitled = role is Role.HOST
-        current = self.participants.get(self.host) if self.host is not None else None
-        takeover = entitled and current is not None and current.joined_as is not Role.HOST
-        if entitled and current is not None:
-            role = Role.MODERATOR  # the first entitled member hosts; takeover: see below
-        elif current is None:
-            role = Role.HOST  # the first member (even a guest) hosts: a non-empty room has a host
-        self._order += 1
-        participant = Participant(
-            id=pid,
-            session=session,
-            user=user,
-            name=name,
-            role=role,
-            order=self._order,
-            joined_as=joined_as,
-        )
-        others = list(self.participants)
-        self.participants[pid] = participant
-        self._seats[session] = pid
-        self.empty_since = None
-        if role is Role.HOST:
-            self.host = pid
-        out.events.append(
-            ev.MemberJoined(
-                at=now, room=self.id, participant=pid, user=user, session=session, role=role
-            )
-        )
-        if others:
-            out.deliveries.append(
-                (others, ParticipantJoined(room=self.id, participant=participant.info()))
-            )
-        if role is Role.HOST:
-            out.events.append(ev.HostTransferred(at=now, room=self.id, host=pid, previous=None))
-        if takeover:  # a host grant wins over join order
-            assert current is not None
-            self._set_role(current, current.joined_as, None, now, out)
-            self._set_role(participant, Role.HOST, None, now, out)
-
-    # ------------------------------------------------------------------ leaving
-    def leave(self, pid: str, reason: LeaveReason, now: float, out: Outbox) -> None:
-        """Remove member or lobby entry ``pid`` for good (no error if already gone)."""
-        if pid in self._lobby:
-            waiting = self._lobby.pop(pid)
-            del self._seats[waiting.session]
-            self._announce_lobby(out)
-            self._maybe_empty(now)
-        elif pid in self.participants:
-            self._remove(pid, reason, now, out, by=None)
-
-    def _remove(
-        self,
-        pid: str,
-        reason: LeaveReason,
-        now: float,
-        out: Outbox,
-        *,
-        by: str | None,
-        message: str | None = None,
-    ) -> None:
-        gone = self.participants.pop(pid)
-        del self._seats[gone.session]
-        out.removed.append((pid, gone.session, gone.user))
-        out.events.append(
-            ev.MemberLeft(at=now, room=self.id, participant=pid, user=gone.user, reason=reason)
-        )
-        if reason in ("kicked", "replaced"):
-            removed = Removed(room=self.id, reason=reason, by=by, message=message)
-            out.deliveries.append(([pid], removed))
-        if self.participants:
-            out.deliveries.append(
-                (
-                    list(self.participants),
-                    ParticipantLeft(room=self.id, participant=pid, reason=reason),
-                )
-            )
-        if self.host == pid:
-            self.host = None
-            successor = self._successor()
-            if successor is not None:
-                self._set_role(successor, Role.HOST, None, now, out)
-        self._maybe_empty(now)
-
-    def _successor(self) -> Participant | None:
-        candidates = sorted(
-            self.participants.values(),
-            key=lambda p: (p.state != "connected", RANK[p.role], p.order),
-        )
-        return candidates[0] if candidates else None
-
-    def _maybe_empty(self, now: float) -> None:
-        if self.is_empty():
-            self.empty_since = now
+    __slots__ = ()
 
     # ------------------------------------------------------------------ the application's
     def evict(self, pid: str, message: str | None, now: float, out: Outbox) -> bool:
@@ -451,47 +139,6 @@ class Room:
         self.host = None
         self.empty_since = now
 
-    # ------------------------------------------------------------------ presence & media
-    def set_presence(self, pid: str, state: PresenceState, out: Outbox) -> None:
-        """Mark a member connected or reconnecting and tell the others."""
-        participant = self.participants.get(pid)
-        if participant is None or participant.state == state:
-            return
-        participant.state = state
-        self._broadcast_update(participant, out)
-
-    def media(
-        self,
-        pid: str,
-        *,
-        audio: bool | None,
-        video: bool | None,
-        screen: bool | None,
-        hand: bool | None,
-        out: Outbox,
-    ) -> None:
-        """Update the sender's own media flags (omitted flags unchanged)."""
-        participant = self.member(pid)
-        changed = False
-        for field, value in (
-            ("audio", audio),
-            ("video", video),
-            ("screen", screen),
-            ("hand", hand),
-        ):
-            if value is not None and getattr(participant, field) != value:
-                setattr(participant, field, value)
-                changed = True
-        if changed:
-            self._broadcast_update(participant, out)
-
-    def _broadcast_update(self, participant: Participant, out: Outbox) -> None:
-        others = self.others(participant.id)
-        if others:
-            out.deliveries.append(
-                (others, ParticipantUpdated(room=self.id, participant=participant.info()))
-            )
-
     # ------------------------------------------------------------------ moderation
     def _check(self, actor: str, action: Action, target: str | None = None) -> Participant | None:
         me = self.member(actor)
@@ -527,14 +174,106 @@ class Room:
             out=out,
         )
 
-    def kick(self, actor: str, target: str, now: float, out: Outbox) -> None:
-        """Remove the target (reason ``kicked``); everyone is told."""
-        self._check(actor, Action.KICK, target)
-        self._remove(target, "kicked", now, out, by=actor)
+    def kick(
+        self,
+        actor: str,
+        target: str,
+        now: float,
+        out: Outbox,
+        *,
+        reason: str | None = None,
+        ban: bool = False,
+        duration: float | None = None,
+    ) -> None:
+        """Remove the target (reason ``kicked``); everyone is told. With ``ban``, every
+        seat of the target's user goes (reason ``banned``) and the user is kept out for
+        ``duration`` seconds (``None``: until the room ends).
+
+        Raises:
+            CoreError: ``forbidden``, ``unknown_participant``, ``invalid_state``,
+                ``invalid_message`` (a ``duration`` without ``ban``), ``too_many_bans``.
+        """
+        other = self._check(actor, Action.KICK, target)
+        assert other is not None
+        if not ban:
+            if duration is not None:
+                raise CoreError(
+                    ErrorCode.INVALID_MESSAGE,
+                    "kick duration needs ban: true",
+                    details={"field": "duration"},
+                )
+            self._remove(target, "kicked", now, out, by=actor, message=reason)
+            return
+        me = self.participants[actor]
+        seats = [p for p in self.participants.values() if p.user == other.user]
+        if other.user == me.user:
+            raise CoreError(ErrorCode.INVALID_STATE, "ban cannot target yourself")
+        if me.role is not Role.HOST and any(p.role in MODERATORS for p in seats):
+            raise CoreError(ErrorCode.FORBIDDEN, "a moderator cannot ban a host or moderator")
+        self.bans.ensure_room(other.user, now)
+        # ---- mutate from here on
+        until = None if duration is None else now + duration
+        self.bans.add(Ban(user=other.user, name=other.name, by=actor, until=until))
+        out.events.append(
+            ev.MemberBanned(at=now, room=self.id, user=other.user, by=actor, duration=duration)
+        )
+        for seat in seats:
+            self._remove(seat.id, "banned", now, out, by=actor, message=reason)
+        waiting = [w for w in self._lobby.values() if w.user == other.user]
+        for entry in waiting:
+            del self._lobby[entry.id]
+            self._turn_away(entry, actor, reason, out)
+        if waiting:
+            self._announce_lobby(out)
+            self._maybe_empty(now)
+        self._announce_bans(now, out)
+
+    def unban(self, actor: str, user: str, now: float, out: Outbox) -> None:
+        """Lift ``user``'s ban.
+
+        Raises:
+            CoreError: ``forbidden``, ``unknown_participant`` (the user is not banned).
+        """
+        self._check(actor, Action.UNBAN)
+        if not self.bans.is_banned(user, now):
+            raise CoreError(
+                ErrorCode.UNKNOWN_PARTICIPANT, f"user {user} is not banned from room {self.id}"
+            )
+        self.bans.lift(user, now)
+        out.events.append(ev.MemberUnbanned(at=now, room=self.id, user=user, by=actor))
+        self._announce_bans(now, out)
+
+    def update_me(
+        self, actor: str, name: str | None, metadata: dict[str, Any] | None, out: Outbox
+    ) -> None:
+        """Change the sender's display name and/or metadata (``None``: unchanged); the
+        others are told (``participant_updated``).
+
+        Raises:
+            CoreError: ``not_in_room``-like ``unknown_participant``, ``forbidden`` (no
+                ``can_update_metadata`` grant).
+        """
+        me = self.member(actor)
+        allowed = me.can_update_metadata
+        if allowed is None:
+            allowed = me.role in PERMISSIONS[Action.UPDATE_METADATA]
+        if not allowed:
+            raise CoreError(
+                ErrorCode.FORBIDDEN, f"update_me needs the can_update_metadata grant in {self.id}"
+            )
+        changed = False
+        if name is not None and name != me.name:
+            me.name, changed = name, True
+        if metadata is not None and metadata != me.metadata:
+            me.metadata, changed = metadata, True
+        if changed:
+            self._broadcast_update(me, out)
 
     def transfer_host(self, actor: str, target: str, now: float, out: Outbox) -> None:
         """Hand the host role to ``target``; the old host becomes moderator."""
         self._check(actor, Action.TRANSFER_HOST, target)
+        if self.participants[target].hidden:
+            raise CoreError(ErrorCode.INVALID_STATE, "a hidden participant cannot be host")
         self._set_role(self.participants[actor], Role.MODERATOR, actor, now, out)
         self._set_role(self.participants[target], Role.HOST, actor, now, out)
 
@@ -546,33 +285,6 @@ class Room:
             raise CoreError(ErrorCode.INVALID_STATE, "use transfer_host to make a new host")
         if other.role is not role:
             self._set_role(other, role, actor, now, out)
-
-    def _set_role(
-        self, participant: Participant, role: Role, by: str | None, now: float, out: Outbox
-    ) -> None:
-        previous_role = participant.role
-        participant.role = role
-        members = list(self.participants)
-        out.events.append(
-            ev.MemberRoleChanged(at=now, room=self.id, participant=participant.id, role=role, by=by)
-        )
-        out.deliveries.append(
-            (members, RoleChanged(room=self.id, participant=participant.id, role=role, by=by))
-        )
-        if role is Role.HOST:
-            previous = self.host if self.host != participant.id else None
-            self.host = participant.id
-            out.events.append(
-                ev.HostTransferred(at=now, room=self.id, host=participant.id, previous=previous)
-            )
-            out.deliveries.append(
-                (members, HostChanged(room=self.id, host=participant.id, previous=previous))
-            )
-        if (role in MODERATORS) != (previous_role in MODERATORS) and self._lobby:
-            # A new moderator needs the waiting list it can now act on.
-            out.deliveries.append(
-                ([participant.id], LobbyUpdated(room=self.id, lobby=self.lobby_entries()))
-            )
 
     def lock(self, actor: str, locked: bool, out: Outbox) -> None:
         """Lock or unlock the room."""
@@ -620,42 +332,16 @@ class Room:
             raise CoreError(
                 ErrorCode.UNKNOWN_PARTICIPANT, f"{target} is not waiting in the lobby of {self.id}"
             )
-        if allow and len(self.participants) >= self.policy.capacity:
+        if allow and not waiting.hidden and self.visible_count() >= self.policy.capacity:
             raise CoreError(ErrorCode.ROOM_FULL, f"room {self.id} is full")
         del self._lobby[target]
         if allow:
-            self._admit(
-                pid=target,
-                session=waiting.session,
-                user=waiting.user,
-                name=waiting.name,
-                role=waiting.role,
-                now=now,
-                out=out,
-            )
-            out.deliveries.append(([target], self.snapshot(target)))
+            self._admit(waiting, now, out)
+            out.deliveries.append(([target], self.snapshot(target, now)))
         else:
             self._turn_away(waiting, actor, None, out)
         self._announce_lobby(out)
         return waiting.session
-
-    def _turn_away(
-        self, waiting: Waiting, by: str | None, message: str | None, out: Outbox
-    ) -> None:
-        """A lobby entry (already out of the lobby) is denied and told so."""
-        del self._seats[waiting.session]
-        out.removed.append((waiting.id, waiting.session, waiting.user))
-        removed = Removed(room=self.id, reason="denied", by=by, message=message)
-        out.deliveries.append(([waiting.id], removed))
-
-    def lobby_entries(self) -> tuple[LobbyEntry, ...]:
-        """The lobby entries as moderators see them, in arrival order."""
-        return tuple(LobbyEntry(id=w.id, user=w.user, name=w.name) for w in self._lobby.values())
-
-    def _announce_lobby(self, out: Outbox) -> None:
-        mods = [p.id for p in self.participants.values() if p.role in MODERATORS]
-        if mods:
-            out.deliveries.append((mods, LobbyUpdated(room=self.id, lobby=self.lobby_entries())))
 
     # ------------------------------------------------------------------ chatter
     def chat(self, actor: str, message: Chat, out: Outbox) -> None:

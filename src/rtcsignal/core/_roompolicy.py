@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_CHAT_HISTORY",
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_SEATS_PER_USER",
+    "MAX_HIDDEN",
     "MAX_LOBBY",
     "MODERATORS",
     "PERMISSIONS",
@@ -52,6 +53,9 @@ spare tab. A reconnecting seat is given up for a new one past it, so one user ca
 fill a room with the ghosts of dropped connections."""
 MAX_LOBBY: Final = 100
 """Waiting-room entries per room: a lobby is for people a moderator admits by hand."""
+MAX_HIDDEN: Final = 16
+"""Hidden members per room (recorders, transcribers, bots): they do not count toward
+the capacity, so this bounds them on their own; a room needs a few, not dozens."""
 
 
 class JoinPolicy(enum.Enum):
@@ -81,6 +85,7 @@ class Action(enum.Enum):
 
     MUTE = "mute"
     KICK = "kick"
+    UNBAN = "unban"
     TRANSFER_HOST = "transfer_host"
     SET_ROLE = "set_role"
     LOCK = "lock"
@@ -88,12 +93,15 @@ class Action(enum.Enum):
     SET_LAYOUT = "set_layout"
     RECORDING = "recording"
     APP = "app"
+    UPDATE_METADATA = "update_metadata"
+    """``update_me``: one's own name and metadata (the ``can_update_metadata`` grant)."""
 
 
 MODERATORS: Final = frozenset({Role.HOST, Role.MODERATOR})
 PERMISSIONS: Final[dict[Action, frozenset[Role]]] = {
     Action.MUTE: MODERATORS,
     Action.KICK: MODERATORS,
+    Action.UNBAN: MODERATORS,
     Action.TRANSFER_HOST: frozenset({Role.HOST}),
     Action.SET_ROLE: frozenset({Role.HOST}),
     Action.LOCK: MODERATORS,
@@ -102,8 +110,13 @@ PERMISSIONS: Final[dict[Action, frozenset[Role]]] = {
     Action.RECORDING: MODERATORS,
     # Guests may talk and chat but not drive application features.
     Action.APP: frozenset({Role.HOST, Role.MODERATOR, Role.PARTICIPANT}),
+    # ``can_update_metadata``: on for participants, off for guests, unless the
+    # identity's grant says otherwise (``Identity.can_update_metadata``).
+    Action.UPDATE_METADATA: frozenset({Role.HOST, Role.MODERATOR, Role.PARTICIPANT}),
 }
-"""Which roles may take each action. Moderators never act on the host or other moderators."""
+"""Which roles may take each action. Moderators never act on the host or other moderators.
+An identity's ``can_update_metadata`` grant, when set, overrides the row of
+:attr:`Action.UPDATE_METADATA` for its holder."""
 
 RANK: Final = {Role.HOST: 0, Role.MODERATOR: 1, Role.PARTICIPANT: 2, Role.GUEST: 3}
 
@@ -175,6 +188,12 @@ class Participant:
     video: bool = False
     screen: bool = False
     hand: bool = False
+    hidden: bool = False
+    """Joined with the ``hidden`` grant: seen by hosts and moderators only, never host,
+    not counted toward the capacity."""
+    can_update_metadata: bool | None = None
+    """The identity's ``can_update_metadata`` grant (``None``: by role)."""
+    metadata: dict[str, Any] | None = None
 
     def info(self) -> ParticipantInfo:
         """The wire view of this participant."""
@@ -189,6 +208,8 @@ class Participant:
             video=self.video,
             screen=self.screen,
             hand=self.hand,
+            metadata=self.metadata,
+            hidden=True if self.hidden else None,
         )
 
 
@@ -199,6 +220,8 @@ class Waiting:
     user: str
     name: str | None
     role: Role
+    hidden: bool = False
+    can_update_metadata: bool | None = None
 
 
 class Outbox:

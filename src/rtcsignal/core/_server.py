@@ -522,6 +522,7 @@ class Server(ClusterSide):
             "edge_timers": len(edge.timers),
             "room_timers": len(host.timers),
             "call_timers": host.calls.timers(),
+            **({} if self._node is None else self._node.tables()),
         }
 
     def room(self, room_id: str) -> Room | None:

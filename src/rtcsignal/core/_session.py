@@ -107,7 +107,12 @@ class Session:
         self.identity = identity
         self.user = identity.user
         self.sender = Sender(
-            session=session_id, user=identity.user, name=identity.name, grants=dict(identity.grants)
+            session=session_id,
+            user=identity.user,
+            name=identity.name,
+            grants=dict(identity.grants),
+            hidden=identity.hidden,
+            can_update_metadata=identity.can_update_metadata,
         )
         """What the room host knows of this session (its requests carry it)."""
         self.token = token

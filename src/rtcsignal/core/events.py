@@ -27,9 +27,11 @@ __all__ = [
     "DuplicateJoin",
     "HostTransferred",
     "InternalError",
+    "MemberBanned",
     "MemberJoined",
     "MemberLeft",
     "MemberRoleChanged",
+    "MemberUnbanned",
     "ObserverEvent",
     "RateLimitDenied",
     "RecordingChanged",
@@ -72,6 +74,8 @@ class MemberJoined(ObserverEvent, frozen=True, kw_only=True, tag=True):
     user: str
     session: str
     role: Role
+    hidden: bool = False
+    """Joined with the ``hidden`` grant: ordinary members were not told."""
 
 
 class MemberLeft(ObserverEvent, frozen=True, kw_only=True, tag=True):
@@ -81,6 +85,25 @@ class MemberLeft(ObserverEvent, frozen=True, kw_only=True, tag=True):
     participant: str
     user: str
     reason: LeaveReason
+
+
+class MemberBanned(ObserverEvent, frozen=True, kw_only=True, tag=True):
+    """A host or moderator banned ``user`` from a room (``kick`` with ``ban``), for
+    ``duration`` seconds or (``None``) until the room ends. The user's seats then leave
+    with reason ``banned`` (one :class:`MemberLeft` each)."""
+
+    room: str
+    user: str
+    by: str
+    duration: float | None
+
+
+class MemberUnbanned(ObserverEvent, frozen=True, kw_only=True, tag=True):
+    """A host or moderator lifted ``user``'s ban (``unban``)."""
+
+    room: str
+    user: str
+    by: str
 
 
 class MemberRoleChanged(ObserverEvent, frozen=True, kw_only=True, tag=True):

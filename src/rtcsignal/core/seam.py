@@ -79,12 +79,17 @@ class Sender(msgspec.Struct, frozen=True, kw_only=True):
         user: the authenticated user id.
         name: the identity's default display name.
         grants: roles granted per room id (``"*"``: every room).
+        hidden: the identity's ``hidden`` grant (see :class:`~rtcsignal.core.Identity`).
+        can_update_metadata: the identity's ``can_update_metadata`` grant, ``None``
+            for the role's default.
     """
 
     session: str
     user: str
     name: str | None = None
     grants: dict[str, Role] = {}
+    hidden: bool = False
+    can_update_metadata: bool | None = None
 
     def grant_for(self, room: str) -> Role | None:
         """The role granted in ``room`` (a room-specific grant wins over ``"*"``)."""
@@ -275,6 +280,8 @@ AnyEvent = (
     | ev.RoomPolicyChanged
     | ev.MemberJoined
     | ev.MemberLeft
+    | ev.MemberBanned
+    | ev.MemberUnbanned
     | ev.MemberRoleChanged
     | ev.HostTransferred
     | ev.RecordingChanged

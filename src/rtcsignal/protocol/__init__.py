@@ -21,6 +21,7 @@ from ._errors import SignalingError as SignalingError
 from ._errors import UsageError as UsageError
 from ._limits import MAX_APP_PAYLOAD_BYTES as MAX_APP_PAYLOAD_BYTES
 from ._limits import MAX_APP_TYPE_CHARS as MAX_APP_TYPE_CHARS
+from ._limits import MAX_BAN_SECONDS as MAX_BAN_SECONDS
 from ._limits import MAX_CANDIDATE_CHARS as MAX_CANDIDATE_CHARS
 from ._limits import MAX_CHAT_CHARS as MAX_CHAT_CHARS
 from ._limits import MAX_FRAME_BYTES as MAX_FRAME_BYTES
@@ -30,6 +31,7 @@ from ._limits import MAX_ICE_URL_CHARS as MAX_ICE_URL_CHARS
 from ._limits import MAX_ICE_URLS as MAX_ICE_URLS
 from ._limits import MAX_INVITEES as MAX_INVITEES
 from ._limits import MAX_LAYOUT_CHARS as MAX_LAYOUT_CHARS
+from ._limits import MAX_METADATA_BYTES as MAX_METADATA_BYTES
 from ._limits import MAX_NAME_CHARS as MAX_NAME_CHARS
 from ._limits import MAX_REACTION_CHARS as MAX_REACTION_CHARS
 from ._limits import MAX_REASON_CHARS as MAX_REASON_CHARS
@@ -46,6 +48,7 @@ from ._limits import SUPPORTED_VERSIONS as SUPPORTED_VERSIONS
 from ._messages import Admit as Admit
 from ._messages import Answer as Answer
 from ._messages import App as App
+from ._messages import BansUpdated as BansUpdated
 from ._messages import CallAccept as CallAccept
 from ._messages import CallCancel as CallCancel
 from ._messages import CallDecline as CallDecline
@@ -97,8 +100,11 @@ from ._messages import SetRole as SetRole
 from ._messages import Stats as Stats
 from ._messages import TransferHost as TransferHost
 from ._messages import Typing as Typing
+from ._messages import Unban as Unban
+from ._messages import UpdateMe as UpdateMe
 from ._messages import Welcome as Welcome
 from ._types import AssignableRole as AssignableRole
+from ._types import BanEntry as BanEntry
 from ._types import CallEndReason as CallEndReason
 from ._types import CallInfo as CallInfo
 from ._types import CallStateName as CallStateName
@@ -128,6 +134,7 @@ from ._types import UserId as UserId
 __all__ = [
     "MAX_APP_PAYLOAD_BYTES",
     "MAX_APP_TYPE_CHARS",
+    "MAX_BAN_SECONDS",
     "MAX_CANDIDATE_CHARS",
     "MAX_CHAT_CHARS",
     "MAX_FRAME_BYTES",
@@ -137,6 +144,7 @@ __all__ = [
     "MAX_ICE_URL_CHARS",
     "MAX_INVITEES",
     "MAX_LAYOUT_CHARS",
+    "MAX_METADATA_BYTES",
     "MAX_NAME_CHARS",
     "MAX_REACTION_CHARS",
     "MAX_REASON_CHARS",
@@ -154,6 +162,8 @@ __all__ = [
     "Answer",
     "App",
     "AssignableRole",
+    "BanEntry",
+    "BansUpdated",
     "CallAccept",
     "CallCancel",
     "CallDecline",
@@ -236,6 +246,8 @@ __all__ = [
     "Token",
     "TransferHost",
     "Typing",
+    "Unban",
+    "UpdateMe",
     "UsageError",
     "UserId",
     "Welcome",

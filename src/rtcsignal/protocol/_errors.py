@@ -75,7 +75,12 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_PARTICIPANT = "unknown_participant"
     """The target participant is not in the room (or not in its lobby)."""
     FORBIDDEN = "forbidden"
-    """The sender's role does not permit this action."""
+    """The sender's role (or grant) does not permit this action."""
+    BANNED = "banned"
+    """The user is banned from the room (``kick`` with ``ban``); a timed ban's error
+    carries ``retry_after``, the seconds until it lifts."""
+    TOO_MANY_BANS = "too_many_bans"
+    """The room's ban list holds its maximum of entries; unban someone first."""
     TOO_MANY_ROOMS = "too_many_rooms"
     """The session is already in ``max_rooms_per_session`` rooms."""
     TOO_MANY_SEATS = "too_many_seats"

@@ -44,6 +44,13 @@ MAX_APP_TYPE_CHARS: Final = 64
 MAX_APP_PAYLOAD_BYTES: Final = 16_384
 """Application payloads, measured re-encoded as JSON: generous for app state sync,
 small enough that a room of 50 does not amplify one message into megabytes."""
+MAX_METADATA_BYTES: Final = 1_024
+"""A participant's application ``metadata`` (``update_me``), measured re-encoded as
+JSON: an avatar URL, a status and a few flags. It rides in every snapshot and every
+``participant_updated`` of a room of 50, so it stays small (LiveKit's is similar)."""
+MAX_BAN_SECONDS: Final = 30 * 24 * 3600.0
+"""The longest timed ban (``kick`` with ``duration``): 30 days; a longer one is a ban
+until the room ends (no ``duration``)."""
 MAX_INVITEES: Final = 16
 """One call invitation rings at most 16 users (group calls beyond that are rooms)."""
 MAX_STATS_KEYS: Final = 64

@@ -20,6 +20,7 @@ import msgspec
 
 from ._limits import (
     MAX_APP_TYPE_CHARS,
+    MAX_BAN_SECONDS,
     MAX_CANDIDATE_CHARS,
     MAX_ICE_SERVERS,
     MAX_INVITEES,
@@ -28,6 +29,7 @@ from ._limits import (
 )
 from ._types import (
     AssignableRole,
+    BanEntry,
     CallInfo,
     ChatText,
     Emoji,
@@ -142,10 +144,30 @@ class Mute(RoomRequest, frozen=True, kw_only=True, omit_defaults=True, tag="mute
 
 
 class Kick(RoomRequest, frozen=True, kw_only=True, omit_defaults=True, tag="kick"):
-    """Moderator: remove a participant from the room."""
+    """Moderator: remove a participant from the room. With ``ban`` the participant's
+    *user* is also kept out (every device: its other seats go too), for ``duration``
+    seconds or, without it, until the room ends."""
 
     target: PeerId
     reason: Reason | None = None
+    ban: bool = False
+    duration: Annotated[float, msgspec.Meta(gt=0, le=MAX_BAN_SECONDS)] | None = None
+    """Seconds the ban lasts (only with ``ban``); absent: until the room ends."""
+
+
+class Unban(RoomRequest, frozen=True, kw_only=True, omit_defaults=True, tag="unban"):
+    """Moderator: lift the ban of ``user`` in the room."""
+
+    user: UserId
+
+
+class UpdateMe(RoomRequest, frozen=True, kw_only=True, omit_defaults=True, tag="update_me"):
+    """Change the sender's own display name and/or application ``metadata`` in the room
+    (omitted fields unchanged; ``metadata`` replaces the whole object). The others get
+    ``participant_updated``. Needs the ``can_update_metadata`` grant."""
+
+    name: Name | None = None
+    metadata: dict[str, Any] | None = None
 
 
 class TransferHost(RoomRequest, frozen=True, kw_only=True, omit_defaults=True, tag="transfer_host"):
@@ -297,6 +319,8 @@ ClientMessage = (
     | MediaState
     | Mute
     | Kick
+    | Unban
+    | UpdateMe
     | TransferHost
     | SetRole
     | Lock
@@ -373,6 +397,8 @@ class RoomSnapshot(Message, frozen=True, kw_only=True, omit_defaults=True, tag="
     chat: tuple[Chat, ...] = ()
     lobby: tuple[LobbyEntry, ...] = ()
     """Visible to hosts and moderators only."""
+    bans: tuple[BanEntry, ...] = ()
+    """The room's ban list: visible to hosts and moderators only."""
     call: PeerId | None = None
     """Set when the room belongs to a call."""
 
@@ -433,7 +459,7 @@ class ParticipantLeft(Event, frozen=True, kw_only=True, omit_defaults=True, tag=
 class ParticipantUpdated(
     Event, frozen=True, kw_only=True, omit_defaults=True, tag="participant_updated"
 ):
-    """A participant's media flags or presence changed."""
+    """A participant's media flags, presence, name or metadata changed."""
 
     room: RoomId
     participant: ParticipantInfo
@@ -471,6 +497,14 @@ class LobbyUpdated(Event, frozen=True, kw_only=True, omit_defaults=True, tag="lo
 
     room: RoomId
     lobby: tuple[LobbyEntry, ...]
+
+
+class BansUpdated(Event, frozen=True, kw_only=True, omit_defaults=True, tag="bans_updated"):
+    """The room's ban list changed (a ban or an unban; sent to hosts and moderators, and
+    to a member who becomes one). A timed ban lifts by itself, without one."""
+
+    room: RoomId
+    bans: tuple[BanEntry, ...]
 
 
 class Removed(Event, frozen=True, kw_only=True, omit_defaults=True, tag="removed"):
@@ -531,6 +565,7 @@ ServerMessage = (
     | HostChanged
     | RoomUpdated
     | LobbyUpdated
+    | BansUpdated
     | Removed
     | Muted
     | IncomingCall
@@ -552,6 +587,7 @@ __all__ = [
     "Admit",
     "Answer",
     "App",
+    "BansUpdated",
     "CallAccept",
     "CallCancel",
     "CallDecline",
@@ -603,5 +639,7 @@ __all__ = [
     "Stats",
     "TransferHost",
     "Typing",
+    "Unban",
+    "UpdateMe",
     "Welcome",
 ]

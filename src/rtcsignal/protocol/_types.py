@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -84,7 +84,9 @@ PresenceState = Literal["connected", "reconnecting"]
 """Whether a participant's connection is up or inside its reconnect grace period."""
 JoinPolicyName = Literal["open", "invite", "lobby"]
 """How a room admits joiners (locking is separate and applies on top)."""
-LeaveReason = Literal["left", "kicked", "disconnected", "replaced", "denied", "room_closed"]
+LeaveReason = Literal[
+    "left", "kicked", "banned", "disconnected", "replaced", "denied", "room_closed"
+]
 """Why a participant left a room, or a lobby entry was removed."""
 CallStateName = Literal["ringing", "active", "ended"]
 """A call's coarse state; ``reason`` refines ``ended``."""
@@ -108,6 +110,23 @@ class ParticipantInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=T
     video: bool
     screen: bool
     hand: bool
+    metadata: dict[str, Any] | None = None
+    """The participant's application metadata (``update_me``), if it set any."""
+    hidden: bool | None = None
+    """``true`` for a hidden participant (a recorder, a bot), which only hosts,
+    moderators and the participant itself ever see; absent otherwise."""
+
+
+class BanEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A user kept out of a room (``kick`` with ``ban``), as hosts and moderators see it."""
+
+    user: UserId
+    name: Name | None = None
+    """The display name the user had when banned."""
+    by: PeerId | None = None
+    """The participant who banned the user."""
+    expires_in: float | None = None
+    """Seconds until a timed ban lifts; absent for a ban until the room ends."""
 
 
 class LobbyEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -195,6 +195,9 @@ DEFAULT_KINDS: Final[Mapping[str, KindLimit]] = {
     "media_state": KindLimit(limit=_PRESENCE),
     "mute": KindLimit(limit=_PRESENCE),
     "kick": KindLimit(limit=_MODERATION),
+    "unban": KindLimit(limit=_MODERATION),
+    # a rename or a status change is a click; metadata fans out to the whole room.
+    "update_me": KindLimit(limit=_PRESENCE),
     "transfer_host": KindLimit(limit=_MODERATION),
     "set_role": KindLimit(limit=_MODERATION),
     "lock": KindLimit(limit=_MODERATION),

@@ -136,6 +136,18 @@ async function act(message, what) {
   }
 }
 
+/** Change your display name in the room (`update_me`); the others see it at once. */
+async function rename(event) {
+  event?.preventDefault();
+  const name = $("rename-input").value.trim();
+  if (!name || !state.joined) return;
+  const ok = await act({ type: "update_me", room: roomId, name }, "Rename");
+  if (ok === undefined) return;
+  sessionStorage.setItem(NAME_KEY, name);
+  $("rename-input").value = "";
+  renderRoom(); // the others get participant_updated; our model changed on the ok
+}
+
 function sendMediaState() {
   if (!state.joined) return;
   const audio = !state.onHold && Boolean(state.stream?.getAudioTracks()[0]) && state.mic;
@@ -270,6 +282,9 @@ async function join(event) {
       if (err.code === "room_full") {
         const capacity = err.details?.capacity ? ` (${err.details.capacity} people)` : "";
         notice(`This room is full${capacity}: try again later, or start another room.`, "error");
+      } else if (err.code === "banned") {
+        const wait = err.retryAfter ? ` for another ${Math.ceil(err.retryAfter / 60)} minutes` : "";
+        notice(`You are banned from this room${wait}.`, "error");
       } else if (err.code === "room_locked") {
         notice("This room is locked: the host has closed it to newcomers. Ask them to unlock it.", "error");
       } else if (err.code === "already_in_room" && model()) {
@@ -411,6 +426,10 @@ function fillTile(tile, p, room, isMe) {
     button("kick", "Kick", () => act({ type: "kick", room: roomId, target: p.id, reason: "removed by the host" }, "Kick"));
   }
   if (mine?.role === "host") {
+    // kick and keep out: every device of that user, until the room ends
+    button("ban", "Ban", () => act({ type: "kick", room: roomId, target: p.id, ban: true, reason: "banned by the host" }, "Ban"));
+  }
+  if (mine?.role === "host") {
     button("transfer-host", "Make host", () => act({ type: "transfer_host", room: roomId, target: p.id }, "Transfer host"));
     const next = p.role === "moderator" ? "participant" : "moderator";
     button("set-role", next === "moderator" ? "Make moderator" : "Make participant", () =>
@@ -476,6 +495,19 @@ function renderRoom() {
       const deny = el("button", { type: "button", dataset: { action: "deny" }, className: "danger" }, "Deny");
       deny.addEventListener("click", () => act({ type: "admit", room: roomId, target: entry.id, allow: false }, "Deny"));
       li.append(admit, deny);
+      return li;
+    }),
+  );
+  // bans (bans_updated keeps the list; hosts and moderators may lift one)
+  const bans = room.bans ?? [];
+  $("bans").hidden = !moderator || bans.length === 0;
+  $("ban-list").replaceChildren(
+    ...bans.map((ban) => {
+      const li = el("li", { dataset: { user: ban.user } });
+      li.append(el("span", {}, ban.name || ban.user));
+      const unban = el("button", { type: "button", dataset: { action: "unban" } }, "Unban");
+      unban.addEventListener("click", () => act({ type: "unban", room: roomId, user: ban.user }, "Unban"));
+      li.append(unban);
       return li;
     }),
   );
@@ -740,6 +772,7 @@ function wireClient() {
     "host_changed",
     "room_updated",
     "lobby_updated",
+    "bans_updated",
     "removed",
     "muted",
     "chat",
@@ -756,7 +789,7 @@ function wireClient() {
       for (const pid of state.callTiles.keys()) callTile(pid);
     }
   };
-  for (const type of ["participant_joined", "participant_updated", "role_changed", "host_changed", "room_updated", "lobby_updated"]) {
+  for (const type of ["participant_joined", "participant_updated", "role_changed", "host_changed", "room_updated", "lobby_updated", "bans_updated"]) {
     client.on(type, rerender);
   }
   client.on("participant_left", (msg) => {
@@ -786,6 +819,7 @@ function wireClient() {
     if (msg.room !== roomId) return;
     const texts = {
       kicked: "You were removed from the room by the host.",
+      banned: "You were banned from the room by the host.",
       replaced: "You joined this room from another tab: this one left.",
       denied: "The host did not let you in.",
       room_closed: "The room was closed.",
@@ -842,6 +876,7 @@ function wireUi() {
       if (ok !== undefined) renderRoom(); // the others get room_updated; we get our ok
     });
   });
+  $("rename-form").addEventListener("submit", rename);
   $("leave").addEventListener("click", leave);
   $("call-accept").addEventListener("click", acceptCall);
   $("call-decline").addEventListener("click", declineCall);

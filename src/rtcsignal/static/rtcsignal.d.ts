@@ -29,7 +29,14 @@ export type PresenceState = "connected" | "reconnecting";
 /** How a room admits joiners. */
 export type JoinPolicy = "open" | "invite" | "lobby";
 /** Why a participant left a room, or a lobby entry was removed. */
-export type LeaveReason = "left" | "kicked" | "disconnected" | "replaced" | "denied" | "room_closed";
+export type LeaveReason =
+  | "left"
+  | "kicked"
+  | "banned"
+  | "disconnected"
+  | "replaced"
+  | "denied"
+  | "room_closed";
 /** A call's coarse state; `reason` refines `ended`. */
 export type CallState = "ringing" | "active" | "ended";
 /** Why a call ended (`answered_elsewhere`: another device of this user answered). */
@@ -63,6 +70,8 @@ export type ErrorCode =
   | "not_in_room"
   | "unknown_participant"
   | "forbidden"
+  | "banned"
+  | "too_many_bans"
   | "too_many_rooms"
   | "stale_answer"
   | "too_many_seats"
@@ -97,6 +106,21 @@ export interface ParticipantInfo {
   video: boolean;
   screen: boolean;
   hand: boolean;
+  /** The participant's application metadata (`update_me`); absent when never set. */
+  metadata?: Record<string, unknown>;
+  /** `true` for a hidden participant (seen by hosts, moderators and itself only). */
+  hidden?: boolean;
+}
+
+/** A user banned from a room, as hosts and moderators see it. */
+export interface BanEntry {
+  user: string;
+  /** The display name the user had when banned. */
+  name?: string;
+  /** The participant who banned the user. */
+  by?: string;
+  /** Seconds until a timed ban lifts; absent: until the room ends. */
+  expires_in?: number;
 }
 
 /** Someone waiting in a room's lobby. */
@@ -203,11 +227,27 @@ export interface Mute extends RoomRequestBase {
   /** Default `false`. */
   video?: boolean;
 }
-/** Moderator: remove a participant from the room. */
+/** Moderator: remove a participant from the room; with `ban`, keep its user out. */
 export interface Kick extends RoomRequestBase {
   type: "kick";
   target: string;
   reason?: string;
+  /** Default `false`: with `true`, every device of the target's user goes and stays out. */
+  ban?: boolean;
+  /** Seconds the ban lasts (only with `ban`); absent: until the room ends. */
+  duration?: number;
+}
+/** Moderator: lift the ban of `user`. */
+export interface Unban extends RoomRequestBase {
+  type: "unban";
+  user: string;
+}
+/** Change the sender's own display name and/or metadata; omitted fields unchanged. */
+export interface UpdateMe extends RoomRequestBase {
+  type: "update_me";
+  name?: string;
+  /** At most 1,024 bytes as JSON; replaces the previous object whole. */
+  metadata?: Record<string, unknown>;
 }
 /** Host: hand the host role to another participant. */
 export interface TransferHost extends RoomRequestBase {
@@ -333,6 +373,8 @@ export type ClientMessage =
   | MediaState
   | Mute
   | Kick
+  | Unban
+  | UpdateMe
   | TransferHost
   | SetRole
   | Lock
@@ -419,6 +461,8 @@ export interface RoomSnapshot {
   chat?: ChatEntry[];
   /** Visible to hosts and moderators only; left out when empty. */
   lobby?: LobbyEntry[];
+  /** The ban list: hosts and moderators only (absent when empty). */
+  bans?: BanEntry[];
   /** Set when the room belongs to a call. */
   call?: string;
 }
@@ -467,7 +511,7 @@ export interface ParticipantLeft extends EventBase {
   participant: string;
   reason: LeaveReason;
 }
-/** A participant's media flags or presence changed. */
+/** A participant's media flags, presence, name or metadata changed. */
 export interface ParticipantUpdated extends EventBase {
   type: "participant_updated";
   room: string;
@@ -502,6 +546,12 @@ export interface LobbyUpdated extends EventBase {
   type: "lobby_updated";
   room: string;
   lobby: LobbyEntry[];
+}
+/** The room's ban list changed (hosts and moderators). */
+export interface BansUpdated extends EventBase {
+  type: "bans_updated";
+  room: string;
+  bans: BanEntry[];
 }
 /** You are no longer in the room (or its lobby). */
 export interface Removed extends EventBase {
@@ -563,6 +613,7 @@ export type ServerEvent =
   | HostChanged
   | RoomUpdated
   | LobbyUpdated
+  | BansUpdated
   | Removed
   | Muted
   | IncomingCall
@@ -655,6 +706,8 @@ export interface RoomModel {
   recording: RecordingState;
   call: string | null;
   lobby: LobbyEntry[];
+  /** The ban list (hosts and moderators). */
+  bans: BanEntry[];
   chat: ChatEntry[];
   /** True while waiting in the lobby. */
   waiting: boolean;
@@ -732,6 +785,12 @@ export class SignalingClient extends EventTarget {
   forgetSession(): void;
   /** Record a chat message this client sent in the room's model. */
   recordOwnChat(roomId: string, text: string): void;
+  /** Moderator: remove `target`; with `ban`, keep its user out (`duration` s, or until the room ends). */
+  kick(roomId: string, target: string, options?: { reason?: string; ban?: boolean; duration?: number }): Promise<null>;
+  /** Moderator: lift the ban of `user`. */
+  unban(roomId: string, user: string): Promise<null>;
+  /** Change this participant's display name and/or metadata in `roomId`. */
+  updateMe(roomId: string, changes: { name?: string; metadata?: Record<string, unknown> }): Promise<null>;
 
   addEventListener<K extends keyof SignalingClientEventMap>(
     type: K,

@@ -277,6 +277,48 @@ export class SignalingClient extends EventTarget {
   }
 
   /**
+   * Moderator: remove participant `target` from `roomId`. With `ban` its user (every
+   * device) is kept out, for `duration` seconds or until the room ends; the banned
+   * user's later joins fail with `banned` (`retryAfter` for a timed ban).
+   * @param {string} roomId
+   * @param {string} target participant id
+   * @param {{reason?: string, ban?: boolean, duration?: number}} [options]
+   * @returns {Promise<null>}
+   */
+  kick(roomId, target, options = {}) {
+    const frame = { type: "kick", room: roomId, target };
+    if (options.reason !== undefined) frame.reason = options.reason;
+    if (options.ban) frame.ban = true;
+    if (options.duration !== undefined) frame.duration = options.duration;
+    return this.request(frame);
+  }
+
+  /**
+   * Moderator: lift the ban of user `user` in `roomId`.
+   * @param {string} roomId
+   * @param {string} user the banned user's id (see the snapshot's `bans`)
+   * @returns {Promise<null>}
+   */
+  unban(roomId, user) {
+    return this.request({ type: "unban", room: roomId, user });
+  }
+
+  /**
+   * Change this participant's display `name` and/or application `metadata` (an object
+   * of at most 1,024 bytes as JSON) in `roomId`; omitted fields are unchanged. The others
+   * get `participant_updated`; this client's room model is updated on the `ok`.
+   * @param {string} roomId
+   * @param {{name?: string, metadata?: object}} changes
+   * @returns {Promise<null>}
+   */
+  updateMe(roomId, changes) {
+    const frame = { type: "update_me", room: roomId };
+    if (changes.name !== undefined) frame.name = changes.name;
+    if (changes.metadata !== undefined) frame.metadata = changes.metadata;
+    return this.request(frame);
+  }
+
+  /**
    * Send a message without waiting for a reply (no `id`: the server replies only with an
    * `error`, delivered as a `server_error` event). Queued while disconnected.
    * @param {object} message
@@ -325,8 +367,9 @@ export class SignalingClient extends EventTarget {
    * The model of a room this session is in, kept up to date from the join snapshot and
    * the room's events (and restored after a reload):
    * `{room, you, host, locked, capacity, join_policy, layout, recording, call, lobby,
-   *   chat, waiting, participants: {[id]: {id, user, name, role, order, state, audio,
-   *   video, screen, hand}}}`. `waiting` is true while in the lobby.
+   *   bans, chat, waiting, participants: {[id]: {id, user, name, role, order, state,
+   *   audio, video, screen, hand, metadata?, hidden?}}}`. `waiting` is true while in the
+   *   lobby; `lobby`, `bans` and hidden participants are filled for hosts and moderators.
    * @param {string} roomId
    * @returns {object|undefined}
    */
@@ -656,9 +699,9 @@ export class SignalingClient extends EventTarget {
   // ------------------------------------------------------------------ room models
 
   /**
-   * The server tells the *others* about a sender's own `media_state`, `lock`,
-   * `set_layout` and `recording` (the sender's confirmation is its `ok`): apply them to
-   * the sender's model here. Returns whether the model changed.
+   * The server tells the *others* about a sender's own `media_state`, `update_me`,
+   * `lock`, `set_layout` and `recording` (the sender's confirmation is its `ok`): apply
+   * them to the sender's model here. Returns whether the model changed.
    */
   _applyOwn(frame) {
     const room = frame.room === undefined ? undefined : this.rooms.get(frame.room);
@@ -668,6 +711,13 @@ export class SignalingClient extends EventTarget {
         const me = room.participants[room.you];
         if (!me) return false;
         for (const key of ["audio", "video", "screen", "hand"]) if (typeof frame[key] === "boolean") me[key] = frame[key];
+        return true;
+      }
+      case "update_me": {
+        const me = room.participants[room.you];
+        if (!me) return false;
+        if (frame.name !== undefined) me.name = frame.name;
+        if (frame.metadata !== undefined) me.metadata = frame.metadata;
         return true;
       }
       case "lock":
@@ -722,6 +772,7 @@ export class SignalingClient extends EventTarget {
       recording: "idle",
       call: null,
       lobby: [],
+      bans: [],
       chat: [],
       waiting: false,
       myOrder: null,
@@ -741,6 +792,7 @@ export class SignalingClient extends EventTarget {
       recording: snap.recording,
       call: snap.call ?? null,
       lobby: snap.lobby ?? [],
+      bans: snap.bans ?? [],
       chat: (snap.chat ?? []).slice(-CHAT_KEEP),
     });
     for (const p of snap.participants ?? []) room.participants[p.id] = p;
@@ -776,6 +828,9 @@ export class SignalingClient extends EventTarget {
         break;
       case "lobby_updated":
         room.lobby = msg.lobby ?? [];
+        break;
+      case "bans_updated":
+        room.bans = msg.bans ?? [];
         break;
       case "chat":
         room.chat.push({ type: "chat", room: msg.room, from: msg.from, text: msg.text });

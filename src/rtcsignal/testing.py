@@ -276,6 +276,7 @@ class ClusterPeer(Peer):
             grants=dict(self.identity.grants),
             hello=False,
             binary=self.binary,
+            hidden=self.identity.hidden,
         )
         seq = self.last_seq if last_seq is None else last_seq
         reply = new.request(p.Hello(version=1, resume=self.welcome.resume_token, last_seq=seq))
@@ -334,9 +335,12 @@ class Cluster:
         grants: Mapping[str, Role | str] | None = None,
         hello: bool = True,
         binary: bool = False,
+        hidden: bool = False,
     ) -> ClusterPeer:
         """Connect a new peer to instance ``node`` (and say hello unless ``hello=False``)."""
-        identity = Identity(user=user, name=name, grants=dict(grants or {}), address="127.0.0.1")
+        identity = Identity(
+            user=user, name=name, grants=dict(grants or {}), address="127.0.0.1", hidden=hidden
+        )
         conn = self.servers[node].connect(identity, self.clock.now)
         peer = self.peers[conn] = ClusterPeer(self, node, conn, identity, binary)
         if hello:

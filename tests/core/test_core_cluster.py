@@ -451,3 +451,17 @@ def test_a_routed_request_resent_after_a_resume_elsewhere_is_answered_once() -> 
     assert len(again) == 1 and isinstance(again[0], p.Ok)
     alice = next(x for x in cluster.peers.values() if x.user == "alice")
     assert [m.text for m in alice.drain("chat")] == ["once"]
+
+
+def test_a_hidden_session_stays_hidden_after_resuming_elsewhere() -> None:
+    cluster = Cluster(("a", "b"))
+    alice = cluster.peer("alice", node="a")
+    alice.ok(p.Join(room=ROOM))
+    bot = cluster.peer("bot", node="b", hidden=True)
+    bot.ok(p.Join(room=ROOM))
+    assert [m.participant.hidden for m in alice.drain("participant_joined")] == [True]
+    bot.drop()
+    back = bot.resume(node="a")
+    assert back.welcome is not None and back.welcome.resumed
+    session = cluster.servers["a"].session_of(back.conn)
+    assert session is not None and session.sender.hidden

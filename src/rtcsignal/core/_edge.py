@@ -400,7 +400,13 @@ class Edge:
         """Take over a session another instance handed off (:meth:`hand_off`), detached
         and in its grace, under its resume ``token``, until a connection resumes it."""
         sender = state.sender
-        identity = Identity(user=sender.user, name=sender.name, grants=sender.grants)
+        identity = Identity(
+            user=sender.user,
+            name=sender.name,
+            grants=sender.grants,
+            hidden=sender.hidden,
+            can_update_metadata=sender.can_update_metadata,
+        )
         fmt = Format.JSON if state.fmt == 0 else Format.MSGPACK
         session = Session(sender.session, identity, token, fmt)
         session.seq = state.seq

@@ -245,10 +245,10 @@ async def run_server(
                 flush=True,
             )
             print(_metrics_line(metrics, f"http://{settings.host}:{port}"), flush=True)
+            print(f"rtcsignal: adapter {_adapter_name(settings)}", flush=True)
             print(_backplane_line(runtime), flush=True)
             if hooks is not None:
                 print(f"rtcsignal: webhooks to {hooks.settings.url}", flush=True)
-            print(f"rtcsignal: adapter {_adapter_name(settings)}", flush=True)
             if ready is not None:
                 ready(port)
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

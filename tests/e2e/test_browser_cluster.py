@@ -58,9 +58,10 @@ def test_a_one_to_one_call_rings_across_instances(
     alice.page.click(f"#tiles .tile[data-participant='{b}'] button[data-action='call']")
     bob.page.wait_for_selector("#call-incoming", state="visible")
     bob.page.click("#call-accept")
-    alice.page.wait_for_function(
-        "() => window.rtcsignalDemo.call()?.state === 'active'", polling=100
-    )
+    for visitor in (alice, bob):  # each page sees it active in its own time
+        visitor.page.wait_for_function(
+            "() => window.rtcsignalDemo.call()?.state === 'active'", polling=100
+        )
     call_room = alice.js("window.rtcsignalDemo.call().room")
     a_in_call = alice.js(f"window.rtcsignalDemo.client.room('{call_room}').you")
     b_in_call = bob.js(f"window.rtcsignalDemo.client.room('{call_room}').you")

@@ -27,7 +27,7 @@ from ._roompolicy import JoinPolicy as JoinPolicy
 from ._roompolicy import RoomPolicy as RoomPolicy
 from ._server import Seam as Seam
 from ._server import Server as Server
-from ._server import ServerStats as ServerStats
+from ._stats import ServerStats as ServerStats
 from ._validation import NegotiationValidator as NegotiationValidator
 from ._validation import SdpValidator as SdpValidator
 

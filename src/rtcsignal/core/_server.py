@@ -63,6 +63,7 @@ from ._node import NodeState
 from ._room import Room
 from ._roompolicy import RoomPolicy
 from ._session import Connection, Session
+from ._stats import ServerStats
 from ._validation import NegotiationValidator, SdpValidator
 from .cluster import CALLS, Post, Want, encode_envelope, shard_of, token_node
 from .seam import (
@@ -94,7 +95,7 @@ from .seam import (
     encode_output,
 )
 
-__all__ = ["Seam", "Server", "ServerStats"]
+__all__ = ["Seam", "Server"]
 
 Seam = Literal["direct", "loopback"]
 """How the server hands values to its room host: ``"direct"`` (as they are) or
@@ -115,18 +116,6 @@ _GRACE: Final = EdgeTimer.GRACE
 _ONCE_EXEMPT: Final = frozenset({"hello", "ping"})
 """Requests whose replies are not remembered for re-sends: ``hello`` has its own resume
 rules, and a ``ping`` changes nothing (answered afresh every time)."""
-
-
-class ServerStats(msgspec.Struct, frozen=True, kw_only=True):
-    """A health snapshot of one server."""
-
-    connections: int
-    sessions: int
-    reconnecting: int
-    rooms: int
-    participants: int
-    active_calls: int
-    ringing_calls: int
 
 
 def _loopback(host: RoomHost) -> Callable[[HostInput], RoomOutput]:

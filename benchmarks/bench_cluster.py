@@ -18,7 +18,6 @@ CPU 1. ``python -m benchmarks cluster``.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_relay import GENERATOR_CPU, SERVER_CPU, _fmt, _pin
+from benchmarks.bench_relay import GENERATOR_CPU, _fmt, _pin, _Server
 from benchmarks.relay.servers import NODE_ENV, REDIS_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,46 +85,17 @@ class _Redis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class _Instance:
-    def __init__(self, kind: str, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.relay.servers", kind, "0"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **env},
-            preexec_fn=_pin(SERVER_CPU),
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("READY "):
-            self.stop()
-            raise RuntimeError(f"{kind} did not start: {line!r}")
-        self.port = int(line.split()[1])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
 def _run(kind: str, setup: str, redis: _Redis, scenario: str, *args: object) -> dict[str, Any]:
     redis.flush()
-    instances: list[_Instance] = []
+    instances: list[_Server] = []
     try:
         if setup == "off":
-            instances.append(_Instance(kind, {}))
+            instances.append(_Server(kind))
         else:
             nodes = ("a",) if setup == "same" else ("a", "b")
             for node in nodes:
                 env = {REDIS_ENV: redis.url, NODE_ENV: node}
-                instances.append(_Instance(f"{kind}-redis", env))
+                instances.append(_Server(f"{kind}-redis", env))
             time.sleep(1.0)  # the instances see each other (one lease renewal)
         ports = ",".join(str(i.port) for i in instances)
         pids = ",".join(str(i.proc.pid) for i in instances)

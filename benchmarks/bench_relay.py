@@ -48,12 +48,15 @@ def _pin(cpu: int) -> Any:
 
 
 class _Server:
-    def __init__(self, kind: str) -> None:
+    """One benchmark server process on CPU 0 (``env``: extra environment)."""
+
+    def __init__(self, kind: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.relay.servers", kind, "0"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
+            env={**os.environ, **(env or {})},
             preexec_fn=_pin(SERVER_CPU),
         )
         assert self.proc.stdout is not None

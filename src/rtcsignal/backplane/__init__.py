@@ -188,7 +188,44 @@ class MemoryHub:
         return owner, current is not None
 
 
-class MemoryBackplane:
+class _Plane:
+    """What both backplanes keep: the instance, its incarnation and lease timing, its
+    state and its peers (as of the last renewal)."""
+
+    kind = ""
+
+    def __init__(
+        self, node: str | None, lease_ttl: float, renew_every: float, metrics: Any
+    ) -> None:
+        self.node = node or new_instance_id()
+        self.incarnation = secrets.token_hex(4)
+        self.lease_ttl = lease_ttl
+        self.renew_every = renew_every
+        self.metrics = metrics
+        self._state = BackplaneState.STARTING
+        self._peers: set[str] = set()
+        self._scope: anyio.CancelScope | None = None
+
+    @property
+    def state(self) -> BackplaneState:
+        """Where the backplane stands."""
+        return self._state
+
+    def peers(self) -> set[str]:
+        """See :meth:`Backplane.peers`."""
+        return set(self._peers)
+
+    def health(self) -> dict[str, Any]:
+        """See :meth:`Backplane.health`."""
+        return {
+            "kind": self.kind,
+            "state": self._state.value,
+            "instance": self.node,
+            "peers": sorted(self._peers),
+        }
+
+
+class MemoryBackplane(_Plane):
     """A :class:`Backplane` for instances in one process, on a shared :class:`MemoryHub`.
 
     Args:
@@ -209,20 +246,8 @@ class MemoryBackplane:
         renew_every: float = DEFAULT_RENEW_EVERY,
         metrics: Any = None,
     ) -> None:
+        super().__init__(node, lease_ttl, renew_every, metrics)
         self.hub = hub
-        self.node = node or new_instance_id()
-        self.incarnation = secrets.token_hex(4)
-        self.lease_ttl = lease_ttl
-        self.renew_every = renew_every
-        self.metrics = metrics
-        self._state = BackplaneState.STARTING
-        self._peers: set[str] = set()
-        self._scope: anyio.CancelScope | None = None
-
-    @property
-    def state(self) -> BackplaneState:
-        """Where the backplane stands."""
-        return self._state
 
     async def start(
         self,
@@ -288,10 +313,6 @@ class MemoryBackplane:
             self._scope.cancel()
         self._state = BackplaneState.STOPPED
 
-    def peers(self) -> set[str]:
-        """See :meth:`Backplane.peers`."""
-        return set(self._peers)
-
     async def owner(self, key: str) -> Owner | None:
         """See :meth:`Backplane.owner`."""
         owner = self.hub.owners.get(key)
@@ -339,15 +360,6 @@ class MemoryBackplane:
             _count(self.metrics, "rtcsignal_backplane_publish_failures_total")
             return
         _count(self.metrics, "rtcsignal_backplane_messages_out_total")
-
-    def health(self) -> dict[str, Any]:
-        """See :meth:`Backplane.health`."""
-        return {
-            "kind": self.kind,
-            "state": self._state.value,
-            "instance": self.node,
-            "peers": sorted(self._peers),
-        }
 
 
 def _count(

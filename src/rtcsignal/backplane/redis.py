@@ -54,7 +54,7 @@ from . import (
     Owner,
     _count,
     _observe,
-    new_instance_id,
+    _Plane,
 )
 
 __all__ = ["DEFAULT_INBOX_MAXLEN", "DEFAULT_OUTBOX_DEADLINE", "RedisBackplane"]
@@ -94,7 +94,7 @@ _BATCH: Final = msgspec.msgpack.Decoder(list[bytes])
 _ENCODE: Final = msgspec.msgpack.Encoder()
 
 
-class RedisBackplane:
+class RedisBackplane(_Plane):
     """A :class:`~rtcsignal.backplane.Backplane` on Redis (7.0 or newer).
 
     Args:
@@ -121,20 +121,13 @@ class RedisBackplane:
         outbox_deadline: float = DEFAULT_OUTBOX_DEADLINE,
         metrics: Any = None,
     ) -> None:
+        super().__init__(node, lease_ttl, renew_every, metrics)
         self.url = url
-        self.node = node or new_instance_id()
-        self.incarnation = secrets.token_hex(4)
         self.prefix = key_prefix
-        self.lease_ttl = lease_ttl
-        self.renew_every = renew_every
         self.inbox_maxlen = inbox_maxlen
         self.outbox_deadline = outbox_deadline
-        self.metrics = metrics
-        self._state = BackplaneState.STARTING
-        self._peers: set[str] = set()
         self._queue: list[tuple[str, Any]] = []
         self._wake: anyio.Event | None = None
-        self._scope: anyio.CancelScope | None = None
         self._redis: Any = None
         self._reader: Any = None
         self._scripts: dict[str, Any] = {}
@@ -154,11 +147,6 @@ class RedisBackplane:
     @property
     def _me(self) -> str:
         return f"{self.node}/{self.incarnation}"
-
-    @property
-    def state(self) -> BackplaneState:
-        """Where the backplane stands."""
-        return self._state
 
     def _set_state(self, state: BackplaneState) -> None:
         if state is self._state:
@@ -421,10 +409,6 @@ class RedisBackplane:
             wake.set()
 
     # ------------------------------------------------------------ the seam
-    def peers(self) -> set[str]:
-        """See :meth:`rtcsignal.backplane.Backplane.peers`."""
-        return set(self._peers)
-
     async def _alive(self, owner: Owner) -> bool:
         value = await self._redis.get(self._lease(owner.node))
         return value is not None and value.decode() == owner.incarnation
@@ -482,15 +466,6 @@ class RedisBackplane:
     def post(self, node: str, data: bytes) -> None:
         """See :meth:`rtcsignal.backplane.Backplane.post`."""
         self._enqueue("post", (node, data))
-
-    def health(self) -> dict[str, Any]:
-        """See :meth:`rtcsignal.backplane.Backplane.health`."""
-        return {
-            "kind": self.kind,
-            "state": self._state.value,
-            "instance": self.node,
-            "peers": sorted(self._peers),
-        }
 
 
 def _ms(seconds: float) -> int:

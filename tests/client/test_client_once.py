@@ -41,9 +41,11 @@ class LosesTheReply:
         self.lost = False
 
     async def send(self, data: str | bytes) -> None:
-        await self.inner.send(data)
-        if not self.state["fired"] and isinstance(data, str) and self.marker in data:
+        fire = not self.state["fired"] and isinstance(data, str) and self.marker in data
+        if fire:  # lost from before the write: a reply read while it is written is lost too
             self.state["fired"] = self.lost = True
+        await self.inner.send(data)
+        if fire:
             await self.inner.close(4999, "the test drops the connection")
 
     async def receive(self) -> str | bytes:

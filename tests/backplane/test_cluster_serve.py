@@ -231,3 +231,34 @@ def test_healthz_names_the_backplane(cluster: tuple[RedisServer, list[Instance]]
     _, (a, _b, _c) = cluster
     plane = _wait_for_peers(a, {"b", "c"})
     assert plane == {"kind": "redis", "state": "up", "instance": "a", "peers": ["b", "c"]}
+
+
+def test_an_instance_id_in_use_is_refused_in_one_line(
+    cluster: tuple[RedisServer, list[Instance]],
+) -> None:
+    import subprocess
+    import sys
+
+    redis, _ = cluster
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rtcsignal",
+            "serve",
+            "--port",
+            "0",
+            "--redis-url",
+            redis.url,
+            "--instance-id",
+            "a",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=WAIT * 2,
+        env={"PATH": "/usr/bin:/bin", "RTCSIGNAL_AUTH_SECRET": SECRET},
+        check=False,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines == ["rtcsignal serve: another live instance has the id 'a'"]

@@ -25,7 +25,7 @@ envelope and ``now`` go in, effects come out, and nothing raises.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -96,11 +96,13 @@ class ClusterSide:
     _node: NodeState | None
     _link: Callable[[HostInput], RoomOutput]
 
-    def _apply(self, ops: list[Op], now: float, fx: list[Effect]) -> None:
-        raise NotImplementedError  # pragma: no cover - the server's
+    if TYPE_CHECKING:  # the server's own methods, which the cluster side calls
 
-    def _resume(self, conn: Connection, msg: p.Hello, now: float, fx: list[Effect]) -> p.Welcome:
-        raise NotImplementedError  # pragma: no cover - the server's
+        def _apply(self, ops: list[Op], now: float, fx: list[Effect]) -> None: ...
+
+        def _resume(
+            self, conn: Connection, msg: p.Hello, now: float, fx: list[Effect]
+        ) -> p.Welcome: ...
 
     # ================================================================ entry points
     @property

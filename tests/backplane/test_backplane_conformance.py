@@ -149,3 +149,20 @@ async def test_a_lapsed_owner_is_taken_over_with_a_higher_epoch(make: Make) -> N
     taken = await b.acquire("room1")
     assert taken.node == "b" and taken.epoch > first.epoch
     assert metrics.total("rtcsignal_backplane_ownership_acquired_total") == 1
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"nope": 1}, "[backplane] nope = 1: unknown key"),
+        ({"lease_ttl": "x"}, "[backplane] lease_ttl = 'x': expected a number"),
+        ({"lease_ttl": 1.0, "renew_every": 2.0}, "renew_every = 2.0: must be below lease_ttl"),
+        ({"instance_id": "a.b"}, "instance_id = 'a.b': must be non-empty, without '.'"),
+    ],
+)
+def test_backplane_settings_name_the_bad_key(table: dict[str, Any], message: str) -> None:
+    from rtcsignal.runtime import RuntimeSettings, SettingsError
+
+    with pytest.raises(SettingsError) as refused:
+        RuntimeSettings.from_dict({"backplane": table})
+    assert message in str(refused.value)

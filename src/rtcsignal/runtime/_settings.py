@@ -41,6 +41,7 @@ from typing import Any, Final
 import attrs
 import cattrs
 
+from rtcsignal._structure import FieldError, strict_converter, structure
 from rtcsignal.core import ServerConfig
 from rtcsignal.protocol import UsageError
 from rtcsignal.ratelimit import RatePolicy
@@ -94,11 +95,11 @@ class BackplaneSettings:
 
     def __attrs_post_init__(self) -> None:
         if self.renew_every >= self.lease_ttl:
-            raise ValueError(
-                f"renew_every ({self.renew_every}) must be below lease_ttl ({self.lease_ttl})"
+            raise FieldError(
+                "renew_every", self.renew_every, f"must be below lease_ttl ({self.lease_ttl})"
             )
         if self.instance_id is not None and (not self.instance_id or "." in self.instance_id):
-            raise ValueError(f"instance_id must be non-empty without '.': {self.instance_id!r}")
+            raise FieldError("instance_id", self.instance_id, "must be non-empty, without '.'")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BackplaneSettings:
@@ -107,22 +108,14 @@ class BackplaneSettings:
         Raises:
             ValueError: an unknown key or a bad value, named.
         """
-        fields = attrs.fields_dict(cls)
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in fields:
-                raise ValueError(f"unknown key {key} = {value!r}")
-            kind: Any = float if key in ("lease_ttl", "renew_every") else str | None
-            if key == "key_prefix":
-                kind = str
-            try:
-                kwargs[key] = _CONVERTER.structure(value, kind)
-            except Exception as exc:
-                raise ValueError(f"bad value {key} = {value!r}: {exc}") from None
-        try:
-            return cls(**kwargs)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(str(exc)) from None
+        return structure(_STRICT, data, cls, _bad_value)
+
+
+def _bad_value(key: str, value: object, message: str) -> ValueError:
+    return ValueError(f"{key} = {value!r}: {message}")
+
+
+_STRICT: Final = strict_converter()
 
 
 def _origins(value: object) -> tuple[str, ...] | None:

@@ -44,7 +44,7 @@ import signal
 import sys
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -270,13 +270,14 @@ def _backplane_line(runtime: Runtime) -> str:
     return f"rtcsignal: instance {plane.node} of a cluster on the {plane.kind} backplane"
 
 
-def _usage_error(exc: BaseException) -> UsageError | None:
-    """The :class:`UsageError` in ``exc`` (alone or inside exception groups)."""
-    if isinstance(exc, UsageError):
+def _find(exc: BaseException, wanted: Callable[[BaseException], bool]) -> BaseException | None:
+    """The first exception in ``exc`` (itself, or inside exception groups, depth first)
+    that ``wanted`` accepts."""
+    if wanted(exc):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
-            found = _usage_error(inner)
+            found = _find(inner, wanted)
             if found is not None:
                 return found
     return None
@@ -331,14 +332,8 @@ host's, or a privileged port without the privilege."""
 
 def _bind_error(exc: BaseException) -> OSError | None:
     """The ``OSError`` of a failed bind in ``exc`` (alone or inside exception groups)."""
-    if isinstance(exc, OSError):
-        return exc if exc.errno in _BIND_ERRORS else None
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _bind_error(inner)
-            if found is not None:
-                return found
-    return None
+    found = _find(exc, lambda e: isinstance(e, OSError) and e.errno in _BIND_ERRORS)
+    return found if isinstance(found, OSError) else None
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -364,7 +359,7 @@ def _main(args: argparse.Namespace) -> int:
     try:
         anyio.run(run_server, settings, backend_options=_backend_options(settings))
     except (OSError, UsageError, BaseExceptionGroup) as exc:
-        usage = _usage_error(exc)
+        usage = _find(exc, lambda e: isinstance(e, UsageError))
         if usage is not None:  # the backplane refused to start: one line, exit 2
             print(f"rtcsignal serve: {usage}", file=sys.stderr)
             return 2

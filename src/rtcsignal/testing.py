@@ -154,6 +154,19 @@ class Peer:
         return new
 
 
+def _to_peer(peer: Peer, effect: Send | Close) -> None:
+    """A frame to the peer's inbox (decoded, its ``seq`` noted), or its close."""
+    if isinstance(effect, Close):
+        peer.closed = (effect.code, effect.reason)
+        return
+    data: bytes | str = effect.data.decode() if effect.text else effect.data
+    message = p.decode_server(data)
+    seq = getattr(message, "seq", None)
+    if isinstance(seq, int):
+        peer.seen_seq = max(peer.seen_seq, seq)
+    peer.inbox.append(message)
+
+
 class Harness:
     """In-memory peers around one :class:`Server`, with a :class:`FakeClock`.
 
@@ -203,16 +216,8 @@ class Harness:
     def dispatch(self, effects: list[Any]) -> None:
         """Carry out effects: frames to inboxes, closes to peers, events to the log."""
         for effect in effects:
-            if isinstance(effect, Send):
-                peer = self.peers[effect.conn]
-                data: bytes | str = effect.data.decode() if effect.text else effect.data
-                message = p.decode_server(data)
-                seq = getattr(message, "seq", None)
-                if isinstance(seq, int):
-                    peer.seen_seq = max(peer.seen_seq, seq)
-                peer.inbox.append(message)
-            elif isinstance(effect, Close):
-                self.peers[effect.conn].closed = (effect.code, effect.reason)
+            if isinstance(effect, Send | Close):
+                _to_peer(self.peers[effect.conn], effect)
             else:
                 self.events.append(effect)
 
@@ -355,7 +360,7 @@ class Cluster:
         for effect in effects:
             kind = type(effect)
             if kind is Send or kind is Close:
-                Harness.dispatch(self, [effect])  # type: ignore[arg-type]
+                _to_peer(self.peers[effect.conn], effect)
             elif kind is Route:
                 self._route(node, effect)
             elif kind is Post:

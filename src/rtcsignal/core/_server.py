@@ -106,8 +106,7 @@ _DEFAULT_SEAM: Seam = "direct"
 it, to run every test through the loopback)."""
 
 _DEFERRED: Final = p.Ok(id="deferred")
-"""What a handler returns for a request handed to another instance: it is answered
-later, when that instance's answer (or its deadline) comes."""
+"""A handler's result for a request another instance answers (or its deadline does)."""
 _FMT: Final = {Format.JSON: 0, Format.MSGPACK: 1}
 
 _HS: Final = EdgeTimer.HANDSHAKE
@@ -226,7 +225,8 @@ class Server(ClusterSide):
         session = conn.session
         room: str | None = getattr(msg, "room", None)
         node = self._node
-        if node is not None and room is not None and shard_of(room) not in node.owned:
+        key = None if node is None else shard_of(room)  # a call's room: the call book's
+        if node is not None and room is not None and key not in node.owned:
             room_scope = None  # the owner checks the room's limits, once for every edge
         else:
             room_scope = room
@@ -259,7 +259,7 @@ class Server(ClusterSide):
             result: p.Ok | p.Pong | p.Welcome | None
             handler = self._handlers.get(type(msg))
             if handler is None:
-                result = self._to_host(conn, msg, room, now, fx)
+                result = self._to_host(conn, msg, room, key, now, fx)
             else:
                 result = handler(conn, msg, now, fx)
         except CoreError as err:
@@ -530,10 +530,15 @@ class Server(ClusterSide):
 
     # ================================================================ the seam
     def _to_host(
-        self, conn: Connection, msg: Any, room: str | None, now: float, fx: list[Effect]
+        self,
+        conn: Connection,
+        msg: Any,
+        room: str | None,
+        key: str | None,
+        now: float,
+        fx: list[Effect],
     ) -> p.Ok | None:
-        """Hand a room, negotiation or call request (for ``room``) to the room host;
-        apply its output."""
+        """Hand a request for ``room`` to its host (a cluster's: the owner of ``key``)."""
         session = conn.session
         assert session is not None  # the pipeline guarantees a session past hello
         if room is None:
@@ -550,7 +555,7 @@ class Server(ClusterSide):
             else:
                 self._apply(out.ops, now, fx)
         else:
-            key = shard_of(room)
+            assert key is not None  # a cluster's receive computed it
             epoch = node.owned.get(key)
             if epoch is None:  # another instance's room: its owner answers
                 kind = type(msg)

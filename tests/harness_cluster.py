@@ -85,40 +85,31 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-class Instance:
-    """``python -m rtcsignal serve`` on a free loopback port, on a shared Redis."""
+class ServeProcess:
+    """``python -m rtcsignal serve`` on a free loopback port (``RTCSIGNAL_*`` variables
+    of the test process left out), stopped by its pid.
 
-    def __init__(self, redis_url: str, instance_id: str, *args: str) -> None:
+    Args:
+        args: more command-line arguments.
+        env: more environment variables.
+    """
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("RTCSIGNAL_")}
-        self.id = instance_id
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rtcsignal",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--redis-url",
-                redis_url,
-                "--instance-id",
-                instance_id,
-                *args,
-            ],
+            [sys.executable, "-m", "rtcsignal", "serve", "--host", "127.0.0.1", "--port", "0",
+             *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**clean, "RTCSIGNAL_SHUTDOWN_GRACE": "1", "RTCSIGNAL_AUTH_SECRET": SECRET},
-        )
+            env={**clean, "RTCSIGNAL_SHUTDOWN_GRACE": "1", **(env or {})},
+        )  # fmt: skip
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         match = re.search(r"ws://127\.0\.0\.1:(\d+)/ws", line)
         if not match:
             self.stop()
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise AssertionError(f"instance {instance_id} did not start: {line}{err}")
+            raise AssertionError(line + (self.proc.stderr.read() if self.proc.stderr else ""))
         self.port = int(match.group(1))
         self.url = f"ws://127.0.0.1:{self.port}/ws"
 
@@ -133,3 +124,12 @@ class Instance:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+class Instance(ServeProcess):
+    """An instance of a cluster on a shared Redis, with the cluster tests' secret."""
+
+    def __init__(self, redis_url: str, instance_id: str, *args: str) -> None:
+        self.id = instance_id
+        plane = ("--redis-url", redis_url, "--instance-id", instance_id)
+        super().__init__(*plane, *args, env={"RTCSIGNAL_AUTH_SECRET": SECRET})

@@ -17,6 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from harness_cluster import ServeProcess
 from rtcsignal.auth import TokenVerifier, mint_token
 
 WAIT = 10.0
@@ -117,35 +118,8 @@ def test_demo_rooms_hold_a_mesh_call_unless_configured(
 SECRET = "serve-secret-0123456789abcdef-0123456789"
 
 
-class _Serving:
+class _Serving(ServeProcess):
     """``python -m rtcsignal serve`` on loopback port 0, stopped by its pid."""
-
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("RTCSIGNAL_")}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rtcsignal",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                *args,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**clean, "RTCSIGNAL_SHUTDOWN_GRACE": "1", **(env or {})},
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        match = re.search(r"ws://127\.0\.0\.1:(\d+)/ws", line)
-        if not match:
-            self.stop()
-            raise AssertionError(line + (self.proc.stderr.read() if self.proc.stderr else ""))
-        self.port = int(match.group(1))
 
     def welcome_or_close(self, query: str = "") -> dict[str, object] | int:
         """Say hello over a WebSocket; return the welcome, or the close code."""
@@ -157,18 +131,6 @@ class _Serving:
                 if exc.rcvd is None:
                     raise AssertionError(f"no close frame received: {exc!r}") from None
                 return exc.rcvd.code
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(WAIT)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 @pytest.mark.parametrize("source", ["env", "config"])

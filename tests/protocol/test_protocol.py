@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import re
 from pathlib import Path
@@ -346,6 +347,40 @@ def test_non_finite_numbers_in_a_messagepack_payload_are_refused(
 def test_non_finite_numbers_in_a_stats_report_are_refused(value: float) -> None:
     frame = msgspec.msgpack.encode({"type": "stats", "room": "abc", "report": {"rtt": value}})
     assert error_of(frame).details == {"field": "report.rtt"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "words"),
+    [
+        ({1: "a"}, "payload", "map key 1 is not a string"),
+        ([0, {"x": {float("nan"): 1}}], "payload[1].x", "map key nan is not a string"),
+        ({"b": b"raw"}, "payload.b", "bytes is not a JSON value"),
+        ([msgspec.msgpack.Ext(5, b"x")], "payload[0]", "Ext is not a JSON value"),
+        (
+            {"t": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)},
+            "payload.t",
+            "datetime is not a JSON value",
+        ),
+    ],
+    ids=["int-key", "nan-key", "bin", "ext", "timestamp"],
+)
+def test_messagepack_values_json_cannot_carry_are_refused(
+    payload: Any, field: str, words: str
+) -> None:
+    """Found by the protocol_msgpack fuzzer (fuzz/corpus/protocol_msgpack/regression-nan-key):
+    an ``app`` payload is a JSON value in either format. A MessagePack map key that is not a
+    string, binary, a timestamp or an extension type would reach a JSON peer changed, or
+    fail to encode for it, so it is refused at decode, naming where."""
+    frame = msgspec.msgpack.encode(
+        {"type": "app", "room": "abc", "app_type": "a.b", "id": 3, "payload": payload}
+    )
+    err = error_of(frame)
+    assert (err.code, err.details, err.request_id) == (
+        ErrorCode.INVALID_MESSAGE,
+        {"field": field},
+        3,
+    )
+    assert words in str(err)
 
 
 def test_finite_floats_in_a_messagepack_payload_pass() -> None:

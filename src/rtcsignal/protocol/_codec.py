@@ -14,7 +14,7 @@ import enum
 import math
 import re
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import msgspec
 
@@ -116,27 +116,44 @@ _FREE_VALUES: Final = {App: "payload", Stats: "report"}
 """Client messages with free-form values (any JSON value; a stats report's numbers)."""
 
 
-def _refuse_non_finite(msg: App | Stats) -> None:
-    """MessagePack carries NaN and infinity, JSON cannot: a relayed ``app`` payload would
-    reach a JSON peer as ``null``, and a stats value would poison a metric. Refuse them at
-    decode with the path of the first one (``payload.points[1][0]``), as a bad type is."""
+_JSON_SCALARS: Final = (str, int, bool, type(None))
+
+
+def _refuse_non_json(msg: App | Stats) -> None:
+    """A free value must be a JSON value, whatever the frame's format. MessagePack also
+    carries NaN and infinity, non-string map keys, binary, timestamps and extension types:
+    a relayed ``app`` payload would reach a JSON peer changed (``null``, ``"1"``, base64) or
+    could not be encoded for it at all, and a stats value would poison a metric. Refuse
+    them at decode with the path of the first one (``payload.points[1][0]``), as a bad
+    type is."""
     name = _FREE_VALUES[type(msg)]
     stack: list[tuple[str, Any]] = [(name, getattr(msg, name))]
     while stack:
         path, value = stack.pop()
-        if type(value) is float:
+        kind = type(value)
+        if kind is float:
             if not math.isfinite(value):
-                raise ProtocolError(
-                    ErrorCode.INVALID_MESSAGE,
-                    f"invalid message: {value!r} is not a finite number (JSON has no"
-                    f" NaN or infinity) - at `$.{path}`",
-                    request_id=msg.id,
-                    details={"field": path},
+                _not_json(
+                    msg, path, f"{value!r} is not a finite number (JSON has no NaN or infinity)"
                 )
-        elif type(value) is list:
+        elif kind is list:
             stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
-        elif type(value) is dict:
+        elif kind is dict:
+            for key in value:
+                if type(key) is not str:
+                    _not_json(msg, path, f"map key {key!r} is not a string (JSON object keys are)")
             stack.extend((f"{path}.{k}", v) for k, v in reversed(list(value.items())))
+        elif kind not in _JSON_SCALARS:
+            _not_json(msg, path, f"a MessagePack {kind.__name__} is not a JSON value")
+
+
+def _not_json(msg: App | Stats, path: str, why: str) -> NoReturn:
+    raise ProtocolError(
+        ErrorCode.INVALID_MESSAGE,
+        f"invalid message: {why} - at `$.{path}`",
+        request_id=msg.id,
+        details={"field": path},
+    )
 
 
 def decode_client(data: bytes | str, *, max_frame_bytes: int = MAX_FRAME_BYTES) -> ClientMessage:
@@ -181,7 +198,7 @@ def decode_client(data: bytes | str, *, max_frame_bytes: int = MAX_FRAME_BYTES) 
             ErrorCode.MALFORMED_FRAME, f"malformed frame: {type(exc).__name__}"
         ) from None
     if isinstance(msg, App | Stats):
-        _refuse_non_finite(msg)
+        _refuse_non_json(msg)
     return msg
 
 

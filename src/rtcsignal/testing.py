@@ -316,8 +316,6 @@ class Cluster:
             n: Server(config, id_factory=CountingIds(f"{n}-"), node=n, **server_kwargs)
             for n in nodes
         }
-        for server in self.servers.values():
-            server.set_peers(nodes)
         self.peers: dict[str, ClusterPeer] = {}
         self.events: list[tuple[str, ObserverEvent]] = []
         self.owners: dict[str, tuple[str, int]] = {}
@@ -330,6 +328,9 @@ class Cluster:
         """Envelopes on their way: (destination, data, whether to the owner)."""
         self.delivered = 0
         self.auto_settle = True
+        for n, server in self.servers.items():
+            self.dispatch(n, server.set_peers(nodes))
+        self.settle()
 
     def peer(
         self,

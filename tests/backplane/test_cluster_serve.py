@@ -21,6 +21,7 @@ from rtcsignal.client import RequestError, connect
 
 pytestmark = pytest.mark.anyio
 WAIT = 10.0
+MAX_SESSIONS = 3
 SAMPLES = Path(__file__).resolve().parents[1] / "sdp" / "samples"
 
 
@@ -33,7 +34,8 @@ def anyio_backend() -> str:
 def cluster(tmp_path: Path) -> Iterator[tuple[RedisServer, list[Instance]]]:
     config = tmp_path / "cluster.toml"
     config.write_text(
-        f'auth_secret = "{SECRET}"\n[server.default_room]\nduplicate = "reject"\ncapacity = 8\n'
+        f'auth_secret = "{SECRET}"\n[server]\nmax_sessions_per_user = {MAX_SESSIONS}\n'
+        '[server.default_room]\nduplicate = "reject"\ncapacity = 8\n'
     )
     redis = RedisServer(tmp_path)
     instances: list[Instance] = []
@@ -262,3 +264,63 @@ def test_an_instance_id_in_use_is_refused_in_one_line(
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert lines == ["rtcsignal serve: another live instance has the id 'a'"]
+
+
+def _metric(instance: Instance, line: str) -> bool:
+    url = f"http://127.0.0.1:{instance.port}/metrics"
+    with urllib.request.urlopen(url, timeout=WAIT) as r:
+        return line in r.read().decode()
+
+
+def test_per_user_limits_hold_across_instances(
+    cluster: tuple[RedisServer, list[Instance]],
+) -> None:
+    """Issue 12: a user cannot double a per-user limit by connecting to another
+    instance: ``max_sessions_per_user`` counts every instance (a reconnecting session
+    elsewhere is ended for a new one, as on one instance), and the chat budget (10 at
+    once, 30 a minute) is granted once across instances."""
+    _, (a, b, c) = cluster
+    url = f"?token={token('erin')}"
+    with (
+        ws_connect(a.url + url, open_timeout=WAIT) as one,
+        ws_connect(b.url + url, open_timeout=WAIT) as two,
+        ws_connect(c.url + url, open_timeout=WAIT) as three,
+    ):
+        started = time.monotonic()
+        rooms = ("room5", "room6", "room7")  # one per session: duplicates are rejected
+        assert _hello(one)["type"] == "welcome"
+        for room in rooms:  # a owns them all
+            one.send(json.dumps({"type": "join", "room": room, "id": room}))
+            assert _reply(one, room)["type"] == "ok"
+        one.send(json.dumps({"type": "leave", "room": "room6", "id": "l6"}))
+        one.send(json.dumps({"type": "leave", "room": "room7", "id": "l7"}))
+        assert _reply(one, "l6")["type"] == _reply(one, "l7")["type"] == "ok"
+        for ws, room in ((two, "room6"), (three, "room7")):
+            assert _hello(ws)["type"] == "welcome"
+            # the join reaches a after this instance's session count did (in order)
+            ws.send(json.dumps({"type": "join", "room": room, "id": "j"}))
+            assert _reply(ws, "j")["type"] == "ok"
+        with ws_connect(a.url + url, open_timeout=WAIT) as four:
+            refused = _hello(four)
+            assert (refused["type"], refused["code"]) == ("error", "too_many_sessions")
+            assert refused["details"] == {"limit": MAX_SESSIONS}
+        sent = 0
+        for ws, room in zip((one, two, three), rooms, strict=True):
+            for i in range(12):
+                ws.send(json.dumps({"type": "chat", "room": room, "text": "x", "id": f"c{i}"}))
+            replies: dict[str, str] = {}  # a refusal at the edge overtakes routed oks
+            while len(replies) < 12:
+                message = json.loads(ws.recv(timeout=WAIT))
+                if str(message.get("id", "")).startswith("c"):
+                    replies[message["id"]] = message["type"]
+            sent += list(replies.values()).count("ok")
+        refill = (time.monotonic() - started) * 30 / 60  # chat is 30 a minute per user
+        assert sent <= 10 + refill + 1, sent  # each instance alone would grant 10 or more
+    # all three dropped (not a leave): three reconnecting sessions; a new one ends one
+    with ws_connect(a.url + url, open_timeout=WAIT) as five:
+        assert _hello(five)["type"] == "welcome"
+    deadline = time.monotonic() + WAIT
+    evicted = 'rtcsignal_sessions_ended_total{reason="evicted"} 1.0'
+    while not any(_metric(i, evicted) for i in (a, b, c)):
+        assert time.monotonic() < deadline, "no reconnecting session was ended"
+        time.sleep(0.05)

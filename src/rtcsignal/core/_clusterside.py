@@ -17,6 +17,12 @@ envelope and ``now`` go in, effects come out, and nothing raises.
 * A :class:`~rtcsignal.core.cluster.Tell` older than an epoch already seen for its key
   is dropped (fencing); otherwise its answer goes to the waiting connection (if its
   deadline has not passed: one answer per request), then its ops are applied.
+* A :class:`~rtcsignal.core.cluster.Spread` updates how many sessions of each user the
+  sender holds (:mod:`rtcsignal.core._spread`); this instance sends its own whenever a
+  user's sessions here change (:meth:`ClusterSide._spread_out`), and all of them to an
+  instance that joins (:meth:`~ClusterSide.set_peers`). An
+  :class:`~rtcsignal.core.cluster.Evict` ends the user's oldest reconnecting session
+  here, for a session started past ``max_sessions_per_user`` on the sender.
 * After an owner's output changed membership, roles, lobby, locks, calls or settings,
   the room's :class:`~rtcsignal.core.cluster.RoomState` is persisted (fenced by the
   epoch); a room that is gone is released.
@@ -36,20 +42,23 @@ from . import events as ev
 from ._config import ServerConfig
 from ._edge import Edge
 from ._effects import Effect
+from ._errors import CoreError
 from ._host import RoomHost
 from ._node import NodeState, PendingKey, split
-from ._session import Connection
+from ._session import Connection, Session
 from .cluster import (
     CALLS,
     MAX_HOPS,
     Ask,
     Bounce,
+    Evict,
     Hand,
     Persist,
     Post,
     Release,
     RoomState,
     Route,
+    Spread,
     Tell,
     Want,
     decode_envelope,
@@ -104,6 +113,10 @@ class ClusterSide:
             self, conn: Connection, msg: p.Hello, now: float, fx: list[Effect]
         ) -> p.Welcome: ...
 
+        def _end_session(
+            self, session: Session, why: str, reason: Any, now: float, fx: list[Effect]
+        ) -> None: ...
+
     # ================================================================ entry points
     @property
     def node(self) -> str | None:
@@ -136,10 +149,66 @@ class ClusterSide:
         """The keys this instance owns, with their epochs (a copy)."""
         return dict(self._cluster().owned)
 
-    def set_peers(self, peers: Iterable[str]) -> None:
-        """The other live instances (each gets deliveries to every device of a user)."""
+    def set_peers(self, peers: Iterable[str]) -> list[Effect]:
+        """The other live instances (each gets deliveries to every device of a user).
+
+        Returns: the effects to carry out: each instance new to this one is sent the
+        counts of every user's sessions here (a full
+        :class:`~rtcsignal.core.cluster.Spread`); the sessions of instances gone are
+        forgotten."""
         node = self._cluster()
+        old = set(node.peers)
         node.peers = tuple(sorted(n for n in peers if n != node.node))
+        node.spread.forget(old - set(node.peers))
+        fx: list[Effect] = []
+        joined = [n for n in node.peers if n not in old]
+        if joined:
+            edge = self._edge
+            users = {user: edge.counts(user) for user in edge.users()}
+            data = encode_envelope(Spread(src=node.node, users=users, full=True))
+            fx.extend(Post(node=n, data=data) for n in joined)
+        return fx
+
+    def sessions_elsewhere(self, user: str) -> tuple[int, int]:
+        """``(sessions, connected)`` of ``user`` on the other instances of the cluster, as
+        they last told this one (``(0, 0)`` on a single instance)."""
+        return (0, 0) if self._node is None else self._node.spread.elsewhere(user)
+
+    def _spread_out(self, user: str, fx: list[Effect]) -> None:
+        """Tell every other instance how many sessions of ``user`` this one holds now."""
+        node = self._node
+        if node is not None and node.peers:
+            spread = Spread(src=node.node, users={user: self._edge.counts(user)})
+            fx.append(Post(node=None, data=encode_envelope(spread)))
+
+    def _room_for_session(self, user: str, now: float, fx: list[Effect]) -> None:
+        """Before ``user`` starts a new session: past ``max_sessions_per_user`` (counted
+        over the whole cluster), end its oldest reconnecting session: this instance's,
+        else one on an instance that holds one (:class:`~rtcsignal.core.cluster.Evict`).
+
+        Raises:
+            CoreError: ``too_many_sessions``: every session of the user is connected.
+        """
+        node, edge = self._node, self._edge
+        sessions = edge.counts(user)[0]
+        elsewhere = 0 if node is None else node.spread.elsewhere(user)[0]
+        limit = self.config.max_sessions_per_user
+        if sessions + elsewhere < limit:
+            return
+        ghost = edge.oldest_reconnecting(user)
+        if ghost is not None:  # one user cannot pile up sessions of dropped connections
+            self._end_session(ghost, "evicted", "disconnected", now, fx)
+            return
+        holder = None if node is None else node.spread.reconnecting_on(user)
+        if holder is not None:
+            assert node is not None
+            fx.append(Post(node=holder, data=encode_envelope(Evict(src=node.node, user=user))))
+            return
+        raise CoreError(
+            ErrorCode.TOO_MANY_SESSIONS,
+            f"user has {sessions + elsewhere} connected sessions, the most one user may",
+            details={"limit": limit},
+        )
 
     @property
     def fenced_drops(self) -> int:
@@ -182,6 +251,12 @@ class ClusterSide:
                 self._on_bounce(env.ask, env.src, now, fx)  # type: ignore[union-attr]
             elif kind is Want:
                 self._on_want(env, now, fx)  # type: ignore[arg-type]
+            elif kind is Spread:
+                node.spread.update(env.src, env.users, full=env.full)  # type: ignore[union-attr]
+            elif kind is Evict:
+                ghost = self._edge.oldest_reconnecting(env.user)  # type: ignore[union-attr]
+                if ghost is not None:
+                    self._end_session(ghost, "evicted", "disconnected", now, fx)
             else:
                 assert isinstance(env, Hand)
                 self._on_hand(env, now, fx)
@@ -436,6 +511,7 @@ class ClusterSide:
         if session is not None and session.user == want.user:
             state = edge.hand_off(session, now, fx)
             node.move(session.id, want.src, now + self.config.reconnect_grace)
+            self._spread_out(session.user, fx)
         hand = Hand(src=node.node, token=want.token, conn=want.conn, state=state)
         fx.append(Post(node=want.src, data=encode_envelope(hand)))
 
@@ -463,6 +539,7 @@ class ClusterSide:
             return
         session = edge.adopt(hand.state, hand.token, now)
         node.moved.pop(session.id, None)
+        self._spread_out(session.user, fx)
         if not live:
             return  # the connection went: the session waits here, in its grace
         assert conn is not None

@@ -47,7 +47,7 @@ import msgspec
 
 from rtcsignal import protocol as p
 from rtcsignal.protocol import CloseCode, ErrorCode, Format
-from rtcsignal.ratelimit import InboundLimiter
+from rtcsignal.ratelimit import InboundLimiter, OnDeny, Verdict
 
 from . import events as ev
 from ._config import ServerConfig
@@ -217,6 +217,48 @@ class Edge:
         return error
 
     # ================================================================ answered requests
+    def deny(
+        self,
+        conn: Connection,
+        fmt: Format,
+        msg: p.ClientMessage,
+        kind: str,
+        verdict: Verdict,
+        now: float,
+        fx: list[Effect],
+    ) -> bool:
+        """Answer a message the rate limits denied (a ``rate_limited`` error unless the
+        kind drops silently and nothing waits for a reply).
+
+        Returns: whether the connection struck out and must be closed (1008)."""
+        action = verdict.action
+        assert action is not None
+        fx.append(
+            ev.RateLimitDenied(
+                at=now,
+                connection=conn.id,
+                message_type=kind,
+                scope=verdict.scope,
+                action=action.value,
+            )
+        )
+        request_id = getattr(msg, "id", None)
+        if action is OnDeny.DROP and request_id is None:
+            return False
+        self.reply_error(
+            conn,
+            fmt,
+            ErrorCode.RATE_LIMITED,
+            f"too many {kind} messages ({verdict.scope} limit); "
+            f"retry in {verdict.retry_after:.3f} s",
+            request_id,
+            {"scope": verdict.scope},
+            now,
+            fx,
+            verdict.retry_after,
+        )
+        return action is OnDeny.CLOSE
+
     @staticmethod
     def recall(session: Session, msg: p.Message, conn_id: str) -> p.Ok | p.Error | None:
         """The reply already sent to request ``msg`` of ``session`` if the same request
@@ -300,25 +342,22 @@ class Edge:
             del session.rooms[room]
 
     # ================================================================ sessions
-    def session_to_evict(self, user: str) -> Session | None:
-        """Before ``user`` starts a new session: ``None`` while it has fewer than
-        ``max_sessions_per_user``, else its reconnecting session dropped first, to end.
-
-        Raises:
-            CoreError: ``too_many_sessions``: every session of the user is connected.
-        """
+    def counts(self, user: str) -> tuple[int, int]:
+        """``(sessions, connected)`` of ``user`` on this edge."""
         sids = self._user_sessions.get(user, ())
-        limit = self.config.max_sessions_per_user
-        if len(sids) < limit:
-            return None
-        ghosts = [s for s in map(self.sessions.__getitem__, sids) if s.conn is None]
-        if not ghosts:
-            raise CoreError(
-                ErrorCode.TOO_MANY_SESSIONS,
-                f"user has {len(sids)} connected sessions, the most one user may",
-                details={"limit": limit},
-            )
-        return min(ghosts, key=lambda s: (s.grace_deadline or 0.0, s.id))
+        sessions = self.sessions
+        return len(sids), sum(1 for sid in sids if sessions[sid].conn is not None)
+
+    def users(self) -> list[str]:
+        """Every user with a session on this edge, sorted."""
+        return sorted(self._user_sessions)
+
+    def oldest_reconnecting(self, user: str) -> Session | None:
+        """``user``'s reconnecting session nearest the end of its grace, if any (the one
+        a new session past ``max_sessions_per_user`` ends)."""
+        sessions = map(self.sessions.__getitem__, self._user_sessions.get(user, ()))
+        ghosts = [s for s in sessions if s.conn is None and not s.ended]
+        return min(ghosts, key=lambda s: (s.grace_deadline or 0.0, s.id)) if ghosts else None
 
     def start_session(self, conn: Connection, now: float, fx: list[Effect]) -> Session:
         """``hello`` without a resume token: a new session on ``conn``."""

@@ -12,6 +12,8 @@ room host (see :mod:`rtcsignal.core.cluster` for the envelopes and effects):
 * ``moved``: sessions handed to another instance by a resume there, so that what still
   reaches this instance for them is passed on (bounded, and forgotten after the
   reconnect grace);
+* ``spread``: how many sessions of each user the other instances hold
+  (:mod:`rtcsignal.core._spread`), for the per-user limits;
 * ``epochs``: the highest owner epoch seen per key, so that a :class:`Tell` from an
   older owner is dropped (fencing), and counted;
 * the requests handed to other instances and not answered yet, with their deadlines:
@@ -28,6 +30,7 @@ from typing import Final
 
 import msgspec
 
+from ._spread import UserSpread
 from ._timers import Deadlines
 from .cluster import Ask, Route, encode_envelope
 from .seam import CloseSession, Deliver, Emit, HostInput, Joined, Left, Op, RoomCall, ToUser
@@ -74,6 +77,8 @@ class NodeState:
         """connection -> its ``hello`` waiting for a session from another instance."""
         self.fenced = 0
         """Tells dropped because an owner with a higher epoch was already seen."""
+        self.spread = UserSpread()
+        """The sessions each other instance holds, per user (per-user limits)."""
 
     def tables(self) -> dict[str, int]:
         """The sizes of the cluster tables (for soak tests and diagnostics)."""
@@ -83,6 +88,7 @@ class NodeState:
             "moved_sessions": len(self.moved),
             "epochs_seen": len(self.epochs),
             "routed_pending": len(self.timers),
+            "users_elsewhere": len(self.spread),
         }
 
     # ------------------------------------------------------------ routing

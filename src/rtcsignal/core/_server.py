@@ -47,7 +47,7 @@ import msgspec
 
 from rtcsignal import protocol as p
 from rtcsignal.protocol import CloseCode, ErrorCode, Format, ProtocolError, UsageError
-from rtcsignal.ratelimit import InboundLimiter, OnDeny, RatePolicy
+from rtcsignal.ratelimit import InboundLimiter, RatePolicy
 
 from . import events as ev
 from ._call import CallBook
@@ -230,16 +230,19 @@ class Server(ClusterSide):
             room_scope = None  # the owner checks the room's limits, once for every edge
         else:
             room_scope = room
+        user = conn.identity.user
         verdict = edge.limiter.check(
             kind=kind,
             now=now,
             connection=conn_id,
-            user=conn.identity.user,
+            user=user,
             address=conn.identity.address,
             room=room_scope,
+            weight=1 if node is None else node.spread.weight(user),  # instances sharing it
         )
         if not verdict.allowed:
-            self._denied(conn, fmt, msg, kind, verdict, fx, now)
+            if edge.deny(conn, fmt, msg, kind, verdict, now, fx):
+                self._close(conn, CloseCode.POLICY_VIOLATION, "sustained rate-limit abuse", now, fx)
             return fx
         if session is None:
             conn.fmt = fmt
@@ -644,6 +647,7 @@ class Server(ClusterSide):
             self._presence(session, "reconnecting", now, fx)
 
     def _presence(self, session: Session, state: Any, now: float, fx: list[Effect]) -> None:
+        self._spread_out(session.user, fx)
         for room_id in list(session.rooms):
             presence = Presence(room=room_id, session=session.id, state=state, at=now)
             self._host_in(presence, shard_of(room_id), now, fx)
@@ -659,43 +663,7 @@ class Server(ClusterSide):
             depart = Depart(room=room_id, session=session.id, reason=reason, at=now)
             self._host_in(depart, shard_of(room_id), now, fx)
         self._edge.finish_session(session, why, now, fx)
-
-    def _denied(
-        self,
-        conn: Connection,
-        fmt: Format,
-        msg: p.Request,
-        kind: str,
-        verdict: Any,
-        fx: list[Effect],
-        now: float,
-    ) -> None:
-        action: OnDeny = verdict.action
-        fx.append(
-            ev.RateLimitDenied(
-                at=now,
-                connection=conn.id,
-                message_type=kind,
-                scope=verdict.scope,
-                action=action.value,
-            )
-        )
-        if action is OnDeny.DROP and msg.id is None:
-            return
-        self._edge.reply_error(
-            conn,
-            fmt,
-            ErrorCode.RATE_LIMITED,
-            f"too many {kind} messages ({verdict.scope} limit); "
-            f"retry in {verdict.retry_after:.3f} s",
-            msg.id,
-            {"scope": verdict.scope},
-            now,
-            fx,
-            verdict.retry_after,
-        )
-        if action is OnDeny.CLOSE:
-            self._close(conn, CloseCode.POLICY_VIOLATION, "sustained rate-limit abuse", now, fx)
+        self._spread_out(session.user, fx)
 
     # ================================================================ edge requests
     def _hello(
@@ -723,10 +691,9 @@ class Server(ClusterSide):
                     fx.append(Post(node=holder, data=encode_envelope(want)))
                     return _DEFERRED
             return self._resume(conn, msg, now, fx)
-        ghost = edge.session_to_evict(conn.identity.user)
-        if ghost is not None:  # one user cannot pile up sessions of dropped connections
-            self._end_session(ghost, "evicted", "disconnected", now, fx)
+        self._room_for_session(conn.identity.user, now, fx)  # max_sessions_per_user
         session = edge.start_session(conn, now, fx)
+        self._spread_out(session.user, fx)
         seen = UserSeen(user=session.user, session=session.id, at=now)
         self._host_in(seen, CALLS, now, fx)  # calls ringing for the user ring here too
         return edge.welcome(msg, session, resumed=False, gap=False)

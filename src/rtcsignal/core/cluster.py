@@ -35,6 +35,12 @@ Envelopes (MessagePack, :func:`encode_envelope`):
   asks the instance named in the resume token for the session, which hands over its
   state (``seq``, replay buffer, seats) and forwards what still reaches it for that
   session to its new edge.
+* :class:`Spread` / :class:`Evict`: per-user limits across instances. Each instance tells
+  every other how many sessions of a user it holds whenever that changes (and all of
+  them to an instance that joins), so that ``max_sessions_per_user`` counts the whole
+  cluster and a user connected to ``k`` instances gets ``1/k`` of each per-user rate
+  budget on each; an instance that starts a session past the limit asks the one holding
+  the user's reconnecting session to end it.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ __all__ = [
     "Ask",
     "Bounce",
     "Envelope",
+    "Evict",
     "Hand",
     "Persist",
     "Post",
@@ -62,6 +69,7 @@ __all__ = [
     "RoomState",
     "Route",
     "SessionState",
+    "Spread",
     "Tell",
     "Want",
     "decode_envelope",
@@ -229,7 +237,31 @@ class Hand(msgspec.Struct, frozen=True, kw_only=True, tag="hand", tag_field="e")
     state: SessionState | None = None
 
 
-Envelope = Ask | Tell | Bounce | Want | Hand
+class Spread(msgspec.Struct, frozen=True, kw_only=True, tag="spread", tag_field="e"):
+    """How many sessions of each user instance ``src`` holds.
+
+    Attributes:
+        src: the instance.
+        users: user -> ``(sessions, connected)`` on ``src`` (``(0, 0)``: none any more).
+        full: the list is complete: a user not in it has no session on ``src`` (sent to
+            an instance that joins the cluster).
+    """
+
+    src: str
+    users: dict[str, tuple[int, int]] = {}
+    full: bool = False
+
+
+class Evict(msgspec.Struct, frozen=True, kw_only=True, tag="evict", tag_field="e"):
+    """Instance ``src`` started a session of ``user`` past ``max_sessions_per_user``: end
+    the user's oldest reconnecting session here (reason ``evicted``), as one instance
+    would have before starting it."""
+
+    src: str
+    user: str
+
+
+Envelope = Ask | Tell | Bounce | Want | Hand | Spread | Evict
 """Everything one instance sends another."""
 
 

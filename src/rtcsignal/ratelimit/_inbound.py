@@ -209,6 +209,7 @@ class InboundLimiter:
         user: str | None = None,
         address: str | None = None,
         room: str | None = None,
+        weight: int = 1,
     ) -> Verdict:
         """Check one inbound message; charge every scope only if every scope allows it.
 
@@ -217,6 +218,9 @@ class InboundLimiter:
             now: seconds on a monotonic clock (clamped to the largest seen).
             connection: the connection's id.
             user / address / room: the other scopes' keys; ``None`` skips that scope.
+            weight: how many instances of a cluster share ``user``'s budget: the
+                ``user`` ceiling and the kinds counted per user are charged ``weight``
+                times (so each of ``k`` instances grants ``1/k`` of the budget).
 
         Returns:
             an allowed :class:`Verdict` (preallocated), or a denial naming the scope, the
@@ -256,7 +260,7 @@ class InboundLimiter:
         if user is not None:
             lim = self._user
             tat = lim._tat.get(user, now)
-            u_new = (tat if tat > now else now) + cost * lim._interval
+            u_new = (tat if tat > now else now) + cost * weight * lim._interval
             if u_new - now > lim._tolerance:
                 wait = retry_after(u_new, now, lim._tolerance)
                 if wait > worst:
@@ -284,12 +288,15 @@ class InboundLimiter:
         if rule.interval:
             if rule.limiter is not None:
                 k_key = user if rule.per == "user" else address if rule.per == "address" else room
+            step = rule.interval
             if k_key is not None:
                 k_lim = rule.limiter
                 tat = k_lim._tat.get(k_key, now)  # type: ignore[union-attr]
+                if rule.per == "user":
+                    step *= weight
             else:
                 tat = st.kinds.get(rule.key, now)
-            k_new = (tat if tat > now else now) + rule.interval
+            k_new = (tat if tat > now else now) + step
             if k_new - now > rule.tolerance:
                 wait = retry_after(k_new, now, rule.tolerance)
                 if wait > worst:

@@ -57,7 +57,7 @@ class ConnectionTracker:
         """The number of admitted connections."""
         return len(self._conns)
 
-    def admit(self, conn_id: str, *, user: str, address: str | None) -> Verdict:
+    def admit(self, conn_id: str, *, user: str, address: str | None, elsewhere: int = 0) -> Verdict:
         """Admit a new connection, or refuse it when a cap is reached.
 
         Admitting an id that is already admitted changes nothing and allows it.
@@ -66,6 +66,8 @@ class ConnectionTracker:
             conn_id: the connection's id.
             user: the authenticated user.
             address: the remote address (``None``: not known; not counted per address).
+            elsewhere: the user's connections on the other instances of a cluster
+                (counted against ``max_connections_per_user`` with this instance's).
 
         Returns:
             an allowed :class:`Verdict` (``kind="connect"``), or a refusal with
@@ -76,7 +78,7 @@ class ConnectionTracker:
         g = self.guards
         if len(self._conns) >= g.max_connections:
             return _refuse("server")
-        if self._by_user.get(user, 0) >= g.max_connections_per_user:
+        if self._by_user.get(user, 0) + elsewhere >= g.max_connections_per_user:
             return _refuse("user")
         if address is not None and self._by_address.get(address, 0) >= (
             g.max_connections_per_address

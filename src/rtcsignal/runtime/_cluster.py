@@ -67,7 +67,7 @@ class ClusterLink:
         """Start the backplane (lease, inbox) on ``tg``."""
         self._tg = tg
         await self.backplane.start(tg, self._on_message, self._on_peers, self._on_lost)
-        self.server.set_peers(self.backplane.peers())
+        self._execute(self.server.set_peers(self.backplane.peers()))
 
     async def stop(self) -> None:
         """Release every key this instance owns and stop the backplane."""
@@ -82,7 +82,7 @@ class ClusterLink:
 
     def _on_peers(self) -> None:
         peers = self.backplane.peers()
-        self.server.set_peers(peers)
+        self._execute(self.server.set_peers(peers))
         for key, owner in list(self._owners.items()):
             if owner.node != self._me and owner.node not in peers:
                 del self._owners[key]

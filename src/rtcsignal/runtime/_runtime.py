@@ -433,7 +433,10 @@ class Runtime:
         if identity is not None and self._accepting:
             ice = self._ice.for_user(identity.user, self._wall_clock())
             conn = self.server.connect(identity, self._clock(), ice_servers=ice)
-            verdict = self._tracker.admit(conn, user=identity.user, address=identity.address)
+            elsewhere = self.server.sessions_elsewhere(identity.user)[1]  # in a cluster
+            verdict = self._tracker.admit(
+                conn, user=identity.user, address=identity.address, elsewhere=elsewhere
+            )
             if verdict.allowed:
                 link = _Link(conn, identity, self._queue_limit, transport)
                 self._links[conn] = link

@@ -10,10 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtcsignal import protocol as p
-from rtcsignal.core import DuplicatePolicy, JoinPolicy, Server, ServerConfig
+from rtcsignal.core import DuplicatePolicy, JoinPolicy, RoomPolicy, Server, ServerConfig
 from rtcsignal.core import events as ev
 from rtcsignal.core.cluster import (
     CALLS,
+    AdminAnswer,
+    AdminPending,
     Ask,
     Post,
     Route,
@@ -490,7 +492,7 @@ def test_max_sessions_per_user_counts_every_instance() -> None:
 
 def test_a_new_session_past_the_limit_ends_a_reconnecting_one_on_another_instance() -> None:
     """As on one instance, a session past the limit ends the user's reconnecting session
-    first, wherever it is held (here: instance b, asked with an ``evict``)."""
+    first, wherever it is held (here: instance b, asked with a ``supersede``)."""
     cluster = Cluster(("a", "b"), _sessions_config(2))
     cluster.peer("alice", node="a")
     ghost = cluster.peer("alice", node="b")
@@ -559,3 +561,77 @@ def test_any_interleaving_of_a_user_s_instances_stays_within_the_budget(
         if peers[n].closed is None:
             sent += isinstance(peers[n].request(p.Chat(room=ROOM, text="x")), p.Ok)
     assert sent <= (15 if drop_b else 10)  # each instance alone would grant 10: 20
+
+
+# ------------------------------------------------------------------ the application's calls
+def _answers(cluster: Cluster, node: str) -> list[AdminAnswer]:
+    return [e for n, e in cluster.events if n == node and isinstance(e, AdminAnswer)]
+
+
+def _admin(cluster: Cluster, node: str, effects: list[object]) -> AdminAnswer | None:
+    """Carry out an admin call's effects on ``node``; its answer, when it was routed."""
+    pending = [e for e in effects if isinstance(e, AdminPending)]
+    cluster.dispatch(node, effects)  # type: ignore[arg-type]
+    cluster.settle()
+    if not pending:
+        return None
+    found = [a for a in _answers(cluster, node) if a.ticket == pending[0].ticket]
+    assert len(found) == 1, found  # exactly one answer per call
+    return found[0]
+
+
+def test_admin_calls_on_an_instance_that_does_not_own_the_room_reach_the_owner() -> None:
+    """Issue 12: the application's calls work from any instance, with the outcome one
+    instance gives: done, or the owner's refusal (raised as UsageError by the runtime)."""
+    cluster = Cluster(("a", "b"))
+    alice = cluster.peer("alice", node="a")
+    pid = alice.ok(p.Join(room=ROOM)).you
+    b, now = cluster.servers["b"], cluster.clock.now
+    refused = _admin(cluster, "b", b.remove_participant(ROOM, "nobody", now))
+    assert refused is not None and refused.refused is not None
+    assert refused.refused.code == "unknown_participant"
+    done = _admin(cluster, "b", b.remove_participant(ROOM, pid, now, message="bye"))
+    assert done is not None and done.refused is None
+    assert [m.reason for m in alice.drain("removed")] == ["kicked"]
+    assert not cluster.servers["a"].room(ROOM).participants  # type: ignore[union-attr]
+
+
+def test_create_room_invite_and_say_from_another_instance() -> None:
+    cluster = Cluster(("a", "b"))
+    a, b, now = cluster.servers["a"], cluster.servers["b"], cluster.clock.now
+    policy = RoomPolicy(join=JoinPolicy.INVITE)
+    created = _admin(cluster, "b", b.create_room("board", policy, now))
+    assert created is not None and created.refused is None
+    assert cluster.owners["board"][0] == "b"  # taken by the instance that created it
+    again = _admin(cluster, "a", a.create_room("board", policy, now))
+    assert again is not None and again.refused is not None
+    assert "already exists" in again.refused.message
+    with pytest.raises(UsageError, match="already exists"):  # on the owner: raised at once
+        b.create_room("board", policy, now)
+    carol = cluster.peer("carol", node="a")
+    assert carol.request(p.Join(room="board")).code == "not_invited"  # type: ignore[union-attr]
+    first = a.invite("board", now, users=["carol"])
+    second = a.invite("board", now, users=["dave"])  # both at once: neither is lost
+    assert _admin(cluster, "a", first + second) is not None
+    assert b.room("board").policy.allowed_users == {"carol", "dave"}  # type: ignore[union-attr]
+    carol.ok(p.Join(room="board"))
+    said = _admin(cluster, "a", a.say("board", "acme.note", {"n": 1}, now))
+    assert said is not None and said.refused is None
+    assert [m.payload for m in carol.drain("app")] == [{"n": 1}]
+
+
+def test_an_admin_call_whose_owner_never_answers_ends_backplane_unavailable_once() -> None:
+    cluster = Cluster(("a", "b"))
+    cluster.peer("alice", node="a").ok(p.Join(room=ROOM))
+    cluster.auto_settle = False
+    b = cluster.servers["b"]
+    effects = b.close_room(ROOM, cluster.clock.now)
+    ticket = next(e.ticket for e in effects if isinstance(e, AdminPending))
+    cluster.dispatch("b", effects)
+    cluster.queue.clear()  # the ask is lost on its way
+    cluster.advance(b.config.request_timeout + 0.1)
+    (answer,) = _answers(cluster, "b")
+    assert answer.ticket == ticket and answer.refused is not None
+    assert answer.refused.code == "backplane_unavailable"
+    cluster.advance(10.0)
+    assert len(_answers(cluster, "b")) == 1

@@ -70,6 +70,7 @@ INPUTS: list[s.HostInput] = [
     s.Evict(room="room1", participant="p1", message="spam", at=12.0),
     s.EndCall(call="c1", reason="failed", at=13.0),
     s.SetPolicy(room="room1", policy=RoomPolicy(capacity=3), at=14.0),
+    s.Invite(room="room1", users=frozenset({"carol"}), tokens=frozenset({"t1"}), at=14.5),
     s.Say(room="room1", app_type="acme.note", payload={"a": [1, 2]}, to="p2", at=15.0),
 ]
 

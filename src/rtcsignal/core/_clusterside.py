@@ -21,7 +21,7 @@ envelope and ``now`` go in, effects come out, and nothing raises.
   sender holds (:mod:`rtcsignal.core._spread`); this instance sends its own whenever a
   user's sessions here change (:meth:`ClusterSide._spread_out`), and all of them to an
   instance that joins (:meth:`~ClusterSide.set_peers`). An
-  :class:`~rtcsignal.core.cluster.Evict` ends the user's oldest reconnecting session
+  :class:`~rtcsignal.core.cluster.Supersede` ends the user's oldest reconnecting session
   here, for a session started past ``max_sessions_per_user`` on the sender.
 * After an owner's output changed membership, roles, lobby, locks, calls or settings,
   the room's :class:`~rtcsignal.core.cluster.RoomState` is persisted (fenced by the
@@ -47,11 +47,13 @@ from ._host import RoomHost
 from ._node import NodeState, PendingKey, split
 from ._session import Connection, Session
 from .cluster import (
+    ADMIN_CONN,
     CALLS,
     MAX_HOPS,
+    AdminAnswer,
+    AdminPending,
     Ask,
     Bounce,
-    Evict,
     Hand,
     Persist,
     Post,
@@ -59,6 +61,7 @@ from .cluster import (
     RoomState,
     Route,
     Spread,
+    Supersede,
     Tell,
     Want,
     decode_envelope,
@@ -169,6 +172,23 @@ class ClusterSide:
             fx.extend(Post(node=n, data=data) for n in joined)
         return fx
 
+    def _route_admin(self, key: str, inp: HostInput, now: float, fx: list[Effect]) -> bool:
+        """In a cluster, hand application input ``inp`` to the owner of ``key`` when that
+        is another instance (or nobody yet): its outcome comes as an
+        :class:`~rtcsignal.core.cluster.AdminAnswer` for the ticket of the
+        :class:`~rtcsignal.core.cluster.AdminPending` put in ``fx``.
+
+        Returns: whether it was routed (else the caller runs it here)."""
+        node = self._node
+        if node is None or key in node.owned:
+            return False
+        node.tickets += 1
+        ticket = node.tickets
+        fx.append(node.route(key, inp, conn=ADMIN_CONN, rid=ticket))
+        node.timers.arm((ADMIN_CONN, ticket), now + self.config.request_timeout)
+        fx.append(AdminPending(ticket=ticket))
+        return True
+
     def sessions_elsewhere(self, user: str) -> tuple[int, int]:
         """``(sessions, connected)`` of ``user`` on the other instances of the cluster, as
         they last told this one (``(0, 0)`` on a single instance)."""
@@ -184,7 +204,7 @@ class ClusterSide:
     def _room_for_session(self, user: str, now: float, fx: list[Effect]) -> None:
         """Before ``user`` starts a new session: past ``max_sessions_per_user`` (counted
         over the whole cluster), end its oldest reconnecting session: this instance's,
-        else one on an instance that holds one (:class:`~rtcsignal.core.cluster.Evict`).
+        else one on an instance that holds one (:class:`~rtcsignal.core.cluster.Supersede`).
 
         Raises:
             CoreError: ``too_many_sessions``: every session of the user is connected.
@@ -202,7 +222,7 @@ class ClusterSide:
         holder = None if node is None else node.spread.reconnecting_on(user)
         if holder is not None:
             assert node is not None
-            fx.append(Post(node=holder, data=encode_envelope(Evict(src=node.node, user=user))))
+            fx.append(Post(node=holder, data=encode_envelope(Supersede(src=node.node, user=user))))
             return
         raise CoreError(
             ErrorCode.TOO_MANY_SESSIONS,
@@ -253,7 +273,7 @@ class ClusterSide:
                 self._on_want(env, now, fx)  # type: ignore[arg-type]
             elif kind is Spread:
                 node.spread.update(env.src, env.users, full=env.full)  # type: ignore[union-attr]
-            elif kind is Evict:
+            elif kind is Supersede:
                 ghost = self._edge.oldest_reconnecting(env.user)  # type: ignore[union-attr]
                 if ghost is not None:
                     self._end_session(ghost, "evicted", "disconnected", now, fx)
@@ -420,6 +440,9 @@ class ClusterSide:
                 return
             node.timers.disarm(key)
             request = node.requests.pop(key, None)
+        if conn_id == ADMIN_CONN:  # an application call's outcome, for its caller
+            fx.append(AdminAnswer(ticket=rid, refused=refused))  # type: ignore[arg-type]
+            return
         edge = self._edge
         conn = edge.conns.get(conn_id)
         if conn is None or conn.session is None:
@@ -469,6 +492,15 @@ class ClusterSide:
         assert node is not None
         edge = self._edge
         conn_id, rid = key
+        if conn_id == ADMIN_CONN:
+            refused = Refusal(
+                code=ErrorCode.BACKPLANE_UNAVAILABLE,
+                message="the instance owning this room did not answer in time; the call may "
+                "or may not have been applied",
+                retry_after=RETRY_AFTER,
+            )
+            fx.append(AdminAnswer(ticket=rid, refused=refused))  # type: ignore[arg-type]
+            return
         conn = edge.conns.get(conn_id)
         node.requests.pop(key, None)
         if rid is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import msgspec
 
-from .cluster import Persist, Post, Release, Route
+from .cluster import AdminAnswer, AdminPending, Persist, Post, Release, Route
 from .events import ObserverEvent
 
 __all__ = ["Close", "Effect", "Send"]
@@ -37,7 +37,9 @@ class Close(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
-Effect = Send | Close | ObserverEvent | Route | Post | Persist | Release
+Effect = (
+    Send | Close | ObserverEvent | Route | Post | Persist | Release | AdminPending | AdminAnswer
+)
 """Anything a :class:`~rtcsignal.core.Server` call returns, in the order it happened
 (the cluster effects, :mod:`rtcsignal.core.cluster`, only from a server built with
 ``node=``)."""

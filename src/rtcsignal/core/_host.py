@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
+import attrs
 import msgspec
 
 from rtcsignal import protocol as p
@@ -67,6 +68,7 @@ from .seam import (
     Evict,
     Expire,
     HostInput,
+    Invite,
     Joined,
     Left,
     Op,
@@ -167,6 +169,7 @@ class RoomHost:
             Evict: self._evict,
             EndCall: self._end_call,
             SetPolicy: self._set_policy,
+            Invite: self._invite,
             Say: self._say,
         }
 
@@ -242,9 +245,10 @@ class RoomHost:
         return RoomOutput(ops=ops)
 
     def _open_room(self, inp: OpenRoom) -> RoomOutput:
+        if inp.room in self._rooms:
+            return self._refused(ErrorCode.INVALID_STATE, f"room {inp.room} already exists")
         ops: list[Op] = []
-        if inp.room not in self._rooms:
-            self._new_room(inp.room, inp.policy, inp.at, ops)
+        self._new_room(inp.room, inp.policy, inp.at, ops)
         return RoomOutput(ops=ops)
 
     def _shut_room(self, inp: ShutRoom) -> RoomOutput:
@@ -304,6 +308,18 @@ class RoomHost:
         entry.room.set_policy(inp.policy, inp.at, out)
         self._flush(entry, out, inp.at, ops)
         return RoomOutput(ops=ops)
+
+    def _invite(self, inp: Invite) -> RoomOutput:
+        entry = self._admin_room(inp.room)
+        if isinstance(entry, RoomOutput):
+            return entry
+        policy = entry.room.policy
+        policy = attrs.evolve(
+            policy,
+            allowed_users=policy.allowed_users | inp.users,
+            invite_tokens=policy.invite_tokens | inp.tokens,
+        )
+        return self._set_policy(SetPolicy(room=inp.room, policy=policy, at=inp.at))
 
     def _say(self, inp: Say) -> RoomOutput:
         entry = self._admin_room(inp.room)

@@ -33,7 +33,18 @@ import msgspec
 from ._spread import UserSpread
 from ._timers import Deadlines
 from .cluster import Ask, Route, encode_envelope
-from .seam import CloseSession, Deliver, Emit, HostInput, Joined, Left, Op, RoomCall, ToUser
+from .seam import (
+    CloseSession,
+    Deliver,
+    Emit,
+    HostInput,
+    Joined,
+    Left,
+    Op,
+    OpenRoom,
+    RoomCall,
+    ToUser,
+)
 
 __all__ = ["MAX_REMEMBERED", "NodeState", "PendingKey"]
 
@@ -77,6 +88,8 @@ class NodeState:
         """connection -> its ``hello`` waiting for a session from another instance."""
         self.fenced = 0
         """Tells dropped because an owner with a higher epoch was already seen."""
+        self.tickets = 0
+        """The last ticket given to an application call routed to another instance."""
         self.spread = UserSpread()
         """The sessions each other instance holds, per user (per-user limits)."""
 
@@ -103,7 +116,10 @@ class NodeState:
         hops: int = 0,
     ) -> Route:
         """The effect that hands ``inp`` to the owner of ``key``."""
-        create = type(inp) is RoomCall and inp.request.__struct_config__.tag in _CREATES
+        if type(inp) is RoomCall:
+            create = inp.request.__struct_config__.tag in _CREATES
+        else:
+            create = type(inp) is OpenRoom
         ask = Ask(
             key=key,
             epoch=self.epochs.get(key, 0),

@@ -40,7 +40,7 @@ suite runs once that way to prove that nothing else crosses.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, Literal
 
 import msgspec
@@ -75,6 +75,7 @@ from .seam import (
     Evict,
     Expire,
     HostInput,
+    Invite,
     Joined,
     Left,
     Op,
@@ -386,18 +387,12 @@ class Server(ClusterSide):
             UsageError: the room exists (a :class:`ValueError`).
             msgspec.ValidationError: the id is malformed.
         """
-        if self._host.room(room_id) is not None:
-            raise UsageError(f"room {room_id} already exists")
         msgspec.convert(room_id, p.RoomId)
-        fx: list[Effect] = []
-        self._host_in(OpenRoom(room=room_id, policy=policy, at=now), shard_of(room_id), now, fx)
-        return fx
+        return self._admin(OpenRoom(room=room_id, policy=policy, at=now))
 
     def close_room(self, room_id: str, now: float) -> list[Effect]:
         """Remove a room and everyone in it (reason ``room_closed``)."""
-        fx: list[Effect] = []
-        self._host_in(ShutRoom(room=room_id, at=now), shard_of(room_id), now, fx)
-        return fx
+        return self._admin(ShutRoom(room=room_id, at=now))
 
     # ---------------------------------------------------------------- the application's
     def remove_participant(
@@ -433,6 +428,18 @@ class Server(ClusterSide):
         """
         return self._admin(SetPolicy(room=room_id, policy=policy, at=now))
 
+    def invite(
+        self, room_id: str, now: float, *, users: Iterable[str] = (), tokens: Iterable[str] = ()
+    ) -> list[Effect]:
+        """Add ``users`` and invite ``tokens`` to room ``room_id``'s invite list, in one
+        step where the room lives (two invites at once both count).
+
+        Raises:
+            UsageError: no such room.
+        """
+        invite = Invite(room=room_id, users=frozenset(users), tokens=frozenset(tokens), at=now)
+        return self._admin(invite)
+
     def say(
         self,
         room_id: str,
@@ -466,8 +473,12 @@ class Server(ClusterSide):
         return self._host.room_ids()
 
     def _admin(self, inp: HostInput) -> list[Effect]:
+        """Run an application input where its room lives (in a cluster, maybe routed:
+        then the outcome comes as an ``AdminAnswer``, not raised here)."""
         fx: list[Effect] = []
         key = CALLS if type(inp) is EndCall else shard_of(inp.room)  # type: ignore[union-attr]
+        if self._route_admin(key, inp, inp.at, fx):
+            return fx
         out = self._host_in(inp, key, inp.at, fx)
         if out is not None and out.refused is not None:
             raise UsageError(out.refused.message)

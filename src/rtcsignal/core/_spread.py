@@ -17,7 +17,7 @@ What the server does with them:
 
 * ``max_sessions_per_user`` counts the sessions of every instance. Past it, a reconnecting
   session is ended first: this instance's own, else one of another instance (asked with
-  :class:`~rtcsignal.core.cluster.Evict`); with none anywhere, ``hello`` is refused with
+  :class:`~rtcsignal.core.cluster.Supersede`); with none anywhere, ``hello`` is refused with
   ``too_many_sessions``.
 * a user with connected sessions on ``k`` instances is charged ``k`` times the cost of
   each message against its per-user budgets (the ``user`` ceiling and the kinds counted

@@ -20,6 +20,10 @@ driver tells it back with :meth:`~rtcsignal.core.Server.own` and
 * :class:`Persist`: "write this room state, fenced by ``epoch``": after a change of
   membership, roles, lobby, locks, calls or settings, never for a relayed message.
 * :class:`Release`: "this instance no longer owns ``key``" (the room is gone).
+* :class:`AdminPending` / :class:`AdminAnswer`: an application call on an instance that
+  does not own its room is routed like a client's request; its outcome (done, refused,
+  or ``backplane_unavailable``) comes back under a ticket, for the runtime to raise to
+  its caller as one instance would.
 
 Envelopes (MessagePack, :func:`encode_envelope`):
 
@@ -35,7 +39,7 @@ Envelopes (MessagePack, :func:`encode_envelope`):
   asks the instance named in the resume token for the session, which hands over its
   state (``seq``, replay buffer, seats) and forwards what still reaches it for that
   session to its new edge.
-* :class:`Spread` / :class:`Evict`: per-user limits across instances. Each instance tells
+* :class:`Spread` / :class:`Supersede`: per-user limits across instances. Each instance tells
   every other how many sessions of a user it holds whenever that changes (and all of
   them to an instance that joins), so that ``max_sessions_per_user`` counts the whole
   cluster and a user connected to ``k`` instances gets ``1/k`` of each per-user rate
@@ -56,12 +60,14 @@ from ._roompolicy import RoomPolicy
 from .seam import HostInput, Op, Refusal, Sender
 
 __all__ = [
+    "ADMIN_CONN",
     "CALLS",
     "MAX_HOPS",
+    "AdminAnswer",
+    "AdminPending",
     "Ask",
     "Bounce",
     "Envelope",
-    "Evict",
     "Hand",
     "Persist",
     "Post",
@@ -70,6 +76,7 @@ __all__ = [
     "Route",
     "SessionState",
     "Spread",
+    "Supersede",
     "Tell",
     "Want",
     "decode_envelope",
@@ -83,6 +90,9 @@ CALLS: Final = "~calls"
 """The shard of the call book: every call and every call's room. One owner coordinates
 calls, so ringing every device, "answered elsewhere" and call glare are decided in one
 place, as on one instance."""
+ADMIN_CONN: Final = "~admin"
+"""The connection an application call (``Server.close_room`` ...) routed to another
+instance is answered to (no client connection has this id)."""
 MAX_HOPS: Final = 3
 """How many times an ask is routed again after a :class:`Bounce` before the sender gets
 ``backplane_unavailable``."""
@@ -138,6 +148,24 @@ class Release(msgspec.Struct, frozen=True, kw_only=True):
 
     key: str
     epoch: int
+
+
+class AdminPending(msgspec.Struct, frozen=True, kw_only=True):
+    """An application call (``create_room``, ``close_room``, ``remove_participant``,
+    ``end_call``, ``update_room``, ``invite``, ``say``) went to the instance that owns its
+    room: its outcome comes later, as an :class:`AdminAnswer` with the same ``ticket``
+    (within ``request_timeout``)."""
+
+    ticket: int
+
+
+class AdminAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """The outcome of application call ``ticket``: done (``refused`` is ``None``),
+    refused by the owner (what one instance raises as ``UsageError``), or
+    ``backplane_unavailable`` once ``request_timeout`` passed without an answer."""
+
+    ticket: int
+    refused: Refusal | None = None
 
 
 # ===================================================================== envelopes
@@ -252,7 +280,7 @@ class Spread(msgspec.Struct, frozen=True, kw_only=True, tag="spread", tag_field=
     full: bool = False
 
 
-class Evict(msgspec.Struct, frozen=True, kw_only=True, tag="evict", tag_field="e"):
+class Supersede(msgspec.Struct, frozen=True, kw_only=True, tag="supersede", tag_field="e"):
     """Instance ``src`` started a session of ``user`` past ``max_sessions_per_user``: end
     the user's oldest reconnecting session here (reason ``evicted``), as one instance
     would have before starting it."""
@@ -261,7 +289,7 @@ class Evict(msgspec.Struct, frozen=True, kw_only=True, tag="evict", tag_field="e
     user: str
 
 
-Envelope = Ask | Tell | Bounce | Want | Hand | Spread | Evict
+Envelope = Ask | Tell | Bounce | Want | Hand | Spread | Supersede
 """Everything one instance sends another."""
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "Evict",
     "Expire",
     "HostInput",
+    "Invite",
     "Joined",
     "Left",
     "Op",
@@ -206,6 +207,16 @@ class SetPolicy(msgspec.Struct, frozen=True, kw_only=True, tag="set_policy", tag
     at: float
 
 
+class Invite(msgspec.Struct, frozen=True, kw_only=True, tag="invite", tag_field="in"):
+    """The application adds ``users`` and invite ``tokens`` to ``room``'s invite list (in
+    one step at the room's owner: two invites at once both count)."""
+
+    room: str
+    users: frozenset[str] = frozenset()
+    tokens: frozenset[str] = frozenset()
+    at: float
+
+
 class Say(msgspec.Struct, frozen=True, kw_only=True, tag="say", tag_field="in"):
     """A server-originated ``app`` message into ``room``, or to one participant."""
 
@@ -229,6 +240,7 @@ HostInput = (
     | Evict
     | EndCall
     | SetPolicy
+    | Invite
     | Say
 )
 """Everything the edge side hands the room host."""

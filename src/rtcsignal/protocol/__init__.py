@@ -12,6 +12,7 @@ from ._codec import encode as encode
 from ._codec import encoded_size as encoded_size
 from ._codec import encoder as encoder
 from ._codec import frame_format as frame_format
+from ._errors import BackplaneUnavailable as BackplaneUnavailable
 from ._errors import CloseCode as CloseCode
 from ._errors import ErrorCode as ErrorCode
 from ._errors import InternalFault as InternalFault
@@ -162,6 +163,7 @@ __all__ = [
     "Answer",
     "App",
     "AssignableRole",
+    "BackplaneUnavailable",
     "BanEntry",
     "BansUpdated",
     "CallAccept",

@@ -185,6 +185,12 @@ class UsageError(SignalingError, ValueError):
     its contract. Raised to the caller at once."""
 
 
+class BackplaneUnavailable(SignalingError, RuntimeError):
+    """In a cluster, an application call (``runtime.admin``) handed to the instance that
+    owns its room got no answer within ``request_timeout``: it may or may not have been
+    applied. (A client's request gets the ``backplane_unavailable`` error instead.)"""
+
+
 class InternalFault(SignalingError, RuntimeError):
     """A broken invariant inside rtcsignal: a bug, never the peer's or the
     application's doing. The core answers the request with ``internal_error``."""

@@ -11,10 +11,19 @@ frame's would; calling ``runtime.server.close_room()`` directly would return tho
 frames to a caller that never sends them.
 
 The methods are coroutines, safe to call from any task of the service's event loop: the
-core is a synchronous machine and each call runs to completion between two awaits. (They
-are ``async`` so that a room owned by another instance can be reached the same way once
-there is a backplane.) Misuse (an unknown room, participant or call, a bad policy) raises
+core is a synchronous machine and each call runs to completion between two awaits.
+Misuse (an unknown room, participant or call, a bad policy) raises
 :class:`~rtcsignal.protocol.UsageError` and changes nothing.
+
+In a cluster, a call for a room another instance owns is routed there like a client's
+request (:class:`~rtcsignal.core.cluster.AdminPending`); the coroutine waits for the
+owner's outcome (:class:`~rtcsignal.core.cluster.AdminAnswer`) and raises its refusal as
+``UsageError``, exactly as one instance would, or
+:class:`~rtcsignal.protocol.BackplaneUnavailable` when no answer came within
+``request_timeout`` (the call may or may not have been applied). The read views
+:meth:`Admin.room` and :meth:`Admin.rooms` show the rooms this instance owns;
+:meth:`Admin.find_room` also finds a room another instance owns, as its owner last wrote
+it to the backplane.
 """
 
 from __future__ import annotations
@@ -22,11 +31,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import attrs
+import anyio
 import msgspec
 
 from rtcsignal import protocol as p
+from rtcsignal.backplane import Backplane
 from rtcsignal.core import Effect, RoomPolicy, Server
+from rtcsignal.core.cluster import AdminAnswer, AdminPending, RoomState, decode_state
+from rtcsignal.protocol import ErrorCode
 
 __all__ = ["Admin", "RoomInfo"]
 
@@ -65,20 +77,52 @@ class Admin:
         clock: the runtime's monotonic clock.
     """
 
-    __slots__ = ("_clock", "_run", "_server")
+    __slots__ = ("_backplane", "_clock", "_run", "_server", "_waiting")
 
     def __init__(
         self,
         server: Server,
         run: Callable[[list[Effect]], None],
         clock: Callable[[], float],
+        backplane: Backplane | None = None,
     ) -> None:
         self._server = server
         self._run = run
         self._clock = clock
+        self._backplane = backplane
+        self._waiting: dict[int, list[Any]] = {}  # ticket -> [event, answer]
 
     def _now(self) -> float:
         return self._clock()
+
+    async def _call(self, effects: list[Effect]) -> None:
+        """Carry out a core call's effects; when the call went to another instance, wait
+        for its outcome and raise a refusal as one instance would."""
+        ticket = next((e.ticket for e in effects if type(e) is AdminPending), None)
+        if ticket is None:
+            self._run(effects)
+            return
+        waiter: list[Any] = [anyio.Event(), None]
+        self._waiting[ticket] = waiter
+        try:
+            self._run(effects)
+            await waiter[0].wait()  # the core answers every ticket by request_timeout
+        finally:
+            self._waiting.pop(ticket, None)
+        answer: AdminAnswer = waiter[1]
+        refused = answer.refused
+        if refused is None:
+            return
+        if refused.code is ErrorCode.BACKPLANE_UNAVAILABLE:
+            raise p.BackplaneUnavailable(refused.message)
+        raise p.UsageError(refused.message)
+
+    def answered(self, answer: AdminAnswer) -> None:
+        """The outcome of a call routed to another instance (from the cluster link)."""
+        waiter = self._waiting.get(answer.ticket)
+        if waiter is not None:
+            waiter[1] = answer
+            waiter[0].set()
 
     async def create_room(self, room: str, policy: RoomPolicy | None = None) -> None:
         """Create ``room`` with ``policy`` (default: the server config's ``default_room``).
@@ -87,12 +131,14 @@ class Admin:
             UsageError: the room exists; msgspec.ValidationError: a malformed id.
         """
         server = self._server
-        self._run(server.create_room(room, policy or server.config.default_room, self._now()))
+        await self._call(
+            server.create_room(room, policy or server.config.default_room, self._now())
+        )
 
     async def close_room(self, room: str) -> None:
         """Close ``room``: every member and lobby entry gets ``removed`` (``room_closed``).
         Closing a room that does not exist does nothing."""
-        self._run(self._server.close_room(room, self._now()))
+        await self._call(self._server.close_room(room, self._now()))
 
     async def remove_participant(
         self, room: str, participant: str, *, message: str | None = None
@@ -104,7 +150,7 @@ class Admin:
             UsageError: no such room or participant.
         """
         server = self._server
-        self._run(server.remove_participant(room, participant, self._now(), message=message))
+        await self._call(server.remove_participant(room, participant, self._now(), message=message))
 
     async def end_call(self, call: str, *, reason: str = "hangup") -> None:
         """End ``call`` for everyone (``call_updated``, ended with ``reason``: ``hangup``
@@ -113,7 +159,7 @@ class Admin:
         Raises:
             UsageError: no such call, or another reason.
         """
-        self._run(self._server.end_call(call, self._now(), reason=reason))
+        await self._call(self._server.end_call(call, self._now(), reason=reason))
 
     async def update_room(self, room: str, policy: RoomPolicy) -> None:
         """Give ``room`` a new policy; members stay, the next joins obey it.
@@ -121,7 +167,7 @@ class Admin:
         Raises:
             UsageError: no such room, or the policy names another call.
         """
-        self._run(self._server.update_room(room, policy, self._now()))
+        await self._call(self._server.update_room(room, policy, self._now()))
 
     async def invite(
         self, room: str, *, users: Iterable[str] = (), tokens: Iterable[str] = ()
@@ -132,15 +178,8 @@ class Admin:
         Raises:
             UsageError: no such room.
         """
-        live = self._server.room(room)
-        if live is None:
-            raise p.UsageError(f"room {room} does not exist")
-        policy = attrs.evolve(
-            live.policy,
-            allowed_users=live.policy.allowed_users | frozenset(users),
-            invite_tokens=live.policy.invite_tokens | frozenset(tokens),
-        )
-        await self.update_room(room, policy)
+        server = self._server
+        await self._call(server.invite(room, self._now(), users=users, tokens=tokens))
 
     async def send(
         self, room: str, app_type: str, payload: Any = None, *, to: str | None = None
@@ -152,17 +191,31 @@ class Admin:
             UsageError: no such room or member, a malformed ``app_type``, or a payload
                 over :data:`~rtcsignal.protocol.MAX_APP_PAYLOAD_BYTES`.
         """
-        self._run(self._server.say(room, app_type, payload, self._now(), to=to))
+        await self._call(self._server.say(room, app_type, payload, self._now(), to=to))
 
     def rooms(self) -> list[RoomInfo]:
         """Every room, with its members and lobby (a snapshot: later changes do not
-        show in it)."""
+        show in it). In a cluster: the rooms this instance owns."""
         server = self._server
         found = [self.room(room_id) for room_id in server.room_ids()]
         return [info for info in found if info is not None]
 
+    async def find_room(self, room: str) -> RoomInfo | None:
+        """Room ``room`` wherever it lives: this instance's (:meth:`room`), else, in a
+        cluster, as the instance that owns it last wrote it to the backplane (written on
+        every change of membership, roles, lobby, locks and settings), or ``None``."""
+        info = self.room(room)
+        if info is not None or self._backplane is None:
+            return info
+        data = await self._backplane.read_state(room)
+        if data is None:
+            return None
+        state = decode_state(data)
+        return None if state.policy is None else _info(state)
+
     def room(self, room: str) -> RoomInfo | None:
-        """Room ``room`` (a snapshot), or ``None``."""
+        """Room ``room`` (a snapshot), or ``None``. In a cluster: only a room this
+        instance owns (:meth:`find_room` finds the others)."""
         live = self._server.room(room)
         if live is None:
             return None
@@ -176,3 +229,17 @@ class Admin:
             recording=live.recording,
             call=live.policy.call,
         )
+
+
+def _info(state: RoomState) -> RoomInfo:
+    policy: Any = state.policy
+    return RoomInfo(
+        id=state.key,
+        policy=policy,
+        host=state.host,
+        participants=state.participants,
+        lobby=state.lobby,
+        locked=state.locked,
+        recording=state.recording,
+        call=policy.call,
+    )

@@ -12,6 +12,8 @@ A runtime built with a backplane runs its core server with ``node=`` (see
   told (``own``) and handed the asks; when nobody owns the key and the input cannot
   create it, the core answers it from no room.
 * ``Post``, ``Persist``, ``Release``: queued on the backplane, which writes them in order.
+* ``AdminAnswer``: the outcome of an application call routed to another instance, for
+  the admin API's waiting caller (``answered``); ``AdminPending`` is the admin API's own.
 
 Envelopes read from the inbox go straight to the core (``envelope``), and their effects
 are executed like a frame's.
@@ -27,13 +29,13 @@ import anyio.abc
 
 from rtcsignal.backplane import Backplane, Owner
 from rtcsignal.core import Server
-from rtcsignal.core.cluster import Persist, Post, Release, Route
+from rtcsignal.core.cluster import AdminAnswer, AdminPending, Persist, Post, Release, Route
 
 __all__ = ["CLUSTER_EFFECTS", "ClusterLink"]
 
 logger: Final = logging.getLogger("rtcsignal")
 
-CLUSTER_EFFECTS: Final = frozenset({Route, Post, Persist, Release})
+CLUSTER_EFFECTS: Final = frozenset({Route, Post, Persist, Release, AdminPending, AdminAnswer})
 """The effect types a :class:`ClusterLink` carries out."""
 
 
@@ -62,6 +64,8 @@ class ClusterLink:
         self._owners: dict[str, Owner] = {}
         self._resolving: dict[str, list[Route]] = {}
         self._tg: anyio.abc.TaskGroup | None = None
+        self.answered: Callable[[AdminAnswer], None] | None = None
+        """Where the outcomes of routed application calls go (the admin API's)."""
 
     async def start(self, tg: anyio.abc.TaskGroup) -> None:
         """Start the backplane (lease, inbox) on ``tg``."""
@@ -111,6 +115,11 @@ class ClusterLink:
                     self.backplane.post(node, effect.data)
         elif kind is Persist:
             self.backplane.persist(effect.key, effect.epoch, effect.data)
+        elif kind is AdminAnswer:
+            if self.answered is not None:
+                self.answered(effect)
+        elif kind is AdminPending:
+            pass  # the admin API waits for its answer
         else:
             self._owners.pop(effect.key, None)
             self.backplane.release(effect.key, effect.epoch)

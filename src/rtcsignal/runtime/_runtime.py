@@ -295,8 +295,10 @@ class Runtime:
             if backplane is None
             else ClusterLink(self.server, backplane, self._run_admin, clock)
         )
-        self.admin = Admin(self.server, self._run_admin, clock)
+        self.admin = Admin(self.server, self._run_admin, clock, backplane)
         """The admin API: drive rooms and calls from service code (:class:`Admin`)."""
+        if self._cluster is not None:
+            self._cluster.answered = self.admin.answered
         self._tracker = ConnectionTracker(settings.rate.guards)
         self._queue_limit: int = settings.rate.guards.max_queued_bytes
         self.max_frame_bytes: int = settings.server.max_frame_bytes * TRANSPORT_FRAME_FACTOR

@@ -635,3 +635,32 @@ def test_an_admin_call_whose_owner_never_answers_ends_backplane_unavailable_once
     assert answer.refused.code == "backplane_unavailable"
     cluster.advance(10.0)
     assert len(_answers(cluster, "b")) == 1
+
+
+def test_a_retry_after_backplane_unavailable_is_not_applied_twice() -> None:
+    """Issue 13: the owner answered too late (the edge already said
+    ``backplane_unavailable``); the client retries with the same id and gets the first
+    outcome, and the room sees the message once."""
+    cluster = Cluster(("a", "b"))
+    alice = cluster.peer("alice", node="a")
+    bob = cluster.peer("bob", node="b")
+    alice.ok(p.Join(room=ROOM))
+    bob.ok(p.Join(room=ROOM))
+    alice.drain()
+    cluster.auto_settle = False
+    bob.send(p.Chat(room=ROOM, text="once", id="r9"))
+    late = list(cluster.queue)
+    cluster.queue.clear()  # the ask is delayed past the deadline
+    cluster.advance(cluster.servers["b"].config.request_timeout + 0.1)
+    (unavailable,) = [m for m in bob.drain() if isinstance(m, p.Error)]
+    assert (unavailable.id, unavailable.code) == ("r9", "backplane_unavailable")
+    cluster.queue.extend(late)  # ... and arrives: the owner applies it, its answer is late
+    cluster.settle()
+    assert [m.text for m in alice.drain("chat")] == ["once"]
+    assert not [m for m in bob.inbox if isinstance(m, p.Ok | p.Error)]  # no second reply
+    cluster.auto_settle = True
+    bob.send(p.Chat(room=ROOM, text="once", id="r9"))  # the client's retry
+    assert [m.id for m in bob.drain() if isinstance(m, p.Ok)] == ["r9"]
+    assert alice.drain("chat") == []  # applied once
+    bob.send(p.Chat(room=ROOM, text="twice", id="r9"))  # another request under that id
+    assert [m.text for m in alice.drain("chat")] == ["twice"]

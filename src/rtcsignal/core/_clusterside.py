@@ -302,10 +302,13 @@ class ClusterSide:
         node.learn(ask)
         inp = ask.input
         wait = None
-        if ask.src != node.node and type(inp) is RoomCall and inp.room is not None:
+        done, reply = node.applied_answer(ask)
+        if not done and ask.src != node.node and type(inp) is RoomCall and inp.room is not None:
             kind = str(inp.request.__struct_config__.tag)
             wait = self._edge.limiter.check_room(kind=kind, room=inp.room, now=now)
-        if wait is not None:  # the room's limits hold once, here, for every edge
+        if done:  # a retry of a request applied here already: its answer, once more
+            out = RoomOutput(reply=reply)  # type: ignore[arg-type]
+        elif wait is not None:  # the room's limits hold once, here, for every edge
             refused = Refusal(
                 code=ErrorCode.RATE_LIMITED,
                 message=f"too many {kind} messages (room limit); retry in {wait:.3f} s",
@@ -315,6 +318,8 @@ class ClusterSide:
             out = RoomOutput(refused=refused)
         else:
             out = self._link(inp)
+            if out.refused is None and ask.src != node.node:
+                node.remember_applied(ask, out.reply, now, self.config.reconnect_grace)
         if ask.src == node.node:
             if ask.conn is not None:
                 self._answer(ask.conn, ask.rid, out.reply, out.refused, now, fx)

@@ -14,6 +14,11 @@ room host (see :mod:`rtcsignal.core.cluster` for the envelopes and effects):
   reconnect grace);
 * ``spread``: how many sessions of each user the other instances hold
   (:mod:`rtcsignal.core._spread`), for the per-user limits;
+* ``applied``: as an owner, the routed requests it applied lately, by ``(session,
+  request id)``, with their answer: a client told ``backplane_unavailable`` (its answer
+  was late) retries with the same id, and gets that answer again instead of the
+  request being applied twice (kept for the reconnect grace, at most
+  :data:`MAX_APPLIED`);
 * ``epochs``: the highest owner epoch seen per key, so that a :class:`Tell` from an
   older owner is dropped (fencing), and counted;
 * the requests handed to other instances and not answered yet, with their deadlines:
@@ -50,6 +55,8 @@ __all__ = ["MAX_REMEMBERED", "NodeState", "PendingKey"]
 
 MAX_REMEMBERED: Final = 65_536
 """Entries kept in each of ``where``, ``moved`` and ``epochs`` before the oldest go."""
+MAX_APPLIED: Final = 8_192
+"""Routed requests an owner remembers having applied (for retries: see ``applied``)."""
 
 PendingKey = tuple[str, int | str | None]
 """``(connection, request id)`` of a request waiting for its owner's answer; a pending
@@ -88,6 +95,8 @@ class NodeState:
         """connection -> its ``hello`` waiting for a session from another instance."""
         self.fenced = 0
         """Tells dropped because an owner with a higher epoch was already seen."""
+        self.applied: dict[tuple[str, int | str], tuple[float, object, object]] = {}
+        """(session, request id) -> (when, the request, its ``ok`` reply or ``None``)."""
         self.tickets = 0
         """The last ticket given to an application call routed to another instance."""
         self.spread = UserSpread()
@@ -102,6 +111,7 @@ class NodeState:
             "epochs_seen": len(self.epochs),
             "routed_pending": len(self.timers),
             "users_elsewhere": len(self.spread),
+            "applied_requests": len(self.applied),
         }
 
     # ------------------------------------------------------------ routing
@@ -144,6 +154,33 @@ class NodeState:
             where.pop(session, None)
             where[session] = ask.src
             _cap(where)  # type: ignore[arg-type]
+
+    def applied_answer(self, ask: Ask) -> tuple[bool, object]:
+        """Whether the routed request in ``ask`` was applied here already (the same
+        request, from the same session, under the same id), and its ``ok`` reply."""
+        inp = ask.input
+        if ask.rid is None or type(inp) is not RoomCall:
+            return False, None
+        entry = self.applied.get((inp.sender.session, ask.rid))
+        if entry is None or entry[1] != inp.request:
+            return False, None
+        return True, entry[2]
+
+    def remember_applied(self, ask: Ask, reply: object, now: float, keep: float) -> None:
+        """Remember that the routed request in ``ask`` was applied, with its ``reply``,
+        for ``keep`` seconds (the oldest go first, and beyond :data:`MAX_APPLIED`)."""
+        inp = ask.input
+        if ask.rid is None or type(inp) is not RoomCall:
+            return
+        applied = self.applied
+        key = (inp.sender.session, ask.rid)
+        applied.pop(key, None)
+        applied[key] = (now, inp.request, reply)
+        while applied:
+            oldest = next(iter(applied))
+            if len(applied) <= MAX_APPLIED and applied[oldest][0] + keep >= now:
+                break
+            del applied[oldest]
 
     def fence(self, key: str, epoch: int) -> bool:
         """Whether a tell from the owner of ``key`` at ``epoch`` may be applied (it is not

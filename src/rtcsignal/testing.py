@@ -26,7 +26,7 @@ import msgspec
 
 from rtcsignal import protocol as p
 from rtcsignal.core import Close, Identity, Send, Server, ServerConfig
-from rtcsignal.core.cluster import Persist, Post, Release, Route
+from rtcsignal.core.cluster import OwnerSeen, Persist, Post, Release, Route
 from rtcsignal.core.events import ObserverEvent
 from rtcsignal.protocol import Role
 
@@ -328,6 +328,11 @@ class Cluster:
         """Envelopes on their way: (destination, data, whether to the owner)."""
         self.delivered = 0
         self.auto_settle = True
+        self.down: set[str] = set()
+        """Instances crashed or paused (:meth:`crash`, :meth:`pause`)."""
+        self.paused: set[str] = set()
+        self.held: dict[str, list[tuple[str, bytes, bool]]] = {}
+        """Envelopes waiting for a paused instance."""
         for n, server in self.servers.items():
             self.dispatch(n, server.set_peers(nodes))
         self.settle()
@@ -377,15 +382,93 @@ class Cluster:
             elif kind is Release:
                 if self.owners.get(effect.key) == (node, effect.epoch):
                     del self.owners[effect.key]
+            elif kind is OwnerSeen:
+                pass  # the model routes by its own table of owners
             else:
                 self.events.append((node, effect))
 
+    def live(self) -> tuple[str, ...]:
+        """The instances neither crashed nor paused, in id order."""
+        return tuple(n for n in sorted(self.servers) if n not in self.down)
+
+    def crash(self, node: str) -> None:
+        """Instance ``node`` dies (SIGKILL): its connections are gone, what was on its
+        way to it is lost, and once its lease lapses (at once: the model has no TTL) the
+        other instances see it gone and take its rooms over from their written state."""
+        self.down.add(node)
+        self.queue = [entry for entry in self.queue if entry[0] != node]
+        for peer in self.peers.values():
+            if peer.node == node and peer.closed is None:
+                peer.closed = (1006, "instance died")
+        self._membership_changed()
+        for key, (owner, _) in sorted(self.owners.items()):
+            if owner == node:
+                self._take_over(key)
+        if self.auto_settle:
+            self.settle()
+
+    def pause(self, node: str) -> None:
+        """Instance ``node`` stops (SIGSTOP) past its lease: to the others it is gone
+        and its rooms are taken over, while it still believes it owns them (a zombie).
+        Its sockets stay open; what is sent to it waits (its inbox keeps it)."""
+        self.down.add(node)
+        self.paused.add(node)
+        self._membership_changed()
+        for key, (owner, _) in sorted(self.owners.items()):
+            if owner == node:
+                self._take_over(key)
+        if self.auto_settle:
+            self.settle()
+
+    def resume(self, node: str) -> None:
+        """A paused instance runs again and reads what waited in its inbox, still
+        believing it owns its old rooms until :meth:`lease_lost`: what it does as their
+        owner now is stale (fenced by the epochs)."""
+        self.down.discard(node)
+        self.paused.discard(node)
+        self.queue.extend(self.held.pop(node, []))
+        self._membership_changed()
+        if self.auto_settle:
+            self.settle()
+
+    def lease_lost(self, node: str) -> None:
+        """Instance ``node`` learns its lease lapsed (its renewal failed): it gives up
+        every key it no longer owns, as the runtime's backplane link does."""
+        server = self.servers[node]
+        for key in server.owned():
+            if self.owners.get(key, ("", 0))[0] != node:
+                self.dispatch(node, server.disown(key, self.clock.now))
+        if self.auto_settle:
+            self.settle()
+
+    def _membership_changed(self) -> None:
+        live = self.live()
+        for n in live:
+            self.dispatch(n, self.servers[n].set_peers(live))
+
+    def _take_over(self, key: str) -> None:
+        """The first live instance takes ``key`` over (compare-and-set against the dead
+        owner: a higher epoch), with the state last written for it."""
+        live = self.live()
+        if not live:
+            return
+        node = live[0]
+        epoch = self.epochs[key] = self.epochs.get(key, 0) + 1
+        self.owners[key] = (node, epoch)
+        state = self.states.get(key)
+        self.dispatch(node, self.servers[node].own(key, epoch, state=state, now=self.clock.now))
+
     def _route(self, node: str, route: Route) -> None:
         owner = self.owners.get(route.key)
+        if owner is not None and owner[0] in self.down and owner[0] not in self.paused:
+            owner = None  # its lease lapsed
         if owner is None and route.create:
             epoch = self.epochs[route.key] = self.epochs.get(route.key, 0) + 1
             owner = self.owners[route.key] = (node, epoch)
-            self.servers[node].own(route.key, epoch)
+            state = self.states.get(route.key)
+            self.dispatch(
+                node, self.servers[node].own(route.key, epoch, state=state, now=self.clock.now)
+            )
         if owner is None:
             self.queue.append((node, route.data, False))
         else:
@@ -396,6 +479,11 @@ class Cluster:
         if not self.queue:
             return False
         node, data, owner = self.queue.pop(0)
+        if node in self.paused:
+            self.held.setdefault(node, []).append((node, data, owner))  # its inbox keeps it
+            return True
+        if node in self.down:
+            return True  # lost with the instance
         self.delivered += 1
         self.dispatch(node, self.servers[node].envelope(data, self.clock.now, owner=owner))
         return True

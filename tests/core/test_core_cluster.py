@@ -29,7 +29,7 @@ from rtcsignal.core.cluster import (
 from rtcsignal.core.events import InternalError
 from rtcsignal.core.seam import Presence
 from rtcsignal.protocol import UsageError
-from rtcsignal.testing import Cluster, CountingIds
+from rtcsignal.testing import Cluster, ClusterPeer, CountingIds
 
 ROOM = "room1"
 
@@ -664,3 +664,98 @@ def test_a_retry_after_backplane_unavailable_is_not_applied_twice() -> None:
     assert alice.drain("chat") == []  # applied once
     bob.send(p.Chat(room=ROOM, text="twice", id="r9"))  # another request under that id
     assert [m.text for m in alice.drain("chat")] == ["twice"]
+
+
+# ------------------------------------------------------------------ faults (issue 13)
+def _three_in_a_room(cluster: Cluster) -> tuple[ClusterPeer, ClusterPeer, ClusterPeer]:
+    alice = cluster.peer("alice", node="a")  # a owns the room: alice joins first
+    bob = cluster.peer("bob", node="b")
+    carol = cluster.peer("carol", node="c")
+    for peer in (alice, bob, carol):
+        peer.ok(p.Join(room=ROOM))
+    for peer in (alice, bob, carol):
+        peer.drain()
+    return alice, bob, carol
+
+
+def test_an_owner_crash_is_taken_over_from_the_written_state() -> None:
+    """Issue 13 item 1: the owner dies; another instance continues the room from its
+    written state at a higher epoch. Members of the dead instance are ``reconnecting``
+    (not gone) until their grace passes; live members get a fresh snapshot and a
+    ``negotiation_reset``; relays work again at once."""
+    cluster = Cluster(("a", "b", "c"))
+    alice, bob, carol = _three_in_a_room(cluster)
+    alice.ok(p.Lock(room=ROOM, locked=True))  # written: the next owner keeps it
+    for peer in (bob, carol):
+        peer.drain()
+    cluster.crash("a")
+    assert cluster.owners[ROOM] == ("b", 2)
+    for peer in (bob, carol):
+        snapshot, reset = [
+            m for m in peer.drain() if isinstance(m, p.RoomSnapshot | p.NegotiationReset)
+        ]
+        assert isinstance(snapshot, p.RoomSnapshot) and snapshot.locked
+        states = {x.user: x.state for x in snapshot.participants}
+        assert states == {"alice": "reconnecting", "bob": "connected", "carol": "connected"}
+        assert isinstance(reset, p.NegotiationReset) and len(reset.peers) == 2
+        assert snapshot.seq is not None and reset.seq == snapshot.seq + 1  # in the stream
+    taken = [e for n, e in cluster.events if isinstance(e, ev.RoomTakenOver)]
+    assert [(n, e.room, e.epoch, e.previous) for n, e in cluster.events if e in taken] == [
+        ("b", ROOM, 2, "a")
+    ]
+    bob.ok(p.Chat(room=ROOM, text="still here"))
+    assert [m.text for m in carol.drain("chat")] == ["still here"]
+    cluster.advance(cluster.servers["b"].config.reconnect_grace + 1.0)
+    left = carol.drain("participant_left")
+    assert [m.reason for m in left] == ["disconnected"]
+    assert {x.user for x in cluster.servers["b"].room(ROOM).participants.values()} == {
+        "bob",
+        "carol",
+    }  # type: ignore[union-attr]
+
+
+def test_a_resume_toward_a_dead_instance_fails_at_once() -> None:
+    cluster = Cluster(("a", "b"))
+    alice = cluster.peer("alice", node="a")
+    cluster.crash("a")
+    again = cluster.peer("alice", node="b", hello=False)
+    reply = again.request(p.Hello(version=1, resume=alice.welcome.resume_token))
+    assert isinstance(reply, p.Error) and reply.code == "resume_failed"
+    assert isinstance(again.request(p.Hello(version=1)), p.Welcome)  # a fresh one works
+
+
+def test_a_closed_room_is_not_brought_back_by_the_next_owner() -> None:
+    cluster = Cluster(("a", "b"))
+    alice = cluster.peer("alice", node="a")
+    alice.ok(p.Join(room=ROOM))
+    cluster.dispatch("a", cluster.servers["a"].close_room(ROOM, cluster.clock.now))
+    assert decode_state(cluster.states[ROOM]).closed
+    bob = cluster.peer("bob", node="b")
+    snapshot = bob.ok(p.Join(room=ROOM))
+    assert [x.user for x in snapshot.participants] == ["bob"]
+
+
+def test_a_paused_owner_that_resumes_is_fenced_then_rejoins() -> None:
+    """Issue 13 item 2: a zombie owner (paused past its lease) acts on its old epoch
+    when it resumes: its frames are dropped by the edges that saw the new epoch, its
+    state writes are refused; once it learns its lease lapsed it is a normal instance."""
+    cluster = Cluster(("a", "b", "c"))
+    alice, bob, carol = _three_in_a_room(cluster)
+    cluster.pause("a")
+    assert cluster.owners[ROOM] == ("b", 2)
+    for peer in (bob, carol):
+        peer.drain()
+    cluster.resume("a")
+    writes = cluster.fenced_writes
+    alice.send(p.Lock(room=ROOM, locked=True, id="z1"))  # a still believes it owns it
+    assert cluster.servers["b"].fenced_drops + cluster.servers["c"].fenced_drops >= 1
+    assert bob.drain("room_updated") == [] and carol.drain("room_updated") == []
+    assert cluster.fenced_writes == writes + 1  # its state write was refused
+    assert not decode_state(cluster.states[ROOM]).locked
+    cluster.lease_lost("a")
+    assert not cluster.servers["a"].owns(ROOM) and cluster.servers["a"].room(ROOM) is None
+    updated = [m.participant for m in bob.drain("participant_updated")]
+    assert [(x.user, x.state) for x in updated] == [("alice", "connected")]  # back
+    dora = cluster.peer("dora", node="a")  # a rejoined: its clients reach the new owner
+    dora.ok(p.Join(room=ROOM))
+    assert "dora" in [m.participant.user for m in bob.drain("participant_joined")]

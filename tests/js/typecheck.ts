@@ -60,6 +60,8 @@ export function describe(message: ServerMessage): string {
       return message.call.state;
     case "call_ending":
       return String(message.remaining);
+    case "negotiation_reset":
+      return `${message.reason} ${message.peers.join()}`;
     case "offer":
     case "answer":
       return `${message.from} ${message.sdp.length}`;

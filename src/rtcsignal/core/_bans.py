@@ -112,6 +112,11 @@ class BanList:
         ban = self._bans.pop(user, None)
         return ban is not None and (ban.until is None or ban.until > now)
 
+    def bans(self, now: float) -> tuple[Ban, ...]:
+        """The bans in force at ``now``, in the order they were made."""
+        self._prune(now)
+        return tuple(self._bans.values())
+
     def entries(self, now: float) -> tuple[BanEntry, ...]:
         """The bans in force at ``now``, as hosts and moderators see them."""
         self._prune(now)

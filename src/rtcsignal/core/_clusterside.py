@@ -46,6 +46,7 @@ from ._errors import CoreError
 from ._host import RoomHost
 from ._node import NodeState, PendingKey, split
 from ._session import Connection, Session
+from ._takeover import rebuild, room_state
 from .cluster import (
     ADMIN_CONN,
     CALLS,
@@ -55,6 +56,7 @@ from .cluster import (
     Ask,
     Bounce,
     Hand,
+    OwnerSeen,
     Persist,
     Post,
     Release,
@@ -65,17 +67,36 @@ from .cluster import (
     Tell,
     Want,
     decode_envelope,
+    decode_state,
     encode_envelope,
 )
-from .seam import Deliver, Emit, HostInput, Joined, Left, Op, Refusal, RoomCall, RoomOutput
+from .seam import (
+    Deliver,
+    Depart,
+    Emit,
+    HostInput,
+    Joined,
+    Left,
+    Op,
+    Presence,
+    Refusal,
+    RoomCall,
+    RoomOutput,
+    Snapshot,
+)
 
 __all__ = ["ClusterSide"]
 
+ORPHAN: Final = "~orphan:"
+"""Timer keys ``(ORPHAN + room, session)``: a member taken over from a dead instance,
+which leaves when its reconnect grace passes unless its session came back."""
 RETRY_AFTER: Final = 1.0
 """The ``retry_after`` of ``backplane_unavailable``: about a lease renewal cycle."""
 _STATEFUL: Final = (
     ev.RoomCreated,
     ev.RoomClosed,
+    ev.MemberBanned,
+    ev.MemberUnbanned,
     ev.RoomPolicyChanged,
     ev.MemberJoined,
     ev.MemberLeft,
@@ -94,8 +115,10 @@ def _changes_state(ops: list[Op]) -> bool:
             return True
         if kind is Emit and isinstance(op.event, _STATEFUL):  # type: ignore[union-attr]
             return True
-        if kind is Deliver and type(op.message) is p.RoomUpdated:  # type: ignore[union-attr]
-            return True
+        if kind is Deliver:
+            frame = type(op.message)  # type: ignore[union-attr]
+            if frame is p.RoomUpdated or frame is p.LobbyUpdated:  # locks, layout, lobby
+                return True
     return False
 
 
@@ -120,6 +143,10 @@ class ClusterSide:
             self, session: Session, why: str, reason: Any, now: float, fx: list[Effect]
         ) -> None: ...
 
+        def _host_in(
+            self, inp: HostInput, key: str, now: float, fx: list[Effect]
+        ) -> RoomOutput | None: ...
+
     # ================================================================ entry points
     @property
     def node(self) -> str | None:
@@ -132,16 +159,100 @@ class ClusterSide:
             raise UsageError("this server is not an instance of a cluster (no node=)")
         return node
 
-    def own(self, key: str, epoch: int) -> None:
-        """The backplane granted this instance ownership of ``key`` at ``epoch``."""
+    def own(
+        self, key: str, epoch: int, *, state: bytes | None = None, now: float = 0.0
+    ) -> list[Effect]:
+        """The backplane granted this instance ownership of ``key`` at ``epoch``.
+
+        Args:
+            key / epoch: the key and the epoch granted.
+            state: the last :class:`~rtcsignal.core.cluster.RoomState` written for
+                ``key`` (a takeover: its owner died, or stopped and left members behind),
+                which the driver read before handing this instance the key's inputs.
+            now: monotonic seconds.
+
+        Returns: the effects of continuing the room (see :meth:`_take_over`).
+        """
         node = self._cluster()
         node.owned[key] = epoch
         node.fence(key, epoch)
+        fx: list[Effect] = []
+        if state is not None and key != CALLS and self._host.room(key) is None:
+            try:
+                self._take_over(decode_state(state), epoch, now, fx)
+            except Exception as exc:  # a state it cannot read: the room starts afresh
+                fx.append(
+                    ev.InternalError(
+                        at=now, connection="", message_type=f"state:{key}", error=repr(exc)
+                    )
+                )
+        return fx
 
-    def disown(self, key: str) -> None:
+    def _take_over(self, state: RoomState, epoch: int, now: float, fx: list[Effect]) -> None:
+        """Continue the room of ``state`` here at ``epoch``: rebuild it, mark the members
+        whose instance is gone ``reconnecting`` (they leave when the reconnect grace
+        passes, unless they come back), and resync every other member: a fresh
+        ``room_snapshot``, then ``negotiation_reset`` (what was in flight toward them
+        may be lost)."""
+        node = self._node
+        assert node is not None
+        if state.closed or state.policy is None:
+            return
+        me = node.node
+        alive = {me, *node.peers}
+        self._host.adopt(rebuild(state, now))
+        for sid, holder in state.nodes.items():
+            if holder != me and holder in alive:
+                node.where[sid] = holder
+        ops: list[Op] = []
+        key = state.key
+        live: list[str] = []
+        for sid in state.seats:
+            holder = state.nodes.get(sid, state.owner)
+            if holder in alive and (holder != me or sid in self._edge.sessions):
+                live.append(sid)
+                continue
+            out = self._link(Presence(room=key, session=sid, state="reconnecting", at=now))
+            ops.extend(out.ops)
+            node.timers.arm((ORPHAN + key, sid), now + self.config.reconnect_grace)
+        room = self._host.room(key)
+        assert room is not None
+        for sid in live:
+            ops.extend(self._link(Snapshot(room=key, session=sid, at=now)).ops)
+            seat = room.seat_of(sid)
+            if seat in room.participants:
+                peers = tuple(other for other in room.participants if other != seat)
+                reset = p.NegotiationReset(room=key, peers=peers, reason="owner_changed")
+                ops.append(Deliver(sessions=(sid,), message=reset))
+        ops.append(
+            Emit(event=ev.RoomTakenOver(at=now, room=key, epoch=epoch, previous=state.owner))
+        )
+        self._owner_apply(key, epoch, RoomOutput(ops=ops), now, fx, None)
+        if self._host.room(key) is not None:
+            data = encode_envelope(self._state(key, epoch, now))
+            fx.append(Persist(key=key, epoch=epoch, data=data))
+
+    def disown(self, key: str, now: float = 0.0, *, announce: bool = True) -> list[Effect]:
         """This instance lost ``key`` (its lease lapsed, or another took it over): from
-        now on what arrives for it is routed to its owner."""
-        self._cluster().owned.pop(key, None)
+        now on what arrives for it is routed to its owner, and the room this instance
+        ran is dropped (the owner continues it from its written state).
+
+        Returns: with ``announce``, the presence of this instance's sessions in the room,
+        told to its owner (which may have marked them ``reconnecting`` while this
+        instance seemed gone)."""
+        node = self._cluster()
+        node.owned.pop(key, None)
+        fx: list[Effect] = []
+        if key == CALLS:
+            return fx
+        self._host.forget(key)
+        if announce:
+            for session in list(self._edge.sessions.values()):
+                if key in session.rooms:
+                    state: p.PresenceState = "connected" if session.conn else "reconnecting"
+                    presence = Presence(room=key, session=session.id, state=state, at=now)
+                    self._host_in(presence, key, now, fx)
+        return fx
 
     def owns(self, key: str) -> bool:
         """Whether this instance owns ``key``."""
@@ -235,11 +346,12 @@ class ClusterSide:
         """Tells dropped because a newer owner of their key was already seen."""
         return 0 if self._node is None else self._node.fenced
 
-    def room_state(self, key: str) -> RoomState | None:
-        """What this instance would persist for ``key`` (which it owns), or ``None``."""
+    def room_state(self, key: str, now: float = 0.0) -> RoomState | None:
+        """What this instance would persist for ``key`` (which it owns) at ``now``, or
+        ``None``."""
         node = self._cluster()
         epoch = node.owned.get(key)
-        return None if epoch is None else self._state(key, epoch)
+        return None if epoch is None else self._state(key, epoch, now)
 
     def envelope(self, data: bytes, now: float, *, owner: bool = True) -> list[Effect]:
         """Handle one envelope from the backplane (another instance's, or this one's
@@ -373,13 +485,15 @@ class ClusterSide:
         if not epoch:
             return
         if key != CALLS and self._host.room(key) is None:
-            del node.owned[key]
+            del node.owned[key]  # gone: say so to the next owner, then let go
+            closed = RoomState(key=key, epoch=epoch, owner=me, closed=True)
+            fx.append(Persist(key=key, epoch=epoch, data=encode_envelope(closed)))
             fx.append(Release(key=key, epoch=epoch))
         elif _changes_state(out.ops):
-            state = encode_envelope(self._state(key, epoch))
+            state = encode_envelope(self._state(key, epoch, now))
             fx.append(Persist(key=key, epoch=epoch, data=state))
 
-    def _state(self, key: str, epoch: int) -> RoomState:
+    def _state(self, key: str, epoch: int, now: float) -> RoomState:
         node = self._node
         assert node is not None
         if key == CALLS:
@@ -388,22 +502,9 @@ class ClusterSide:
             )
         room = self._host.room(key)
         assert room is not None
-        seats = dict(room.seats())
         where = node.where
-        return RoomState(
-            key=key,
-            epoch=epoch,
-            owner=node.node,
-            policy=room.policy,
-            host=room.host,
-            locked=room.locked,
-            layout=room.layout,
-            recording=room.recording,
-            participants=tuple(x.info() for x in room.participants.values()),
-            seats=seats,
-            lobby=room.lobby_entries(),
-            nodes={sid: where.get(sid, node.node) for sid in seats},
-        )
+        nodes = {sid: where.get(sid, node.node) for sid, _ in room.seats()}
+        return room_state(room, key, epoch, node.node, nodes, now)
 
     def _on_bounce(self, ask: Ask, by: str, now: float, fx: list[Effect]) -> None:
         """``by`` does not own ``ask.key``: route the ask again (the asker does), or, past
@@ -477,8 +578,11 @@ class ClusterSide:
     def _on_tell(self, tell: Tell, now: float, fx: list[Effect]) -> None:
         node = self._node
         assert node is not None
+        newer = tell.epoch > node.epochs.get(tell.key, 0) and tell.src != node.node
         if not node.fence(tell.key, tell.epoch):
             return
+        if newer:  # a takeover: the driver routes to the new owner from now on
+            fx.append(OwnerSeen(key=tell.key, node=tell.src, epoch=tell.epoch))
         if tell.answer and tell.conn is not None:
             self._answer(tell.conn, tell.rid, tell.reply, tell.refused, now, fx)
         moved_to = node.moved_to
@@ -497,6 +601,15 @@ class ClusterSide:
         assert node is not None
         edge = self._edge
         conn_id, rid = key
+        if conn_id.startswith(ORPHAN):  # a member of a dead instance: its grace is over
+            room, sid = conn_id[len(ORPHAN) :], str(rid)
+            holder = node.where.get(sid)
+            came_back = sid in edge.sessions or (holder is not None and holder in node.peers)
+            if not came_back and room in node.owned:
+                self._host_in(
+                    Depart(room=room, session=sid, reason="disconnected", at=now), room, now, fx
+                )
+            return
         if conn_id == ADMIN_CONN:
             refused = Refusal(
                 code=ErrorCode.BACKPLANE_UNAVAILABLE,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import msgspec
 
-from .cluster import AdminAnswer, AdminPending, Persist, Post, Release, Route
+from .cluster import AdminAnswer, AdminPending, OwnerSeen, Persist, Post, Release, Route
 from .events import ObserverEvent
 
 __all__ = ["Close", "Effect", "Send"]
@@ -38,7 +38,16 @@ class Close(msgspec.Struct, frozen=True, kw_only=True):
 
 
 Effect = (
-    Send | Close | ObserverEvent | Route | Post | Persist | Release | AdminPending | AdminAnswer
+    Send
+    | Close
+    | ObserverEvent
+    | Route
+    | Post
+    | Persist
+    | Release
+    | AdminPending
+    | AdminAnswer
+    | OwnerSeen
 )
 """Anything a :class:`~rtcsignal.core.Server` call returns, in the order it happened
 (the cluster effects, :mod:`rtcsignal.core.cluster`, only from a server built with

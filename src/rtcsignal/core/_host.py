@@ -351,6 +351,19 @@ class RoomHost:
             self.timers.arm(room_id, expires)
         return entry
 
+    def adopt(self, room: Room) -> None:
+        """Take ``room`` (rebuilt from the state its previous owner wrote) into this
+        host, with its expiry (it was created before: no ``RoomCreated``)."""
+        self._rooms[room.id] = _Entry(room)
+        expires = room.expires_at()
+        if expires is not None:
+            self.timers.arm(room.id, expires)
+
+    def forget(self, room_id: str) -> None:
+        """Drop ``room_id`` silently: another instance owns it now."""
+        if self._rooms.pop(room_id, None) is not None:
+            self.timers.disarm(room_id)
+
     def _delete_room(self, room_id: str, reason: str, now: float, ops: list[Op]) -> None:
         if self._rooms.pop(room_id, None) is None:
             return

@@ -489,6 +489,41 @@ class RoomBase:
         removed = Removed(room=self.id, reason="denied", by=by, message=message)
         out.deliveries.append(([waiting.id], removed))
 
+    @property
+    def order(self) -> int:
+        """The join counter (the last ``order`` given)."""
+        return self._order
+
+    def waiting(self) -> tuple[Waiting, ...]:
+        """The lobby entries in full, in arrival order (for the room's next owner)."""
+        return tuple(self._lobby.values())
+
+    def restore(
+        self,
+        *,
+        members: list[Participant],
+        waiting: list[Waiting],
+        host: str | None,
+        locked: bool,
+        layout: str | None,
+        recording: RecordingState,
+        order: int,
+        now: float,
+    ) -> None:
+        """Fill this new room with the state its previous owner wrote (a takeover)."""
+        for member in members:
+            self.participants[member.id] = member
+            self._seats[member.session] = member.id
+        for entry in waiting:
+            self._lobby[entry.id] = entry
+            self._seats[entry.session] = entry.id
+        self.host = host if host in self.participants else None
+        self.locked = locked
+        self.layout = layout
+        self.recording = recording
+        self._order = order
+        self.empty_since = now if self.is_empty() else None
+
     def lobby_entries(self) -> tuple[LobbyEntry, ...]:
         """The lobby entries as moderators see them, in arrival order."""
         return tuple(LobbyEntry(id=w.id, user=w.user, name=w.name) for w in self._lobby.values())

@@ -694,6 +694,8 @@ class Server(ClusterSide):
             if node is not None:
                 holder = token_node(msg.resume)
                 if holder is not None and holder != node.node and msg.resume not in edge.tokens:
+                    if holder not in node.peers:  # its instance is gone, and the session
+                        raise CoreError(ErrorCode.RESUME_FAILED, "its instance is gone")
                     # the session lives on another instance: ask it to hand it over
                     node.hellos[conn.id] = msg
                     node.timers.arm((conn.id, None), now + self.config.request_timeout)

@@ -20,6 +20,7 @@ driver tells it back with :meth:`~rtcsignal.core.Server.own` and
 * :class:`Persist`: "write this room state, fenced by ``epoch``": after a change of
   membership, roles, lobby, locks, calls or settings, never for a relayed message.
 * :class:`Release`: "this instance no longer owns ``key``" (the room is gone).
+* :class:`OwnerSeen`: "a tell came from a newer owner of ``key``": route there now.
 * :class:`AdminPending` / :class:`AdminAnswer`: an application call on an instance that
   does not own its room is routed like a client's request; its outcome (done, refused,
   or ``backplane_unavailable``) comes back under a ticket, for the runtime to raise to
@@ -55,8 +56,9 @@ import msgspec
 
 from rtcsignal import protocol as p
 
+from ._bans import Ban
 from ._callvalues import CallRecord
-from ._roompolicy import RoomPolicy
+from ._roompolicy import Participant, RoomPolicy, Waiting
 from .seam import HostInput, Op, Refusal, Sender
 
 __all__ = [
@@ -69,6 +71,7 @@ __all__ = [
     "Bounce",
     "Envelope",
     "Hand",
+    "OwnerSeen",
     "Persist",
     "Post",
     "Release",
@@ -147,6 +150,15 @@ class Release(msgspec.Struct, frozen=True, kw_only=True):
     ``epoch`` (compare-and-delete)."""
 
     key: str
+    epoch: int
+
+
+class OwnerSeen(msgspec.Struct, frozen=True, kw_only=True):
+    """A tell showed a newer owner of ``key``: instance ``node`` at ``epoch`` (after a
+    takeover), so that routes go there from now on instead of to the old owner."""
+
+    key: str
+    node: str
     epoch: int
 
 
@@ -306,6 +318,12 @@ class RoomState(msgspec.Struct, frozen=True, kw_only=True):
         lobby: who waits in the lobby.
         nodes: session id -> the instance that holds it.
         calls: the call book's calls (the :data:`CALLS` shard only).
+        members / waiting: every member and lobby entry in full (session, the role it
+            joined as, grants), for a new owner to continue the room.
+        bans: the room's bans, each ``until`` as seconds left when written.
+        order: the room's join counter.
+        closed: the room is gone (written just before its ownership is released), so
+            that the next owner starts it afresh.
     """
 
     key: str
@@ -315,12 +333,17 @@ class RoomState(msgspec.Struct, frozen=True, kw_only=True):
     host: str | None = None
     locked: bool = False
     layout: str | None = None
-    recording: str = "idle"
+    recording: p.RecordingState = "idle"
     participants: tuple[p.ParticipantInfo, ...] = ()
     seats: dict[str, str] = {}
     lobby: tuple[p.LobbyEntry, ...] = ()
     nodes: dict[str, str] = {}
     calls: tuple[CallRecord, ...] = ()
+    members: tuple[Participant, ...] = ()
+    waiting: tuple[Waiting, ...] = ()
+    bans: tuple[Ban, ...] = ()
+    order: int = 0
+    closed: bool = False
 
 
 _ENCODER: Final = msgspec.msgpack.Encoder()

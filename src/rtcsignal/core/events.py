@@ -39,6 +39,7 @@ __all__ = [
     "RoomClosed",
     "RoomCreated",
     "RoomPolicyChanged",
+    "RoomTakenOver",
     "SessionEnded",
     "SessionResumed",
     "SessionStarted",
@@ -64,6 +65,15 @@ class RoomClosed(ObserverEvent, frozen=True, kw_only=True, tag=True):
 
     room: str
     reason: str
+
+
+class RoomTakenOver(ObserverEvent, frozen=True, kw_only=True, tag=True):
+    """In a cluster, this instance took ``room`` over at ``epoch`` from ``previous``
+    (whose lease lapsed, or which stopped with members left), from its written state."""
+
+    room: str
+    epoch: int
+    previous: str
 
 
 class MemberJoined(ObserverEvent, frozen=True, kw_only=True, tag=True):

@@ -289,6 +289,7 @@ class CloseSession(msgspec.Struct, frozen=True, kw_only=True, tag="close_session
 AnyEvent = (
     ev.RoomCreated
     | ev.RoomClosed
+    | ev.RoomTakenOver
     | ev.RoomPolicyChanged
     | ev.MemberJoined
     | ev.MemberLeft

@@ -78,6 +78,7 @@ from ._messages import MediaState as MediaState
 from ._messages import Message as Message
 from ._messages import Mute as Mute
 from ._messages import Muted as Muted
+from ._messages import NegotiationReset as NegotiationReset
 from ._messages import Offer as Offer
 from ._messages import Ok as Ok
 from ._messages import ParticipantJoined as ParticipantJoined
@@ -211,6 +212,7 @@ __all__ = [
     "Mute",
     "Muted",
     "Name",
+    "NegotiationReset",
     "Offer",
     "Ok",
     "ParticipantInfo",

@@ -545,6 +545,20 @@ class CallEnding(Event, frozen=True, kw_only=True, omit_defaults=True, tag="call
     remaining: float
 
 
+class NegotiationReset(
+    Event, frozen=True, kw_only=True, omit_defaults=True, tag="negotiation_reset"
+):
+    """In a cluster, the instance running ``room`` changed without a handover (its owner
+    crashed): offers, answers and candidates in flight toward you from ``peers`` may be
+    lost. Comes right after a fresh ``room_snapshot``. Re-offer with an ICE restart
+    toward a peer whose connection is not ``stable`` and connected; established media is
+    not touched."""
+
+    room: RoomId
+    peers: tuple[PeerId, ...]
+    reason: Literal["owner_changed"]
+
+
 class GoingAway(Message, frozen=True, kw_only=True, omit_defaults=True, tag="going_away"):
     """The server is shutting down: reconnect (to any instance) and resume."""
 
@@ -579,6 +593,7 @@ ServerMessage = (
     | Reaction
     | Typing
     | App
+    | NegotiationReset
     | GoingAway
 )
 """Every message a server may send."""
@@ -616,6 +631,7 @@ __all__ = [
     "MediaState",
     "Message",
     "Muted",
+    "NegotiationReset",
     "Offer",
     "Ok",
     "ParticipantJoined",

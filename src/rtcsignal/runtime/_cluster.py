@@ -12,6 +12,12 @@ A runtime built with a backplane runs its core server with ``node=`` (see
   told (``own``) and handed the asks; when nobody owns the key and the input cannot
   create it, the core answers it from no room.
 * ``Post``, ``Persist``, ``Release``: queued on the backplane, which writes them in order.
+* **Takeover.** When this instance becomes a key's owner it reads the key's last written
+  state and hands it to the core with the ownership (``own(key, epoch, state=...)``), so
+  a room whose owner died (or stopped with members left) continues here. A route for a
+  key nobody owns takes it over when such a state exists, and when an instance leaves
+  the cluster every instance that knew it as an owner tries to take those keys over at
+  once (one wins the compare-and-set; the others learn the new owner).
 * ``AdminAnswer``: the outcome of an application call routed to another instance, for
   the admin API's waiting caller (``answered``); ``AdminPending`` is the admin API's own.
 
@@ -29,13 +35,24 @@ import anyio.abc
 
 from rtcsignal.backplane import Backplane, Owner
 from rtcsignal.core import Server
-from rtcsignal.core.cluster import AdminAnswer, AdminPending, Persist, Post, Release, Route
+from rtcsignal.core.cluster import (
+    AdminAnswer,
+    AdminPending,
+    OwnerSeen,
+    Persist,
+    Post,
+    Release,
+    Route,
+    decode_state,
+)
 
 __all__ = ["CLUSTER_EFFECTS", "ClusterLink"]
 
 logger: Final = logging.getLogger("rtcsignal")
 
-CLUSTER_EFFECTS: Final = frozenset({Route, Post, Persist, Release, AdminPending, AdminAnswer})
+CLUSTER_EFFECTS: Final = frozenset(
+    {Route, Post, Persist, Release, AdminPending, AdminAnswer, OwnerSeen}
+)
 """The effect types a :class:`ClusterLink` carries out."""
 
 
@@ -77,7 +94,7 @@ class ClusterLink:
         """Release every key this instance owns and stop the backplane."""
         for key, epoch in self.server.owned().items():
             self.backplane.release(key, epoch)
-            self.server.disown(key)
+            self.server.disown(key, self._clock(), announce=False)
         await self.backplane.stop()
 
     # ------------------------------------------------------------ backplane -> core
@@ -90,6 +107,9 @@ class ClusterLink:
         for key, owner in list(self._owners.items()):
             if owner.node != self._me and owner.node not in peers:
                 del self._owners[key]
+                if key not in self._resolving and self._tg is not None:
+                    self._resolving[key] = []  # its owner is gone: take the key over
+                    self._tg.start_soon(self._resolve, key, True)
 
     def _on_lost(self) -> None:
         logger.warning(
@@ -97,8 +117,9 @@ class ClusterLink:
             self._me,
             extra={"event": "lease_lost"},
         )
+        now = self._clock()
         for key in self.server.owned():
-            self.server.disown(key)
+            self._execute(self.server.disown(key, now))
         self._owners.clear()
 
     # ------------------------------------------------------------ core -> backplane
@@ -118,6 +139,10 @@ class ClusterLink:
         elif kind is AdminAnswer:
             if self.answered is not None:
                 self.answered(effect)
+        elif kind is OwnerSeen:
+            cached = self._owners.get(effect.key)
+            if cached is None or cached.epoch < effect.epoch:  # a takeover elsewhere
+                self._owners[effect.key] = Owner(effect.node, "", effect.epoch)
         elif kind is AdminPending:
             pass  # the admin API waits for its answer
         else:
@@ -148,15 +173,37 @@ class ClusterLink:
         assert self._tg is not None
         self._tg.start_soon(self._resolve, key)
 
-    async def _resolve(self, key: str) -> None:
-        backplane = self.backplane
+    async def _continued(self, key: str) -> bytes | None:
+        """The state last written for ``key``, when its room is to be continued (not
+        gone)."""
+        data = await self.backplane.read_state(key)
+        if data is None:
+            return None
         try:
+            closed = decode_state(data).closed
+        except Exception:
+            return None
+        return None if closed else data
+
+    async def _resolve(self, key: str, takeover: bool = False) -> None:
+        backplane = self.backplane
+        state: bytes | None = None
+        try:
+            if takeover and (state := await self._continued(key)) is None:
+                for route in self._resolving.pop(key, []):  # nothing to continue
+                    self._route(route)
+                return
             while True:
-                create = any(r.create for r in self._resolving[key])
+                create = takeover or any(r.create for r in self._resolving[key])
                 owner = await (backplane.acquire(key) if create else backplane.owner(key))
-                if owner is None and any(r.create for r in self._resolving[key]):
-                    continue  # a route that may create the room came in meanwhile
+                if owner is None and not takeover:
+                    state = await self._continued(key)  # its owner died with members
+                    takeover = state is not None
+                    if takeover or any(r.create for r in self._resolving[key]):
+                        continue
                 break
+            if owner is not None and owner.node == self._me and state is None:
+                state = await self._continued(key) if owner.epoch > 1 else None
         except Exception:
             logger.exception(
                 "backplane: could not resolve the owner of %s", key, extra={"event": "route_error"}
@@ -170,7 +217,7 @@ class ClusterLink:
             for route in routes:
                 self._execute(server.envelope(route.data, now, owner=False))
         elif owner.node == self._me:
-            server.own(key, owner.epoch)
+            self._execute(server.own(key, owner.epoch, state=state, now=now))
             self._owners[key] = owner
             for route in routes:
                 self._execute(server.envelope(route.data, now))

@@ -541,6 +541,18 @@ export interface RoomUpdated extends EventBase {
   recording: RecordingState;
   by?: string;
 }
+/**
+ * In a cluster, the room's instance changed without a handover (its owner crashed):
+ * offers, answers and candidates in flight from `peers` may be lost. Comes right after a
+ * fresh `room_snapshot`; re-offer with an ICE restart toward a peer whose connection is
+ * not stable and connected.
+ */
+export interface NegotiationReset extends EventBase {
+  type: "negotiation_reset";
+  room: string;
+  peers: string[];
+  reason: "owner_changed";
+}
 /** The lobby's waiting list changed (hosts and moderators). */
 export interface LobbyUpdated extends EventBase {
   type: "lobby_updated";
@@ -619,6 +631,7 @@ export type ServerEvent =
   | IncomingCall
   | CallUpdated
   | CallEnding
+  | NegotiationReset
   | RelayedMessage;
 
 /** Every message a server may send. */

@@ -1,0 +1,98 @@
+"""Faults on real instances (issue 13): three ``python -m rtcsignal serve`` processes on a
+real ``redis-server``, driven by the Python client; an instance is killed or paused by its
+pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from harness_cluster import SECRET, Instance, RedisServer
+from rtcsignal import protocol as p
+from rtcsignal.auth import mint_token
+from rtcsignal.client import connect
+
+pytestmark = pytest.mark.anyio
+WAIT = 15.0
+SAMPLES = Path(__file__).resolve().parents[1] / "sdp" / "samples"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def trio_of_instances(tmp_path: Path) -> Iterator[list[Instance]]:
+    config = tmp_path / "cluster.toml"
+    config.write_text(f'auth_secret = "{SECRET}"\n[server]\nreconnect_grace = 3.0\n')
+    redis = RedisServer(tmp_path)
+    instances: list[Instance] = []
+    try:
+        for name in ("a", "b", "c"):
+            instances.append(Instance(redis.url, name, "--config", str(config)))
+        yield instances
+    finally:
+        for instance in instances:
+            if instance.proc.poll() is None:
+                os.kill(instance.proc.pid, signal.SIGCONT)  # a paused one must not hang
+            instance.stop()
+        redis.stop()
+
+
+def token(user: str) -> str:
+    return mint_token(SECRET, user=user, ttl=600, now=time.time())
+
+
+async def next_event(client: Any, kind: type[Any]) -> Any:
+    with anyio.fail_after(WAIT):
+        async for event in client.events():
+            if isinstance(event, kind):
+                return event
+    raise AssertionError("events ended")
+
+
+async def test_an_owner_killed_mid_negotiation_is_taken_over(
+    trio_of_instances: list[Instance],
+) -> None:
+    """The owner instance dies (SIGKILL) after an offer crossed it. Another instance
+    takes the room over from its written state: the live members get a fresh
+    ``room_snapshot`` (the dead instance's member ``reconnecting``, then gone after its
+    grace) and ``negotiation_reset``; they re-offer and the call goes on."""
+    a, b, c = trio_of_instances
+    offer, answer = ((SAMPLES / f"chrome_{n}.sdp").read_text() for n in ("offer", "answer"))
+    async with connect(a.url, token=token("alice")) as alice:
+        await alice.join("room8")  # a owns it
+        async with (
+            connect(b.url, token=token("bob")) as bob,
+            connect(c.url, token=token("carol")) as carol,
+        ):
+            await bob.join("room8")
+            snap = await carol.join("room8")
+            ids = {x.user: x.id for x in snap.participants}
+            await bob.offer("room8", ids["carol"], offer)
+            await next_event(carol, p.Offer)
+            a.proc.kill()  # SIGKILL, by its pid
+            a.proc.wait(WAIT)
+            for peer in (bob, carol):
+                resync = await next_event(peer, p.RoomSnapshot)
+                states = {x.user: x.state for x in resync.participants}
+                assert states == {"alice": "reconnecting", "bob": "connected", "carol": "connected"}
+                reset = await next_event(peer, p.NegotiationReset)
+                assert set(reset.peers) == set(ids.values()) - {resync.you}
+            await bob.offer("room8", ids["carol"], offer)  # the re-offer after the reset
+            await next_event(carol, p.Offer)
+            await carol.answer("room8", ids["bob"], answer)
+            assert (await next_event(bob, p.Answer)).from_ == ids["carol"]
+            await bob.chat("room8", "after the takeover")
+            chat = await next_event(carol, p.Chat)
+            assert chat.text == "after the takeover"
+            left = await next_event(carol, p.ParticipantLeft)  # alice's grace (3 s) passed
+            assert (left.participant, left.reason) == (ids["alice"], "disconnected")

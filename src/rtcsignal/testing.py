@@ -19,6 +19,7 @@ Everything is synchronous and deterministic: same calls, same frames.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -312,6 +313,9 @@ class Cluster:
         **server_kwargs: Any,
     ) -> None:
         self.clock = FakeClock()
+        self._config = config
+        self._kwargs = server_kwargs
+        self.restarts: dict[str, int] = {}
         self.servers = {
             n: Server(config, id_factory=CountingIds(f"{n}-"), node=n, **server_kwargs)
             for n in nodes
@@ -331,6 +335,8 @@ class Cluster:
         self.down: set[str] = set()
         """Instances crashed or paused (:meth:`crash`, :meth:`pause`)."""
         self.paused: set[str] = set()
+        self.stale: set[str] = set()
+        """Instances resumed after a pause that have not learned their lease lapsed."""
         self.held: dict[str, list[tuple[str, bytes, bool]]] = {}
         """Envelopes waiting for a paused instance."""
         for n, server in self.servers.items():
@@ -413,6 +419,7 @@ class Cluster:
         Its sockets stay open; what is sent to it waits (its inbox keeps it)."""
         self.down.add(node)
         self.paused.add(node)
+        self.servers[node].set_lease(self.clock.now)  # not renewed while it is stopped
         self._membership_changed()
         for key, (owner, _) in sorted(self.owners.items()):
             if owner == node:
@@ -426,6 +433,7 @@ class Cluster:
         owner now is stale (fenced by the epochs)."""
         self.down.discard(node)
         self.paused.discard(node)
+        self.stale.add(node)
         self.queue.extend(self.held.pop(node, []))
         self._membership_changed()
         if self.auto_settle:
@@ -437,19 +445,35 @@ class Cluster:
         server = self.servers[node]
         for key in server.owned():
             if self.owners.get(key, ("", 0))[0] != node:
-                self.dispatch(node, server.disown(key, self.clock.now))
+                server.disown(key)
+        server.set_lease(math.inf)  # a new lease, registered again
+        self.stale.discard(node)
+        self.dispatch(node, server.rejoin(self.clock.now))
+        if self.auto_settle:
+            self.settle()
+
+    def restart(self, node: str) -> None:
+        """A crashed instance starts again: a new process under the same id, with
+        nothing of the old one (its sessions and rooms are gone)."""
+        if node not in self.down or node in self.paused:
+            raise RuntimeError(f"instance {node} is not crashed")
+        self.restarts[node] = self.restarts.get(node, 0) + 1
+        ids = CountingIds(f"{node}{self.restarts[node]}-")
+        self.servers[node] = Server(self._config, id_factory=ids, node=node, **self._kwargs)
+        self.down.discard(node)
+        self._membership_changed()
         if self.auto_settle:
             self.settle()
 
     def _membership_changed(self) -> None:
         live = self.live()
         for n in live:
-            self.dispatch(n, self.servers[n].set_peers(live))
+            self.dispatch(n, self.servers[n].set_peers(live, self.clock.now))
 
     def _take_over(self, key: str) -> None:
         """The first live instance takes ``key`` over (compare-and-set against the dead
         owner: a higher epoch), with the state last written for it."""
-        live = self.live()
+        live = [n for n in self.live() if n not in self.stale]  # a zombie cannot take
         if not live:
             return
         node = live[0]
@@ -460,9 +484,14 @@ class Cluster:
 
     def _route(self, node: str, route: Route) -> None:
         owner = self.owners.get(route.key)
-        if owner is not None and owner[0] in self.down and owner[0] not in self.paused:
+        if owner is not None and (
+            (owner[0] in self.down and owner[0] not in self.paused) or owner[0] in self.stale
+        ):
             owner = None  # its lease lapsed
-        if owner is None and route.create:
+            if node not in self.stale and route.key in self.states:
+                self._take_over(route.key)
+                owner = self.owners.get(route.key)
+        if owner is None and route.create and node not in self.stale:
             epoch = self.epochs[route.key] = self.epochs.get(route.key, 0) + 1
             owner = self.owners[route.key] = (node, epoch)
             state = self.states.get(route.key)
@@ -499,7 +528,11 @@ class Cluster:
         """Move the clock forward, ticking every instance at every deadline on the way."""
         target = self.clock.now + seconds
         while True:
-            due = [(d, n) for n, s in self.servers.items() if (d := s.next_deadline()) is not None]
+            due = [
+                (d, n)
+                for n, s in self.servers.items()
+                if n not in self.down and (d := s.next_deadline()) is not None
+            ]  # a crashed or paused instance runs no timer
             if not due or min(due)[0] > target:
                 break
             deadline, node = min(due)

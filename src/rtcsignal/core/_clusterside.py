@@ -45,8 +45,9 @@ from ._effects import Effect
 from ._errors import CoreError
 from ._host import RoomHost
 from ._node import NodeState, PendingKey, split
+from ._recovery import ORPHAN, Recovery
 from ._session import Connection, Session
-from ._takeover import rebuild, room_state
+from ._takeover import room_state
 from .cluster import (
     ADMIN_CONN,
     CALLS,
@@ -55,7 +56,9 @@ from .cluster import (
     AdminPending,
     Ask,
     Bounce,
+    Gone,
     Hand,
+    Held,
     OwnerSeen,
     Persist,
     Post,
@@ -72,24 +75,18 @@ from .cluster import (
 )
 from .seam import (
     Deliver,
-    Depart,
     Emit,
     HostInput,
     Joined,
     Left,
     Op,
-    Presence,
     Refusal,
     RoomCall,
     RoomOutput,
-    Snapshot,
 )
 
 __all__ = ["ClusterSide"]
 
-ORPHAN: Final = "~orphan:"
-"""Timer keys ``(ORPHAN + room, session)``: a member taken over from a dead instance,
-which leaves when its reconnect grace passes unless its session came back."""
 RETRY_AFTER: Final = 1.0
 """The ``retry_after`` of ``backplane_unavailable``: about a lease renewal cycle."""
 _STATEFUL: Final = (
@@ -122,7 +119,7 @@ def _changes_state(ops: list[Op]) -> bool:
     return False
 
 
-class ClusterSide:
+class ClusterSide(Recovery):
     """The cluster entry points of :class:`~rtcsignal.core.Server` (a mixin)."""
 
     config: ServerConfig
@@ -188,71 +185,14 @@ class ClusterSide:
                 )
         return fx
 
-    def _take_over(self, state: RoomState, epoch: int, now: float, fx: list[Effect]) -> None:
-        """Continue the room of ``state`` here at ``epoch``: rebuild it, mark the members
-        whose instance is gone ``reconnecting`` (they leave when the reconnect grace
-        passes, unless they come back), and resync every other member: a fresh
-        ``room_snapshot``, then ``negotiation_reset`` (what was in flight toward them
-        may be lost)."""
-        node = self._node
-        assert node is not None
-        if state.closed or state.policy is None:
-            return
-        me = node.node
-        alive = {me, *node.peers}
-        self._host.adopt(rebuild(state, now))
-        for sid, holder in state.nodes.items():
-            if holder != me and holder in alive:
-                node.where[sid] = holder
-        ops: list[Op] = []
-        key = state.key
-        live: list[str] = []
-        for sid in state.seats:
-            holder = state.nodes.get(sid, state.owner)
-            if holder in alive and (holder != me or sid in self._edge.sessions):
-                live.append(sid)
-                continue
-            out = self._link(Presence(room=key, session=sid, state="reconnecting", at=now))
-            ops.extend(out.ops)
-            node.timers.arm((ORPHAN + key, sid), now + self.config.reconnect_grace)
-        room = self._host.room(key)
-        assert room is not None
-        for sid in live:
-            ops.extend(self._link(Snapshot(room=key, session=sid, at=now)).ops)
-            seat = room.seat_of(sid)
-            if seat in room.participants:
-                peers = tuple(other for other in room.participants if other != seat)
-                reset = p.NegotiationReset(room=key, peers=peers, reason="owner_changed")
-                ops.append(Deliver(sessions=(sid,), message=reset))
-        ops.append(
-            Emit(event=ev.RoomTakenOver(at=now, room=key, epoch=epoch, previous=state.owner))
-        )
-        self._owner_apply(key, epoch, RoomOutput(ops=ops), now, fx, None)
-        if self._host.room(key) is not None:
-            data = encode_envelope(self._state(key, epoch, now))
-            fx.append(Persist(key=key, epoch=epoch, data=data))
-
-    def disown(self, key: str, now: float = 0.0, *, announce: bool = True) -> list[Effect]:
+    def disown(self, key: str) -> None:
         """This instance lost ``key`` (its lease lapsed, or another took it over): from
         now on what arrives for it is routed to its owner, and the room this instance
-        ran is dropped (the owner continues it from its written state).
-
-        Returns: with ``announce``, the presence of this instance's sessions in the room,
-        told to its owner (which may have marked them ``reconnecting`` while this
-        instance seemed gone)."""
-        node = self._cluster()
-        node.owned.pop(key, None)
-        fx: list[Effect] = []
-        if key == CALLS:
-            return fx
-        self._host.forget(key)
-        if announce:
-            for session in list(self._edge.sessions.values()):
-                if key in session.rooms:
-                    state: p.PresenceState = "connected" if session.conn else "reconnecting"
-                    presence = Presence(room=key, session=session.id, state=state, at=now)
-                    self._host_in(presence, key, now, fx)
-        return fx
+        ran is dropped (the owner continues it from its written state). Then
+        :meth:`rejoin` tells the owners where this instance's sessions stand."""
+        self._cluster().owned.pop(key, None)
+        if key != CALLS:
+            self._host.forget(key)
 
     def owns(self, key: str) -> bool:
         """Whether this instance owns ``key``."""
@@ -263,8 +203,14 @@ class ClusterSide:
         """The keys this instance owns, with their epochs (a copy)."""
         return dict(self._cluster().owned)
 
-    def set_peers(self, peers: Iterable[str]) -> list[Effect]:
+    def set_peers(self, peers: Iterable[str], now: float | None = None) -> list[Effect]:
         """The other live instances (each gets deliveries to every device of a user).
+
+        Args:
+            peers: the live instances (this one may be among them).
+            now: monotonic seconds; with it, the members of this instance's rooms whose
+                sessions were on an instance now gone become ``reconnecting``, and leave
+                when their reconnect grace passes unless that instance comes back.
 
         Returns: the effects to carry out: each instance new to this one is sent the
         counts of every user's sessions here (a full
@@ -273,7 +219,8 @@ class ClusterSide:
         node = self._cluster()
         old = set(node.peers)
         node.peers = tuple(sorted(n for n in peers if n != node.node))
-        node.spread.forget(old - set(node.peers))
+        gone = old - set(node.peers)
+        node.spread.forget(gone)
         fx: list[Effect] = []
         joined = [n for n in node.peers if n not in old]
         if joined:
@@ -281,6 +228,16 @@ class ClusterSide:
             users = {user: edge.counts(user) for user in edge.users()}
             data = encode_envelope(Spread(src=node.node, users=users, full=True))
             fx.extend(Post(node=n, data=data) for n in joined)
+            self._check_held(joined, fx)
+        if gone and now is not None:
+            for key, epoch in list(node.owned.items()):
+                room = self._host.room(key) if key != CALLS else None
+                if room is None:
+                    continue
+                orphans = [sid for sid, _ in room.seats() if node.where.get(sid) in gone]
+                if orphans:
+                    ops = self._orphan(key, orphans, now)
+                    self._owner_apply(key, epoch, RoomOutput(ops=ops), now, fx, None)
         return fx
 
     def _route_admin(self, key: str, inp: HostInput, now: float, fx: list[Effect]) -> bool:
@@ -383,6 +340,10 @@ class ClusterSide:
                 self._on_bounce(env.ask, env.src, now, fx)  # type: ignore[union-attr]
             elif kind is Want:
                 self._on_want(env, now, fx)  # type: ignore[arg-type]
+            elif kind is Gone:
+                self._on_gone(env, now, fx)  # type: ignore[arg-type]
+            elif kind is Held:
+                self._on_held(env, fx)  # type: ignore[arg-type]
             elif kind is Spread:
                 node.spread.update(env.src, env.users, full=env.full)  # type: ignore[union-attr]
             elif kind is Supersede:
@@ -406,12 +367,12 @@ class ClusterSide:
         assert node is not None
         if owner:
             epoch = node.owned.get(ask.key)
-            if epoch is None or ask.epoch > epoch:
+            if epoch is None or ask.epoch > epoch or now >= node.lease_until:
                 self._on_bounce(ask, node.node, now, fx)
                 return
         else:
             epoch = 0
-        node.learn(ask)
+        moved = node.learn(ask)
         inp = ask.input
         wait = None
         done, reply = node.applied_answer(ask)
@@ -437,13 +398,21 @@ class ClusterSide:
                 self._answer(ask.conn, ask.rid, out.reply, out.refused, now, fx)
             self._owner_apply(ask.key, epoch, out, now, fx, None)
         else:
-            self._owner_apply(ask.key, epoch, out, now, fx, ask)
+            self._owner_apply(ask.key, epoch, out, now, fx, ask, moved)
 
     def _owner_apply(
-        self, key: str, epoch: int, out: RoomOutput, now: float, fx: list[Effect], ask: Ask | None
+        self,
+        key: str,
+        epoch: int,
+        out: RoomOutput,
+        now: float,
+        fx: list[Effect],
+        ask: Ask | None,
+        moved: bool = False,
     ) -> None:
         """Apply an owner's output: here what is here, a tell to each other instance (the
-        asker's with the answer), then persist or release the room."""
+        asker's with the answer), then persist or release the room (``moved``: a
+        member's session is now held by another instance, which the state must say)."""
         node = self._node
         assert node is not None
         me = node.node
@@ -489,7 +458,7 @@ class ClusterSide:
             closed = RoomState(key=key, epoch=epoch, owner=me, closed=True)
             fx.append(Persist(key=key, epoch=epoch, data=encode_envelope(closed)))
             fx.append(Release(key=key, epoch=epoch))
-        elif _changes_state(out.ops):
+        elif _changes_state(out.ops) or (moved and key != CALLS):
             state = encode_envelope(self._state(key, epoch, now))
             fx.append(Persist(key=key, epoch=epoch, data=state))
 
@@ -502,8 +471,8 @@ class ClusterSide:
             )
         room = self._host.room(key)
         assert room is not None
-        where = node.where
-        nodes = {sid: where.get(sid, node.node) for sid, _ in room.seats()}
+        where, held, me = node.where, self._edge.sessions, node.node
+        nodes = {sid: me if sid in held else where.get(sid, me) for sid, _ in room.seats()}
         return room_state(room, key, epoch, node.node, nodes, now)
 
     def _on_bounce(self, ask: Ask, by: str, now: float, fx: list[Effect]) -> None:
@@ -586,11 +555,15 @@ class ClusterSide:
         if tell.answer and tell.conn is not None:
             self._answer(tell.conn, tell.rid, tell.reply, tell.refused, now, fx)
         moved_to = node.moved_to
+        missing: set[str] = set()
         mine, theirs = split(
-            tell.ops, self._edge.sessions, lambda sid: moved_to(sid, now), (), node.node
+            tell.ops, self._edge.sessions, lambda sid: moved_to(sid, now), (), node.node, missing
         )
         if mine:
             self._apply(mine, now, fx)
+        if missing and tell.key != CALLS:  # the owner thinks they are here: they are not
+            gone = Gone(src=node.node, key=tell.key, sessions=sorted(missing))
+            fx.append(Post(node=tell.src, data=encode_envelope(gone)))
         for dest, ops in theirs.items():  # sessions that resumed elsewhere
             onward = Tell(key=tell.key, epoch=tell.epoch, src=tell.src, ops=ops)
             fx.append(Post(node=dest, data=encode_envelope(onward)))
@@ -602,13 +575,7 @@ class ClusterSide:
         edge = self._edge
         conn_id, rid = key
         if conn_id.startswith(ORPHAN):  # a member of a dead instance: its grace is over
-            room, sid = conn_id[len(ORPHAN) :], str(rid)
-            holder = node.where.get(sid)
-            came_back = sid in edge.sessions or (holder is not None and holder in node.peers)
-            if not came_back and room in node.owned:
-                self._host_in(
-                    Depart(room=room, session=sid, reason="disconnected", at=now), room, now, fx
-                )
+            self._orphan_expired(conn_id[len(ORPHAN) :], str(rid), now, fx)
             return
         if conn_id == ADMIN_CONN:
             refused = Refusal(

@@ -30,6 +30,7 @@ instance must apply, in order.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Final
 
@@ -97,6 +98,13 @@ class NodeState:
         """Tells dropped because an owner with a higher epoch was already seen."""
         self.applied: dict[tuple[str, int | str], tuple[float, object, object]] = {}
         """(session, request id) -> (when, the request, its ``ok`` reply or ``None``)."""
+        self.orphaned: dict[str, set[str]] = {}
+        """Sessions (with their rooms owned here) whose instance went away, until it
+        speaks for them again (their grace timers end them otherwise)."""
+        self.lease_until = math.inf
+        """Until when this instance may act as an owner (its lease, less a margin, as
+        the driver last renewed it); past it, it refuses to (a paused owner that
+        resumes must not act on rooms another instance may have taken over)."""
         self.tickets = 0
         """The last ticket given to an application call routed to another instance."""
         self.spread = UserSpread()
@@ -143,17 +151,24 @@ class NodeState:
         )
         return Route(key=key, data=encode_envelope(ask), create=create)
 
-    def learn(self, ask: Ask) -> None:
-        """Remember which instance holds the session of a routed input."""
+    def learn(self, ask: Ask) -> bool:
+        """Remember which instance holds the session of a routed input.
+
+        Returns: whether that is news (the session was held elsewhere, or not known),
+        which the room's written state must then say."""
         if ask.src == self.node:
-            return
+            return False
         inp = ask.input
         session = inp.sender.session if type(inp) is RoomCall else getattr(inp, "session", None)
-        if session is not None:
-            where = self.where
-            where.pop(session, None)
-            where[session] = ask.src
-            _cap(where)  # type: ignore[arg-type]
+        if session is None:
+            return False
+        where = self.where
+        before = where.pop(session, None)
+        where[session] = ask.src
+        _cap(where)  # type: ignore[arg-type]
+        if self.orphaned and ask.src in self.peers:  # not a late word from a dead one
+            self.orphaned.pop(session, None)  # its instance speaks for it again
+        return before != ask.src
 
     def applied_answer(self, ask: Ask) -> tuple[bool, object]:
         """Whether the routed request in ``ask`` was applied here already (the same
@@ -216,6 +231,7 @@ def split(
     holder: Callable[[str], str | None],
     peers: tuple[str, ...],
     me: str,
+    missing: set[str] | None = None,
 ) -> tuple[list[Op], dict[str, list[Op]]]:
     """Split ``ops`` into this instance's and each other instance's, keeping the order.
 
@@ -227,6 +243,7 @@ def split(
         peers: every other live instance (a delivery to every device of a user goes to
             each, and here).
         me: this instance.
+        missing: when given, collects the sessions of deliveries that nobody holds.
     """
     mine: list[Op] = []
     theirs: dict[str, list[Op]] = {}
@@ -244,6 +261,8 @@ def split(
                     node = holder(sid)
                     if node is not None and node != me:
                         away.setdefault(node, []).append(sid)
+                    elif missing is not None:
+                        missing.add(sid)
             if len(here) == len(op.sessions):  # type: ignore[union-attr]
                 mine.append(op)
                 continue

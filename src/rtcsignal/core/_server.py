@@ -52,7 +52,7 @@ from rtcsignal.ratelimit import InboundLimiter, RatePolicy
 from . import events as ev
 from ._call import CallBook
 from ._calls import call_room_id
-from ._clusterside import ClusterSide
+from ._clusterside import RETRY_AFTER, ClusterSide
 from ._config import ServerConfig
 from ._edge import Edge, EdgeTimer
 from ._effects import Effect
@@ -584,6 +584,12 @@ class Server(ClusterSide):
                     if type(msg).__struct_config__.tag not in _ONCE_EXEMPT:
                         node.requests[(conn.id, rid)] = msg
                 return _DEFERRED
+            if now >= node.lease_until:  # it may have been taken over: do not act
+                raise CoreError(
+                    ErrorCode.BACKPLANE_UNAVAILABLE,
+                    "this instance's hold on the room lapsed; retry",
+                    retry_after=RETRY_AFTER,
+                )
             out = self._link(request)
             ops = out.ops
             if (
@@ -614,7 +620,7 @@ class Server(ClusterSide):
             self._apply(out.ops, now, fx)
             return out
         epoch = node.owned.get(key)
-        if epoch is None:
+        if epoch is None or now >= node.lease_until:  # its owner's (maybe not this one)
             fx.append(node.route(key, inp))
             return None
         out = self._link(inp)

@@ -40,6 +40,10 @@ Envelopes (MessagePack, :func:`encode_envelope`):
   asks the instance named in the resume token for the session, which hands over its
   state (``seq``, replay buffer, seats) and forwards what still reaches it for that
   session to its new edge.
+* :class:`Gone`: "I hold none of these sessions you sent frames for": the owner lets
+  them leave (a restarted instance under the same id no longer has them).
+  :class:`Held` asks an instance that joins which of the sessions the owner places there
+  it still holds.
 * :class:`Spread` / :class:`Supersede`: per-user limits across instances. Each instance tells
   every other how many sessions of a user it holds whenever that changes (and all of
   them to an instance that joins), so that ``max_sessions_per_user`` counts the whole
@@ -70,7 +74,9 @@ __all__ = [
     "Ask",
     "Bounce",
     "Envelope",
+    "Gone",
     "Hand",
+    "Held",
     "OwnerSeen",
     "Persist",
     "Post",
@@ -301,7 +307,27 @@ class Supersede(msgspec.Struct, frozen=True, kw_only=True, tag="supersede", tag_
     user: str
 
 
-Envelope = Ask | Tell | Bounce | Want | Hand | Spread | Supersede
+class Gone(msgspec.Struct, frozen=True, kw_only=True, tag="gone", tag_field="e"):
+    """Instance ``src`` holds none of ``sessions``, which the owner of ``key`` sent
+    frames for (they ended there, or ``src`` restarted under the same id): the owner
+    lets them leave (``disconnected``)."""
+
+    src: str
+    key: str
+    sessions: list[str]
+
+
+class Held(msgspec.Struct, frozen=True, kw_only=True, tag="held", tag_field="e"):
+    """The owner of ``key`` (instance ``src``) believes the receiver holds ``sessions``
+    (sent when the receiver joins the cluster, which may be a restart under the same
+    id): the receiver answers :class:`Gone` for those it does not hold."""
+
+    src: str
+    key: str
+    sessions: list[str]
+
+
+Envelope = Ask | Tell | Bounce | Want | Hand | Spread | Supersede | Gone | Held
 """Everything one instance sends another."""
 
 

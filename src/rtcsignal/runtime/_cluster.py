@@ -94,7 +94,7 @@ class ClusterLink:
         """Release every key this instance owns and stop the backplane."""
         for key, epoch in self.server.owned().items():
             self.backplane.release(key, epoch)
-            self.server.disown(key, self._clock(), announce=False)
+            self.server.disown(key)
         await self.backplane.stop()
 
     # ------------------------------------------------------------ backplane -> core
@@ -103,7 +103,7 @@ class ClusterLink:
 
     def _on_peers(self) -> None:
         peers = self.backplane.peers()
-        self._execute(self.server.set_peers(peers))
+        self._execute(self.server.set_peers(peers, self._clock()))
         for key, owner in list(self._owners.items()):
             if owner.node != self._me and owner.node not in peers:
                 del self._owners[key]
@@ -119,8 +119,9 @@ class ClusterLink:
         )
         now = self._clock()
         for key in self.server.owned():
-            self._execute(self.server.disown(key, now))
+            self.server.disown(key)
         self._owners.clear()
+        self._execute(self.server.rejoin(now))  # the owners may think its sessions gone
 
     # ------------------------------------------------------------ core -> backplane
     def handle(self, effect: Any) -> None:

@@ -212,7 +212,7 @@ class ClusterMachine(RuleBasedStateMachine):
 
 
 ClusterMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("RTCSIGNAL_SIM_EXAMPLES", "3000")),  # ~1.2e5 steps
+    max_examples=int(os.environ.get("CLUSTER_SIM_EXAMPLES", "3000")),  # ~1.2e5 steps
     stateful_step_count=50,
     deadline=None,
 )

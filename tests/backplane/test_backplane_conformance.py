@@ -242,3 +242,44 @@ async def test_without_on_reset_a_reset_calls_on_lost(make: Make) -> None:
     await _until(lambda: lost == [""])
     taken = await a.acquire("room1")
     assert taken.epoch == 1 and taken.incarnation != owner.incarnation
+
+
+async def test_a_redis_restarted_without_its_data_resets_every_instance_once(
+    tmp_path: Path,
+) -> None:
+    """Not only ``FLUSHALL``: the connections break and the scripts are forgotten too."""
+    redis = RedisServer(tmp_path)
+    metrics = MemoryMetrics()
+    resets: list[str] = []
+    try:
+        async with anyio.create_task_group() as tg:
+            planes = [
+                RedisBackplane(redis.url, n, renew_every=0.05, lease_ttl=1.0, metrics=metrics)
+                for n in ("a", "b")
+            ]
+            for plane in planes:
+                await plane.start(
+                    tg, lambda _: None, lambda: None, lambda: resets.append("lost"),
+                    on_reset=lambda p=plane: resets.append(p.node),
+                )  # fmt: skip
+            a, b = planes
+            before = await a.acquire("room1")
+            redis.stop()
+            redis = RedisServer(tmp_path, port=redis.port)  # back, empty
+            await _until(lambda: sorted(resets) == ["a", "b"])
+            assert a.generation == b.generation != "" and a.state is BackplaneState.UP
+            taken = await b.acquire("room1")
+            assert taken.node == "b" and taken.epoch == 1
+            b.persist("room1", taken.epoch, b"new")
+            with anyio.fail_after(5):
+                while await a.read_state("room1") != b"new":
+                    await anyio.sleep(0.01)
+            a.persist("room1", before.epoch, b"late")  # fenced, through reloaded scripts
+            await _until(lambda: metrics.total("rtcsignal_backplane_fenced_drops_total") == 1)
+            assert await a.read_state("room1") == b"new"
+            assert metrics.total("rtcsignal_backplane_resets_total") == 2
+            for plane in planes:
+                await plane.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        redis.stop()

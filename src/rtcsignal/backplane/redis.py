@@ -311,14 +311,14 @@ class RedisBackplane(_Plane):
         while True:
             await anyio.sleep(self.renew_every)
             try:
-                pipe = redis.pipeline(transaction=True)  # lease and generation at once
-                await self._scripts["renew"](
-                    keys=[self._lease(self.node), self._inbox(self.node)],
-                    args=[self.incarnation, _ms(self.lease_ttl), 60_000],
-                    client=pipe,
-                )
-                await self._join_generation(pipe)
-                kept, gen = await pipe.execute()
+                async with redis.pipeline(transaction=True) as pipe:  # lease and generation
+                    await self._scripts["renew"](
+                        keys=[self._lease(self.node), self._inbox(self.node)],
+                        args=[self.incarnation, _ms(self.lease_ttl), 60_000],
+                        client=pipe,
+                    )
+                    await self._join_generation(pipe)
+                    kept, gen = await pipe.execute()
                 if gen.decode() != self.generation:  # Redis lost its data: a reset
                     await self._reset(gen.decode(), on_lost, on_reset)
                 elif not kept:  # lapsed (a stall, or Redis lost it): a new incarnation

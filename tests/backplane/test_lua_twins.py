@@ -47,6 +47,9 @@ MS = st.sampled_from([30_000, 60_000, 90_000])
 NODE = st.sampled_from(NODES)
 ROOM = st.sampled_from(ROOMS)
 KEY = st.sampled_from(KEYS)
+EPOCH = st.sampled_from([K.room(r, "epoch") for r in ROOMS])
+INTEGERISH = st.sampled_from([b"05", b"+5", b"5_0", b" 5", b"-3", b"9223372036854775807"])
+"""What an epoch key may hold: INCR refuses most (and overflows on the last)."""
 TOKEN_AT = {"acquire": 3, "release": 2, "persist": 2}
 """Where an operation's owner token is (the others take none)."""
 
@@ -63,6 +66,7 @@ _OPS = [
     (1, st.tuples(st.just("get"), KEY)),
     (2, st.tuples(st.just("expire"), KEY)),
     (1, st.tuples(st.just("set"), KEY, st.sampled_from([b"x", b"5", b"n1/i1/1"]))),
+    (1, st.tuples(st.just("set"), EPOCH, INTEGERISH)),
     (1, st.tuples(st.just("flushall"))),
 ]
 OPS = st.one_of([op for weight, op in _OPS for _ in range(weight)])

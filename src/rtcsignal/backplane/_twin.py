@@ -36,6 +36,7 @@ made before the error: the twins raise :class:`TwinError` at the same point.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Final
 
@@ -98,11 +99,17 @@ def _b(value: Value) -> bytes:
     return str(value).encode()
 
 
-def _int(value: Value, what: str) -> int:
-    try:
-        return int(_b(value))
-    except ValueError:
-        raise TwinError(f"{what} is not an integer or out of range") from None
+_INT64: Final = (-(2**63), 2**63 - 1)
+_INTEGER: Final = re.compile(rb"0|-?[1-9][0-9]*")
+
+
+def _int(value: Value, what: str = "value") -> int:
+    """A value as Redis reads an integer (``string2ll``: no sign ``+``, no spaces, no
+    leading zeros, 64 bits), else the error reply."""
+    text = _b(value)
+    if _INTEGER.fullmatch(text) is None or not _INT64[0] <= int(text) <= _INT64[1]:
+        raise TwinError(f"{what} is not an integer or out of range")
+    return int(text)
 
 
 class TwinRedis:
@@ -179,18 +186,16 @@ class TwinRedis:
     def incr(self, key: Value) -> int:
         """``INCR``: the new value (a missing key counts from 0; the TTL is kept)."""
         k = _b(key)
-        current = self._values[k] if self._live(k) else b"0"
-        try:
-            value = int(current) + 1
-        except ValueError:
-            raise TwinError("value is not an integer or out of range") from None
+        value = _int(self._values[k] if self._live(k) else b"0") + 1
+        if value > _INT64[1]:
+            raise TwinError("increment or decrement would overflow")
         self._values[k] = _b(value)
         return value
 
     def pexpire(self, key: Value, ms: Value) -> int:
         """``PEXPIRE``: 1 if the key exists (a time ``<= 0`` deletes it), else 0."""
         k = _b(key)
-        millis = _int(ms, "value")
+        millis = _int(ms)
         if not self._live(k):
             return 0
         if millis <= 0:

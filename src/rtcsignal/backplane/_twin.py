@@ -31,6 +31,30 @@ twins say something about production.
 
 Like Redis, a script that fails half-way (``INCR`` of a non-integer) keeps the writes it
 made before the error: the twins raise :class:`TwinError` at the same point.
+
+Driving the twins as ``RedisBackplane`` drives Redis
+----------------------------------------------------
+A model of the cluster keeps one :class:`TwinRedis` on its virtual clock and, per
+instance, its ``node``, ``incarnation`` and remembered ``generation``; with ``k = Keys()``,
+``me = node/incarnation`` and lease times in ms:
+
+* start: ``set(k.lease(node), incarnation, nx=True, px=ttl)`` (``False``: the id is in
+  use), then ``generation = generation(k.generation, fresh)``;
+* each renewal (one ``MULTI``: nothing runs in between): ``kept = renew(k.lease(node),
+  k.inbox(node), incarnation, ttl, 60_000)`` and ``gen = generation(k.generation,
+  fresh)``; if ``gen`` differs from the remembered one, a **reset**: ``release(
+  k.lease(node), old incarnation)``, a new incarnation, ``set(k.lease(node), new, nx=True,
+  px=ttl)``, remember ``gen``, then ``on_reset``; else if not ``kept``: ``on_lost``, a new
+  incarnation, ``set(…, nx=True, px=ttl)``;
+* acquire: ``v = acquire(k.room(key, "owner"), k.room(key, "epoch"), me, "")``; when ``v``
+  is another instance's and ``get(k.lease(that node))`` is not its incarnation, the
+  takeover ``acquire(…, me, v)``;
+* owner: ``get(k.room(key, "owner"))``, valid while its instance's lease holds its
+  incarnation;
+* release / persist: ``release(k.room(key, "owner"), me/epoch)`` and ``persist(
+  k.room(key, "owner"), k.room(key, "state"), me/epoch, data)`` (``0``: fenced);
+* faults: a Redis restart without its data is :meth:`TwinRedis.flushall`; a restart
+  with its data changes nothing here; a stall is the clock moving past a lease's TTL.
 """
 
 from __future__ import annotations

@@ -27,15 +27,16 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """``redis-server`` without persistence on a free loopback port."""
+    """``redis-server`` without persistence on a free loopback port (or on ``port``:
+    a restart of a stopped one, which comes back empty)."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, port: int | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:  # the project's setup installs it: never skip
             raise AssertionError(
                 "redis-server is missing: run `bash scripts/install-system-deps.sh` (nox does)"
             )
-        self.port = free_port()
+        self.port = free_port() if port is None else port
         self.proc = subprocess.Popen(
             [
                 binary,

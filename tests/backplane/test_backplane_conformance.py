@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
+import redis as redis_py
 
 from harness_cluster import RedisServer
 from rtcsignal.backplane import Backplane, BackplaneState, MemoryBackplane, MemoryHub, Owner
@@ -37,18 +38,40 @@ async def make(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
 
     async with anyio.create_task_group() as tg:
 
-        async def factory(node: str, **kw: Any) -> Backplane:
+        async def factory(node: str, *, resets: bool = True, **kw: Any) -> Backplane:
+            """A started backplane; with ``resets=False`` started as before ``on_reset``
+            (positional callbacks only). It records its envelopes (``inbox``) and its
+            ``on_lost`` and ``on_reset`` calls (``lost``, ``resets``)."""
             plane: Backplane
             if redis is None:
                 plane = MemoryBackplane(hub, node, **kw)
             else:
                 plane = RedisBackplane(redis.url, node, **kw)
             inbox = inboxes.setdefault(node, [])
-            await plane.start(tg, inbox.append, lambda: None, lambda: None)
+            lost: list[str] = []
+            reset: list[str] = []
+            if resets:
+                await plane.start(
+                    tg, inbox.append, lambda: None, lambda: lost.append(plane.generation),
+                    on_reset=lambda: reset.append(plane.generation),
+                )  # fmt: skip
+            else:
+                await plane.start(tg, inbox.append, lambda: None, lambda: lost.append(""))
             started.append(plane)
             plane.inbox = inbox  # type: ignore[attr-defined]
+            plane.lost = lost  # type: ignore[attr-defined]
+            plane.resets = reset  # type: ignore[attr-defined]
             return plane
 
+        def flush() -> None:
+            """The store loses everything (Redis restarted without its data)."""
+            if redis is None:
+                hub.flush()
+            else:
+                with redis_py.Redis(host="127.0.0.1", port=redis.port) as client:
+                    client.flushall()
+
+        factory.flush = flush  # type: ignore[attr-defined]
         try:
             yield factory  # type: ignore[misc]
         finally:
@@ -166,3 +189,97 @@ def test_backplane_settings_name_the_bad_key(table: dict[str, Any], message: str
     with pytest.raises(SettingsError) as refused:
         RuntimeSettings.from_dict({"backplane": table})
     assert message in str(refused.value)
+
+
+async def test_the_generation_is_set_once_and_shared(make: Make) -> None:
+    a = await make("a")
+    b = await make("b")
+    assert len(a.generation) == 32 and a.generation == b.generation
+    await a.stop()
+    c = await make("c")  # a later instance joins the same generation
+    assert c.generation == b.generation
+
+
+async def test_a_store_that_lost_its_data_resets_every_instance_once(make: Make) -> None:
+    metrics = MemoryMetrics()
+    a = await make("a", renew_every=0.05, lease_ttl=1.0, metrics=metrics)
+    b = await make("b", renew_every=0.05, lease_ttl=1.0)
+    await _until(lambda: a.peers() == {"b"} and b.peers() == {"a"})
+    first = await a.acquire("room1")
+    a.release("room1", first.epoch)
+    await _until_none(b, "room1")
+    old = await a.acquire("room1")
+    assert old.epoch == 2
+    a.persist("room1", old.epoch, b"before")
+    before = a.generation
+    make.flush()  # type: ignore[attr-defined]
+    resets_a: list[str] = a.resets  # type: ignore[attr-defined]
+    resets_b: list[str] = b.resets  # type: ignore[attr-defined]
+    await _until(lambda: len(resets_a) == 1 and len(resets_b) == 1)
+    assert resets_a == resets_b == [a.generation] == [b.generation]  # one new generation
+    assert a.generation != before
+    assert metrics.total("rtcsignal_backplane_resets_total") == 1
+    assert await b.owner("room1") is None  # the old ownership is gone...
+    assert await b.read_state("room1") is None
+    a.persist("room1", old.epoch, b"late")  # ...and void: its late writes are fenced
+    taken = await b.acquire("room1")  # taken again, with a fresh epoch
+    assert taken.node == "b" and taken.epoch == 1
+    assert await a.acquire("room1") == taken  # b's lease lives in the new generation
+    await _until(lambda: a.peers() == {"b"} and b.peers() == {"a"})
+    await anyio.sleep(0.3)  # several more renewals: still one reset each
+    assert len(resets_a) == len(resets_b) == 1
+    assert a.lost == b.lost == []  # type: ignore[attr-defined]
+    assert await a.read_state("room1") is None
+    reacquired = await a.acquire("room2")
+    assert reacquired.node == "a" and reacquired.epoch == 1
+
+
+async def test_without_on_reset_a_reset_calls_on_lost(make: Make) -> None:
+    a = await make("a", resets=False, renew_every=0.05, lease_ttl=1.0)
+    owner = await a.acquire("room1")
+    make.flush()  # type: ignore[attr-defined]
+    lost: list[str] = a.lost  # type: ignore[attr-defined]
+    await _until(lambda: lost == [""])
+    taken = await a.acquire("room1")
+    assert taken.epoch == 1 and taken.incarnation != owner.incarnation
+
+
+async def test_a_redis_restarted_without_its_data_resets_every_instance_once(
+    tmp_path: Path,
+) -> None:
+    """Not only ``FLUSHALL``: the connections break and the scripts are forgotten too."""
+    redis = RedisServer(tmp_path)
+    metrics = MemoryMetrics()
+    resets: list[str] = []
+    try:
+        async with anyio.create_task_group() as tg:
+            planes = [
+                RedisBackplane(redis.url, n, renew_every=0.05, lease_ttl=1.0, metrics=metrics)
+                for n in ("a", "b")
+            ]
+            for plane in planes:
+                await plane.start(
+                    tg, lambda _: None, lambda: None, lambda: resets.append("lost"),
+                    on_reset=lambda p=plane: resets.append(p.node),
+                )  # fmt: skip
+            a, b = planes
+            before = await a.acquire("room1")
+            redis.stop()
+            redis = RedisServer(tmp_path, port=redis.port)  # back, empty
+            await _until(lambda: sorted(resets) == ["a", "b"])
+            assert a.generation == b.generation != "" and a.state is BackplaneState.UP
+            taken = await b.acquire("room1")
+            assert taken.node == "b" and taken.epoch == 1
+            b.persist("room1", taken.epoch, b"new")
+            with anyio.fail_after(5):
+                while await a.read_state("room1") != b"new":
+                    await anyio.sleep(0.01)
+            a.persist("room1", before.epoch, b"late")  # fenced, through reloaded scripts
+            await _until(lambda: metrics.total("rtcsignal_backplane_fenced_drops_total") == 1)
+            assert await a.read_state("room1") == b"new"
+            assert metrics.total("rtcsignal_backplane_resets_total") == 2
+            for plane in planes:
+                await plane.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        redis.stop()

@@ -17,6 +17,14 @@ A :class:`Backplane` is the seam between the runtime of one instance and the oth
   still owns the key at the epoch it names.
 * **Inboxes.** :meth:`Backplane.post` queues an envelope for another instance: in order
   per destination, without waiting (a background writer batches what is queued).
+* **Generation.** The first instance of a cluster sets a random *generation* (``SET
+  NX``); every instance remembers the one it joined (:attr:`Backplane.generation`) and
+  checks it at each renewal, atomically with its lease. A generation gone or changed
+  means the shared store lost its data (Redis restarted empty, a failover lost writes):
+  every owner, epoch and state is gone with it. That is a **reset**: the instance adopts
+  the generation in force (setting a fresh one, ``NX``, when none is, so that every
+  instance converges on one), takes a new incarnation (every ownership from before is
+  void), registers its lease again and calls ``on_reset`` (see :meth:`Backplane.start`).
 
 Two implementations: :class:`MemoryBackplane` (instances in one process sharing a
 :class:`MemoryHub`: tests, simulations, embedding several runtimes) and
@@ -26,6 +34,7 @@ The default runtime has no backplane at all: one instance owns every room.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import secrets
 import time
@@ -103,6 +112,8 @@ class Backplane(Protocol):
     """``"memory"`` or ``"redis"``."""
     node: str
     """This instance's id."""
+    generation: str
+    """The cluster generation this instance works in (``""`` before :meth:`start`)."""
 
     @property
     def state(self) -> BackplaneState:
@@ -114,10 +125,24 @@ class Backplane(Protocol):
         on_message: OnMessage,
         on_peers: OnChange,
         on_lost: OnChange,
+        *,
+        on_reset: OnChange | None = None,
     ) -> None:
         """Register this instance (lease), start reading its inbox into ``on_message``
         (one call per envelope, in order), and call ``on_peers`` when the set of live
         instances changes and ``on_lost`` if this instance's lease is lost.
+
+        ``on_reset`` is called, from the renewal task and once per loss, when a renewal
+        finds the cluster generation gone or changed (the store lost its data). Before
+        the call the backplane has adopted the generation in force (:attr:`generation`),
+        taken a new incarnation and registered its lease under it. So every ownership
+        this instance held is void (its writes are fenced), every owner, epoch and room
+        state from before is gone (epochs start again at 1), and envelopes in flight may
+        be lost. The callee drops what it owned and its knowledge of owners and epochs
+        (and may acquire its rooms again, with fresh epochs, and resync their members).
+        ``on_lost`` is not called for a reset; without ``on_reset`` it is, instead.
+
+        .. versionadded:: 0.1  ``on_reset``.
 
         Raises:
             UsageError: another live instance has this id.
@@ -170,6 +195,25 @@ class MemoryHub:
         self.states: dict[str, bytes] = {}
         self.inboxes: dict[str, MemoryObjectSendStream[tuple[float, bytes]]] = {}
         self.fenced_writes = 0
+        self.generation: str | None = None
+        """The cluster generation (``None``: none set, as after :meth:`flush`)."""
+
+    def join_generation(self, fresh: str) -> str:
+        """The generation in force, ``fresh`` when none was set (``SET NX``, then ``GET``:
+        the ``generation`` script)."""
+        if self.generation is None:
+            self.generation = fresh
+        return self.generation
+
+    def flush(self) -> None:
+        """Lose everything, as Redis does when it restarts without its data: leases,
+        owners, epochs, states and the generation. (Envelopes already queued in an
+        inbox are still delivered; with Redis they may be lost.)"""
+        self.leases.clear()
+        self.owners.clear()
+        self.epochs.clear()
+        self.states.clear()
+        self.generation = None
 
     def alive(self, node: str, incarnation: str | None = None) -> bool:
         """Whether ``node``'s lease lives (with ``incarnation``, when given)."""
@@ -202,6 +246,8 @@ class _Plane:
         self.lease_ttl = lease_ttl
         self.renew_every = renew_every
         self.metrics = metrics
+        self.generation = ""
+        """The cluster generation this instance works in (``""`` before ``start``)."""
         self._state = BackplaneState.STARTING
         self._peers: set[str] = set()
         self._scope: anyio.CancelScope | None = None
@@ -255,6 +301,8 @@ class MemoryBackplane(_Plane):
         on_message: OnMessage,
         on_peers: OnChange,
         on_lost: OnChange,
+        *,
+        on_reset: OnChange | None = None,
     ) -> None:
         """See :meth:`Backplane.start`."""
         from rtcsignal.protocol import UsageError
@@ -263,6 +311,7 @@ class MemoryBackplane(_Plane):
         if hub.alive(self.node):
             raise UsageError(f"another live instance has the id {self.node!r}")
         hub.leases[self.node] = (self.incarnation, hub.clock() + self.lease_ttl)
+        self.generation = hub.join_generation(secrets.token_hex(16))
         send, receive = anyio.create_memory_object_stream[tuple[float, bytes]](10_000)
         hub.inboxes[self.node] = send
         self._state = BackplaneState.UP
@@ -278,7 +327,14 @@ class MemoryBackplane(_Plane):
         async def renew() -> None:
             while True:
                 await anyio.sleep(self.renew_every)
-                if not hub.alive(self.node, self.incarnation):
+                gen = hub.join_generation(secrets.token_hex(16))
+                if gen != self.generation:  # the hub lost its data: a reset
+                    self.generation = gen
+                    self.incarnation = secrets.token_hex(4)
+                    hub.leases[self.node] = (self.incarnation, hub.clock() + self.lease_ttl)
+                    (on_reset or on_lost)()
+                    _count_reset(self.metrics)
+                elif not hub.alive(self.node, self.incarnation):
                     on_lost()
                     self.incarnation = secrets.token_hex(4)
                 hub.leases[self.node] = (self.incarnation, hub.clock() + self.lease_ttl)
@@ -367,6 +423,14 @@ def _count(
 ) -> None:
     if metrics is not None:
         metrics.count(name, labels or {}, value)
+
+
+def _count_reset(metrics: Any) -> None:
+    """Count a reset (``rtcsignal_backplane_resets_total``). A metrics hook that does not
+    declare that counter yet (``PrometheusMetrics`` refuses unknown names) must not
+    stop the reset: it is skipped."""
+    with contextlib.suppress(KeyError):
+        _count(metrics, "rtcsignal_backplane_resets_total")
 
 
 def _observe(metrics: Any, name: str, value: float) -> None:

@@ -17,7 +17,23 @@ share one Redis Cluster slot and its Lua scripts stay legal there):
 ``rs:{r:<key>}:epoch``         incremented on every ownership change
 ``rs:{r:<key>}:state``         the room state, written only by the owner at its epoch
                                (the ``persist`` script: a fenced write)
+``rs:{g}:gen``                 the cluster generation: 32 random hex digits, set once
+                               (``SET NX``, the ``generation`` script) by the first
+                               instance; every instance remembers it
 =============================  ========================================================
+
+The scripts' Lua sources and their Python twins (the one statement of their semantics
+that a simulation runs) live in :mod:`rtcsignal.backplane._twin`, next to the key
+scheme (:class:`~rtcsignal.backplane._twin.Keys`).
+
+Generation: every renewal runs the ``renew`` and ``generation`` scripts in one
+``MULTI``/``EXEC``, so the instance learns atomically whether its lease lives and which
+generation is in force. A generation that is gone (Redis restarted without its data) or
+changed (a failover lost writes, or another instance already set a new one) is a
+**reset**: the ``generation`` script has set a fresh one when none was there (so every
+instance converges on the first one set), this instance adopts it, takes a new
+incarnation (every ownership token from before is void), registers its lease again and
+calls ``on_reset`` (``rtcsignal_backplane_resets_total``).
 
 Ordering: one writer task sends everything queued with :meth:`RedisBackplane.post`,
 :meth:`~RedisBackplane.persist` and :meth:`~RedisBackplane.release` in one pipelined
@@ -53,9 +69,16 @@ from . import (
     OnMessage,
     Owner,
     _count,
+    _count_reset,
     _observe,
     _Plane,
 )
+from ._twin import ACQUIRE as _ACQUIRE
+from ._twin import GENERATION as _GENERATION
+from ._twin import PERSIST as _PERSIST
+from ._twin import RELEASE as _RELEASE
+from ._twin import RENEW as _RENEW
+from ._twin import Keys
 
 __all__ = ["DEFAULT_INBOX_MAXLEN", "DEFAULT_OUTBOX_DEADLINE", "RedisBackplane"]
 
@@ -65,31 +88,6 @@ DEFAULT_OUTBOX_DEADLINE: Final = 1.0
 """Seconds a batch is retried while Redis fails, before it is counted and dropped."""
 _BLOCK_MS: Final = 1000
 
-_ACQUIRE: Final = """
-local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[2] then return cur end
-local e = redis.call('INCR', KEYS[2])
-local v = ARGV[1] .. '/' .. e
-redis.call('SET', KEYS[1], v)
-return v
-"""
-"""KEYS: owner, epoch. ARGV: ``node/incarnation``, the dead owner to replace (or "")."""
-_RELEASE: Final = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
-return 0
-"""
-_PERSIST: Final = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]) return 1 end
-return 0
-"""
-_RENEW: Final = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
-  return 1
-end
-return 0
-"""
 _BATCH: Final = msgspec.msgpack.Decoder(list[bytes])
 _ENCODE: Final = msgspec.msgpack.Encoder()
 
@@ -133,16 +131,18 @@ class RedisBackplane(_Plane):
         self._scripts: dict[str, Any] = {}
         self._sha: dict[str, str] = {}
         self._writing = False
+        self.keys = Keys(key_prefix)
+        """The key scheme."""
 
     # ------------------------------------------------------------ keys
     def _lease(self, node: str) -> str:
-        return f"{self.prefix}:{{n:{node}}}:lease"
+        return self.keys.lease(node)
 
     def _inbox(self, node: str) -> str:
-        return f"{self.prefix}:{{n:{node}}}:in"
+        return self.keys.inbox(node)
 
     def _room(self, key: str, what: str) -> str:
-        return f"{self.prefix}:{{r:{key}}}:{what}"
+        return self.keys.room(key, what)
 
     @property
     def _me(self) -> str:
@@ -167,6 +167,8 @@ class RedisBackplane(_Plane):
         on_message: OnMessage,
         on_peers: OnChange,
         on_lost: OnChange,
+        *,
+        on_reset: OnChange | None = None,
     ) -> None:
         """See :meth:`rtcsignal.backplane.Backplane.start`.
 
@@ -197,6 +199,7 @@ class RedisBackplane(_Plane):
             ("release", _RELEASE),
             ("persist", _PERSIST),
             ("renew", _RENEW),
+            ("generation", _GENERATION),
         ):
             self._scripts[name] = redis.register_script(lua)
         try:
@@ -212,6 +215,11 @@ class RedisBackplane(_Plane):
         if not taken:
             await self._close_clients()
             raise UsageError(f"another live instance has the id {self.node!r}")
+        try:
+            self.generation = (await self._join_generation(redis)).decode()
+        except Exception as exc:
+            await self._close_clients()
+            raise UsageError(f"the Redis backplane cannot reach {self.url}: {exc}") from None
         await redis.zadd(f"{self.prefix}:nodes", {self.node: time.time() * 1000})
         self._peers = await self._live()
         self._set_state(BackplaneState.UP)
@@ -220,7 +228,7 @@ class RedisBackplane(_Plane):
             with anyio.CancelScope() as self._scope:
                 async with anyio.create_task_group() as inner:
                     inner.start_soon(self._read, start_id, on_message)
-                    inner.start_soon(self._renew, on_peers, on_lost)
+                    inner.start_soon(self._renew, on_peers, on_lost, on_reset)
                     inner.start_soon(self._write)
 
         tg.start_soon(run)
@@ -288,16 +296,32 @@ class RedisBackplane(_Plane):
                         _count(self.metrics, "rtcsignal_backplane_messages_in_total")
                         on_message(data)
 
-    async def _renew(self, on_peers: OnChange, on_lost: OnChange) -> None:
+    async def _join_generation(self, client: Any) -> Any:
+        """The ``generation`` script with a fresh candidate, on ``client`` (the
+        connection, or a pipeline that queues it)."""
+        fresh = secrets.token_hex(16)
+        return await self._scripts["generation"](
+            keys=[self.keys.generation], args=[fresh], client=client
+        )
+
+    async def _renew(
+        self, on_peers: OnChange, on_lost: OnChange, on_reset: OnChange | None
+    ) -> None:
         redis = self._redis
         while True:
             await anyio.sleep(self.renew_every)
             try:
-                kept = await self._scripts["renew"](
-                    keys=[self._lease(self.node), self._inbox(self.node)],
-                    args=[self.incarnation, _ms(self.lease_ttl), 60_000],
-                )
-                if not kept:  # lapsed (a stall, or Redis lost it): a new incarnation
+                async with redis.pipeline(transaction=True) as pipe:  # lease and generation
+                    await self._scripts["renew"](
+                        keys=[self._lease(self.node), self._inbox(self.node)],
+                        args=[self.incarnation, _ms(self.lease_ttl), 60_000],
+                        client=pipe,
+                    )
+                    await self._join_generation(pipe)
+                    kept, gen = await pipe.execute()
+                if gen.decode() != self.generation:  # Redis lost its data: a reset
+                    await self._reset(gen.decode(), on_lost, on_reset)
+                elif not kept:  # lapsed (a stall, or Redis lost it): a new incarnation
                     on_lost()
                     self.incarnation = secrets.token_hex(4)
                     await redis.set(
@@ -313,6 +337,19 @@ class RedisBackplane(_Plane):
             if live != self._peers:
                 self._peers = live
                 on_peers()
+
+    async def _reset(self, gen: str, on_lost: OnChange, on_reset: OnChange | None) -> None:
+        """Adopt generation ``gen``: a new incarnation under a new lease, then
+        ``on_reset`` (``on_lost`` when there is none)."""
+        old, self.incarnation = self.incarnation, secrets.token_hex(4)
+        lease = self._lease(self.node)
+        # the old lease is gone, or (writes lost but not this one) replaced here
+        await self._scripts["release"](keys=[lease], args=[old])
+        await self._redis.set(lease, self.incarnation, nx=True, px=_ms(self.lease_ttl))
+        await self._load_scripts()  # a restarted Redis forgot them
+        self.generation = gen  # only now: a reset that failed half-way is tried again
+        (on_reset or on_lost)()
+        _count_reset(self.metrics)
 
     async def _live(self) -> set[str]:
         redis = self._redis

@@ -81,7 +81,58 @@ async function joined(room, alice, bob) {
   await seen;
 }
 
-describe("retries after backplane_unavailable against a real cluster", { timeout: 6 * WAIT }, () => {
+/** A WebSocket class that remembers its instances, so a test can cut the connection. */
+function trackedWebSocket() {
+  const sockets = [];
+  class Tracked extends WebSocket {
+    constructor(url) {
+      super(url);
+      sockets.push(this);
+    }
+  }
+  return { Tracked, sockets };
+}
+
+if (env.RTCSIGNAL_SHORT_GRACE) {
+  // The cluster's reconnect_grace is 0.1 s here, so these tests run on their own one.
+  describe("a retry and a lost session, against a real cluster", { timeout: 6 * WAIT }, () => {
+    test("a retry waiting when the session is lost rejects with connection_lost, unsent", async () => {
+      const room = "js-retry-lost";
+      const { Tracked, sockets } = trackedWebSocket();
+      const alice = newClient(env.RTCSIGNAL_A_URL, "alice");
+      // reconnect after about 600 ms (past the grace), retry after about 1.2 s
+      const bob = newClient(env.RTCSIGNAL_B_URL, "bob", {
+        WebSocket: Tracked,
+        minDelay: 600,
+        maxDelay: 600,
+        random: () => 0.99,
+      });
+      try {
+        await joined(room, alice, bob);
+        const before = await unavailable();
+        await stopOwner();
+        try {
+          const sent = bob.request({ type: "chat", room, text: "maybe" });
+          sent.catch(() => {}); // awaited below
+          for (let i = 0; (await unavailable()) === before; i++) {
+            assert.ok(i < WAIT / 10, "no refusal");
+            await sleep(10);
+          }
+          const lost = bob.waitFor("session_lost", () => true, WAIT);
+          sockets.at(-1).terminate(); // the network fails while the retry waits
+          await lost;
+          await assert.rejects(sent, { code: "connection_lost" });
+        } finally {
+          continueOwner();
+        }
+        assert.equal(await unavailable(), before + 1); // the retry was never sent
+      } finally {
+        alice.close();
+        bob.close();
+      }
+    });
+  });
+} else describe("retries after backplane_unavailable against a real cluster", { timeout: 6 * WAIT }, () => {
   test("a request refused while the owner is paused is retried and applied once", async () => {
     const room = "js-retry-once";
     const alice = newClient(env.RTCSIGNAL_A_URL, "alice");

@@ -24,7 +24,7 @@ import pytest
 from harness_cluster import SECRET, Instance, RedisServer
 from rtcsignal import protocol as p
 from rtcsignal.auth import mint_token
-from rtcsignal.client import Backoff, ConnectionLost, RequestError, SessionReset, connect
+from rtcsignal.client import Backoff, Connected, ConnectionLost, RequestError, SessionReset, connect
 from rtcsignal.client._backoff import (
     MAX_UNAVAILABLE_WAIT,
     UNAVAILABLE_JITTER,
@@ -161,6 +161,47 @@ async def test_a_request_refused_while_the_owner_is_paused_is_retried_and_applie
                 os.kill(a.proc.pid, signal.SIGCONT)
         assert outcome == [None], outcome  # the call succeeded ...
         assert _unavailable(b) > refused_before  # ... after at least one refusal
+        await bob.chat(ROOM, "after")
+        assert await _chats_until(alice, "after") == ["once", "after"]  # applied once
+
+
+async def test_a_retry_goes_out_after_a_resume_in_between(
+    cluster: tuple[Instance, Instance],
+) -> None:
+    """The connection drops while a retry waits: the session resumes, and the retry goes
+    out on the new connection, with its id, once; the chat is applied once."""
+    a, b = cluster
+    fast = Backoff(initial=0.05, max_delay=0.05)
+    async with (
+        connect(a.url, token=token("alice")) as alice,
+        connect(b.url, token=token("bob"), backoff=fast) as bob,
+    ):
+        await _joined(alice, bob)
+        refused_before = _unavailable(b)
+        outcome: list[object] = []
+
+        async def chat() -> None:
+            try:
+                outcome.append(await bob.chat(ROOM, "once"))
+            except Exception as exc:  # reported below, with what it was
+                outcome.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            _stop(a)
+            try:
+                tg.start_soon(chat)
+                with anyio.fail_after(WAIT):
+                    while _unavailable(b) == refused_before:  # refused: a retry waits
+                        await anyio.sleep(0.01)
+                await bob.drop()
+                with anyio.fail_after(WAIT):
+                    async for event in bob.events():
+                        assert not isinstance(event, SessionReset), event
+                        if isinstance(event, Connected) and event.resumed:
+                            break
+            finally:
+                os.kill(a.proc.pid, signal.SIGCONT)
+        assert outcome == [None], outcome
         await bob.chat(ROOM, "after")
         assert await _chats_until(alice, "after") == ["once", "after"]  # applied once
 

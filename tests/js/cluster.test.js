@@ -160,6 +160,39 @@ if (env.RTCSIGNAL_SHORT_GRACE) {
     }
   });
 
+  test("a retry waiting across a dropped socket goes out after the resume, once", async () => {
+    const room = "js-retry-resume";
+    const { Tracked, sockets } = trackedWebSocket();
+    const alice = newClient(env.RTCSIGNAL_A_URL, "alice");
+    const bob = newClient(env.RTCSIGNAL_B_URL, "bob", { WebSocket: Tracked, minDelay: 20, maxDelay: 50 });
+    try {
+      await joined(room, alice, bob);
+      const before = await unavailable();
+      const chats = chatsUntil(alice, "after");
+      let sent;
+      await stopOwner();
+      try {
+        sent = bob.request({ type: "chat", room, text: "once" });
+        sent.catch(() => {}); // awaited below
+        for (let i = 0; (await unavailable()) === before; i++) {
+          assert.ok(i < WAIT / 10, "no refusal");
+          await sleep(10);
+        }
+        const resumed = bob.waitFor("welcome", (w) => w.resumed, WAIT);
+        sockets.at(-1).terminate(); // the network fails while the retry waits
+        await resumed;
+      } finally {
+        continueOwner();
+      }
+      assert.equal(await sent, null);
+      await bob.request({ type: "chat", room, text: "after" });
+      assert.deepEqual(await chats, ["once", "after"]); // applied once
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  });
+
   test("retries are bounded by retryUnavailable, then the error rejects", async () => {
     const room = "js-retry-bounded";
     const alice = newClient(env.RTCSIGNAL_A_URL, "alice");

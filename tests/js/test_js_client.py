@@ -179,7 +179,7 @@ def test_the_client_retries_backplane_unavailable_against_a_real_cluster(
     failed = re.search(r"^# fail (\d+)$", output, re.M)
     assert passed and failed, output[-3000:]
     assert int(failed.group(1)) == 0, output[-3000:]
-    assert int(passed.group(1)) == (1 if short_grace else 3), output[-3000:]
+    assert int(passed.group(1)) == (1 if short_grace else 4), output[-3000:]
 
 
 # ---------------------------------------------------------------------- coverage

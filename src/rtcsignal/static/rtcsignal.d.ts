@@ -772,7 +772,11 @@ export class SignalingClient extends EventTarget {
   connect(): Promise<Welcome>;
   /** Close for good; with `forget`, also drop the stored resume state. */
   close(forget?: boolean): void;
-  /** Send a request (an `id` is assigned) and resolve with its reply's result. */
+  /**
+   * Send a request (an `id` is assigned) and resolve with its reply's result. Refused
+   * with `backplane_unavailable`, it is re-sent with the same `id` after `retry_after`,
+   * up to `retryUnavailable` times, before it rejects with that error.
+   */
   request<T extends OutgoingMessage>(message: T, opts?: { timeout?: number }): Promise<ResultOf<T>>;
   /** Send without waiting for a reply (a refusal comes as `server_error`). */
   send(message: OutgoingMessage): void;

@@ -272,10 +272,12 @@ export class SignalingClient extends EventTarget {
 
   /**
    * Send a request and wait for its reply. An `id` is assigned. Queued while the
-   * connection is down; sent after the next `welcome`.
+   * connection is down; sent after the next `welcome`. Refused with
+   * `backplane_unavailable`, it is re-sent with the same `id` after `retry_after`, up to
+   * `options.retryUnavailable` times, before it rejects with that error.
    * @param {object} message e.g. `{type: "join", room: "standup", name: "Ada"}`
    * @param {object} [opts]
-   * @param {number} [opts.timeout] ms (default `options.requestTimeout`)
+   * @param {number} [opts.timeout] ms each send waits for its reply (default `options.requestTimeout`)
    * @returns {Promise<object|null>} the `ok`'s `result` (or `null`), or the `pong`
    * @throws {SignalingError} on an `error` reply (`.code`), a timeout or a lost connection
    */

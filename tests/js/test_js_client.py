@@ -6,6 +6,9 @@
   user's project would hold them.
 * ``node --test tests/js/client.test.js`` runs the client's own tests against a real
   ``python -m rtcsignal serve`` (started by the Node tests, with this interpreter).
+* ``node --test tests/js/cluster.test.js`` runs its retries after
+  ``backplane_unavailable`` against a real cluster started here: a ``redis-server`` and
+  two ``serve`` instances (``tests/harness_cluster.py``), the owner paused with SIGSTOP.
 * The declarations cover every message of the protocol, field by field, and every
   error code (checked against ``rtcsignal.protocol``).
 
@@ -16,18 +19,25 @@ TypeScript and ``ws`` come from ``tests/js/package-lock.json`` (``npm ci``, run 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
+from harness_cluster import SECRET, Instance, RedisServer
 from rtcsignal import protocol as p
+from rtcsignal.auth import mint_token
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 JS = ROOT / "tests" / "js"
@@ -111,6 +121,65 @@ def test_the_client_passes_its_node_tests_against_a_real_server(node_modules: Pa
     failed = re.search(r"^# fail (\d+)$", output, re.M)
     assert passed and failed, output[-3000:]
     assert int(failed.group(1)) == 0 and int(passed.group(1)) >= 7, output[-3000:]
+
+
+@pytest.fixture(params=["", "reconnect_grace = 0.1\n"], ids=["grace", "short_grace"])
+def cluster(request: Any, tmp_path: Path) -> Iterator[tuple[Instance, Instance, bool]]:
+    """Two instances on one ``redis-server``; the edge waits 0.5 s for an owner (with a
+    short reconnect grace for the lost-session test)."""
+    config = tmp_path / "cluster.toml"
+    config.write_text(
+        f'auth_secret = "{SECRET}"\n[server]\nrequest_timeout = 0.5\n{request.param}'
+        "[backplane]\nlease_ttl = 30.0\n"  # a paused owner keeps its rooms
+    )
+    redis = RedisServer(tmp_path)
+    instances: list[Instance] = []
+    try:
+        for name in ("a", "b"):
+            instances.append(Instance(redis.url, name, "--config", str(config)))
+        deadline = time.monotonic() + 10.0
+        for instance, peer in zip(instances, ("b", "a"), strict=True):
+            url = f"http://127.0.0.1:{instance.port}/healthz"
+            while peer not in json.loads(_http(url))["backplane"]["peers"]:
+                assert time.monotonic() < deadline, f"{instance.id} does not see {peer}"
+                time.sleep(0.05)
+        yield instances[0], instances[1], bool(request.param)
+    finally:
+        for instance in instances:
+            os.kill(instance.proc.pid, signal.SIGCONT)  # never leave one stopped
+            instance.stop()
+        redis.stop()
+
+
+def _http(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10.0) as reply:
+        return str(reply.read().decode())
+
+
+def test_the_client_retries_backplane_unavailable_against_a_real_cluster(
+    node_modules: Path, cluster: tuple[Instance, Instance, bool]
+) -> None:
+    a, b, short_grace = cluster
+    now = time.time()
+    tokens = {user: mint_token(SECRET, user=user, ttl=600, now=now) for user in ("alice", "bob")}
+    output = _run(
+        [_tool("node"), "--test", "cluster.test.js"],
+        JS,
+        RUN_TIMEOUT,
+        env={
+            "RTCSIGNAL_A_URL": a.url,
+            "RTCSIGNAL_A_PID": str(a.proc.pid),
+            "RTCSIGNAL_B_URL": b.url,
+            "RTCSIGNAL_B_HTTP": f"http://127.0.0.1:{b.port}",
+            "RTCSIGNAL_TOKENS": json.dumps(tokens),
+            **({"RTCSIGNAL_SHORT_GRACE": "1"} if short_grace else {}),
+        },
+    )
+    passed = re.search(r"^# pass (\d+)$", output, re.M)
+    failed = re.search(r"^# fail (\d+)$", output, re.M)
+    assert passed and failed, output[-3000:]
+    assert int(failed.group(1)) == 0, output[-3000:]
+    assert int(passed.group(1)) == (1 if short_grace else 4), output[-3000:]
 
 
 # ---------------------------------------------------------------------- coverage

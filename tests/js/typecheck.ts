@@ -129,6 +129,7 @@ export async function usage(): Promise<void> {
     token: async () => "a-token",
     storage: null,
     requestTimeout: 5000,
+    retryUnavailable: 2,
     WebSocket, // the browser's constructor fits the option
   });
   const welcome: Welcome = await client.connect();

@@ -1,4 +1,5 @@
-"""Reconnect timing: exponential backoff with full jitter (pure)."""
+"""Retry timing (pure): reconnects with exponential backoff and full jitter, and the wait
+before re-sending a request refused with ``backplane_unavailable``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,23 @@ from collections.abc import Callable
 
 import attrs
 
-__all__ = ["Backoff"]
+__all__ = [
+    "MAX_UNAVAILABLE_WAIT",
+    "UNAVAILABLE_JITTER",
+    "UNAVAILABLE_RETRY_AFTER",
+    "Backoff",
+    "unavailable_delay",
+]
+
+UNAVAILABLE_RETRY_AFTER = 1.0
+"""The wait before re-sending a request refused with ``backplane_unavailable`` without a
+``retry_after``: the server's own value (about one lease renewal cycle)."""
+MAX_UNAVAILABLE_WAIT = 10.0
+"""The longest such wait, whatever ``retry_after`` says: past it the client gives up
+sooner instead (a bounded call beats a huge value from a confused server)."""
+UNAVAILABLE_JITTER = 0.2
+"""Up to this fraction of the wait is added at random, so that the clients refused
+together by one stalled owner do not all come back in the same instant."""
 
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -54,3 +71,16 @@ class Backoff:
     def gives_up(self, attempt: int) -> bool:
         """Whether retry number ``attempt`` is one too many."""
         return self.max_attempts is not None and attempt >= self.max_attempts
+
+
+def unavailable_delay(
+    retry_after: float | None, rand: Callable[[], float] = random.random
+) -> float:
+    """The wait before re-sending a request refused with ``backplane_unavailable``:
+    ``retry_after`` (:data:`UNAVAILABLE_RETRY_AFTER` when absent or not positive), at
+    most :data:`MAX_UNAVAILABLE_WAIT`, plus up to :data:`UNAVAILABLE_JITTER` of it at
+    random (``rand`` returns a float in [0, 1)): never sooner than the server asked,
+    unless it asked for more than the cap."""
+    base = UNAVAILABLE_RETRY_AFTER if retry_after is None or not retry_after > 0 else retry_after
+    base = min(base, MAX_UNAVAILABLE_WAIT)
+    return base * (1.0 + UNAVAILABLE_JITTER * rand())

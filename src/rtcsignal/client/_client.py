@@ -18,7 +18,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from rtcsignal import protocol as p
 
-from ._backoff import Backoff
+from ._backoff import Backoff, unavailable_delay
 from ._errors import (
     ClientClosed,
     ConnectionLost,
@@ -87,6 +87,11 @@ class Client:
     Every request method sends a message with a fresh ``id`` and returns the server's
     one reply: the ``ok`` result, or raises :class:`RequestError` for an ``error``.
     Server events are read from :meth:`events`.
+
+    ``retry_unavailable``: how many times a request refused with
+    ``backplane_unavailable`` (a cluster's owner of the room did not answer in time) is
+    re-sent, with the same ``id``, after the error's ``retry_after``, before the error is
+    raised (0: never). The server answers such a retry with its first outcome.
     """
 
     def __init__(
@@ -102,6 +107,7 @@ class Client:
         max_queued: int = 1000,
         max_events: int = 10_000,
         rejoin: bool = True,
+        retry_unavailable: int = 3,
         transport: TransportFactory | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -114,6 +120,9 @@ class Client:
         self.connect_timeout = connect_timeout
         self.max_queued = max_queued
         self.rejoin = rejoin
+        if retry_unavailable < 0:
+            raise ValueError(f"retry_unavailable must be >= 0, not {retry_unavailable!r}")
+        self.retry_unavailable = retry_unavailable
         self._binary = binary
         self._fmt = p.Format.MSGPACK if binary else p.Format.JSON
         self._factory: TransportFactory = transport or (lambda u: open_websocket(u, headers=items))
@@ -271,7 +280,8 @@ class Client:
         rooms = tuple(self._rooms)
         self._resume = None
         # A new session remembers none of the old one's requests: those sent and
-        # unanswered may or may not have been applied; they are not sent again.
+        # unanswered (or waiting to be retried) may or may not have been applied; they
+        # are not sent again.
         lost = ConnectionLost("the session ended before the reply came")
         for rid in self._unanswered:
             pending = self._pending.get(rid)
@@ -460,26 +470,48 @@ class Client:
         if len(self._outbox) >= self.max_queued:
             raise SendQueueFull(f"{len(self._outbox)} messages are already waiting to be sent")
         rid = next(self._ids)
-        pending = _Pending(rid)
-        self._pending[rid] = pending
-        self._enqueue(
-            _Out(self._frame(msgspec.structs.replace(message, id=rid)), pending), front=front
-        )
-        try:
-            with anyio.fail_after(self.request_timeout if timeout is None else timeout):
-                await pending.event.wait()
-        except TimeoutError:
-            raise RequestTimeout(
-                f"no reply to {type(message).__name__} within "
-                f"{self.request_timeout if timeout is None else timeout} s"
-            ) from None
-        finally:
-            pending.event.set()  # a request still queued is dropped by the writer
-            self._pending.pop(rid, None)
-            self._inflight.pop(rid, None)
-            self._unanswered.discard(rid)
-        if pending.error is not None:
-            raise pending.error
+        frame = self._frame(msgspec.structs.replace(message, id=rid))
+        limit = self.request_timeout if timeout is None else timeout
+        retries, delay = 0, 0.0
+        while True:  # bounded: at most 1 + retry_unavailable attempts
+            pending = _Pending(rid)
+            self._pending[rid] = pending
+            try:
+                if retries:
+                    # Refused with backplane_unavailable: the same frame, the same id, in a
+                    # while (never two at once). The wait ends early on a close, or on a
+                    # session reset (_reset: a new session would apply it a second time).
+                    self._unanswered.add(rid)
+                    with anyio.move_on_after(delay):
+                        await pending.event.wait()
+                if not pending.event.is_set():
+                    self._enqueue(_Out(frame, pending), front=front)
+                    with anyio.fail_after(limit):
+                        await pending.event.wait()
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"no reply to {type(message).__name__} within {limit} s"
+                ) from None
+            finally:
+                pending.event.set()  # a request still queued is dropped by the writer
+                self._pending.pop(rid, None)
+                self._inflight.pop(rid, None)
+                self._unanswered.discard(rid)
+            error = pending.error
+            if error is None:
+                break
+            if (
+                not isinstance(error, RequestError)
+                or error.code != p.ErrorCode.BACKPLANE_UNAVAILABLE
+                or retries >= self.retry_unavailable
+            ):
+                raise error
+            retries += 1
+            delay = unavailable_delay(error.retry_after, self._rand)
+            logger.info(
+                "rtcsignal client: %s %s refused with backplane_unavailable; retry %d of %d "
+                "in %.2f s", type(message).__name__, rid, retries, self.retry_unavailable, delay,
+            )  # fmt: skip
         reply = pending.reply
         return reply.result if isinstance(reply, p.Ok) else reply
 
@@ -513,8 +545,11 @@ class Client:
             ``CallInfo``, or ``None``); a ``Pong`` for a ``Ping``.
 
         Raises:
-            RequestError: the server replied with an ``error`` (``.code`` says which).
-            RequestTimeout: no reply within ``timeout`` (default ``request_timeout``).
+            RequestError: the server replied with an ``error`` (``.code`` says which;
+                ``backplane_unavailable`` only once ``retry_unavailable`` re-sends after
+                its ``retry_after`` were refused the same way).
+            RequestTimeout: no reply within ``timeout`` (default ``request_timeout``;
+                each re-send waits that long again).
             ConnectionLost: the request was sent, and the session ended (it could not
                 be resumed) before the reply came: it may or may not have been applied.
                 (After a mere drop the request is re-sent on resume with its ``id``, and

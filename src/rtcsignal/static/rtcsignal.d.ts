@@ -696,10 +696,20 @@ export interface SignalingClientOptions {
   minDelay?: number;
   /** Largest reconnect delay in ms (default 10000). */
   maxDelay?: number;
-  /** Ms before a request rejects with `timeout` (default 15000). */
+  /** Ms each send of a request waits for its reply before it rejects with `timeout` (default 15000). */
   requestTimeout?: number;
   /** Most messages queued while disconnected (default 500). */
   maxQueued?: number;
+  /**
+   * Times a request refused with `backplane_unavailable` (in a cluster, the instance
+   * owning the room did not answer in time) is re-sent, with the same `id`, after the
+   * error's `retry_after` (plus up to 20 % jitter), before it rejects with that error
+   * (default 3; 0: never). The server answers a retry of a request it applied
+   * meanwhile with its first outcome, so a retried request takes effect at most once.
+   */
+  retryUnavailable?: number;
+  /** A number in [0, 1) for the jitter of retries and reconnects (default `Math.random`). */
+  random?: () => number;
   /** The WebSocket constructor (default `globalThis.WebSocket`). */
   WebSocket?: new (url: string) => WebSocketLike;
 }
@@ -775,7 +785,11 @@ export class SignalingClient extends EventTarget {
   connect(): Promise<Welcome>;
   /** Close for good; with `forget`, also drop the stored resume state. */
   close(forget?: boolean): void;
-  /** Send a request (an `id` is assigned) and resolve with its reply's result. */
+  /**
+   * Send a request (an `id` is assigned) and resolve with its reply's result. Refused
+   * with `backplane_unavailable`, it is re-sent with the same `id` after `retry_after`,
+   * up to `retryUnavailable` times, before it rejects with that error.
+   */
   request<T extends OutgoingMessage>(message: T, opts?: { timeout?: number }): Promise<ResultOf<T>>;
   /** Send without waiting for a reply (a refusal comes as `server_error`). */
   send(message: OutgoingMessage): void;

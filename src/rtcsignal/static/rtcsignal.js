@@ -10,8 +10,11 @@
  *   by `type`, pings at the server's `limits.ping_interval`, reconnects with exponential
  *   backoff and jitter, queues sends while reconnecting, re-sends requests left
  *   unanswered by a dropped socket with their `id` after the resume (the server applies
- *   each once and answers the re-send with its first reply), checks `seq` for gaps, and keeps
- *   a model of every room it is in (snapshot + events), persisted with `last_seq`.
+ *   each once and answers the re-send with its first reply), re-sends a request refused
+ *   with `backplane_unavailable` (a cluster's owner of the room did not answer in time)
+ *   after its `retry_after`, with its `id`, a bounded number of times, checks `seq` for
+ *   gaps, and keeps a model of every room it is in (snapshot + events), persisted with
+ *   `last_seq`.
  * - {@link PeerMesh}: one `RTCPeerConnection` per remote participant of a room, with W3C
  *   *perfect negotiation* (politeness from the join order, exactly as the server decides
  *   glare), candidate buffering until the remote description is set, ICE restart when
@@ -68,6 +71,16 @@ const ID_BLOCK = 64;
 /** Close codes this client uses itself (4000-4999 is the application range). */
 const CLOSE_NO_PONG = 4901;
 const CLOSE_SEQ_GAP = 4902;
+/**
+ * Re-sending a request refused with `backplane_unavailable`: the wait when the error
+ * has no `retry_after` (the server's own value, about one lease renewal cycle), the
+ * longest wait whatever it says (a bounded request beats a huge value), and the
+ * fraction of it added at random (clients refused together by one stalled owner do not
+ * all come back in the same instant).
+ */
+const UNAVAILABLE_RETRY_AFTER = 1000;
+const MAX_UNAVAILABLE_WAIT = 10000;
+const UNAVAILABLE_JITTER = 0.2;
 
 /**
  * An `error` reply from the server (or a local failure such as a timeout).
@@ -153,6 +166,11 @@ export class SignalingClient extends EventTarget {
    * @param {number} [options.requestTimeout] ms before a request rejects with `timeout`
    *   (default 15000)
    * @param {number} [options.maxQueued] most messages queued while disconnected (500)
+   * @param {number} [options.retryUnavailable] times a request refused with
+   *   `backplane_unavailable` is re-sent (same `id`, after `retry_after`) before it
+   *   rejects (default 3; 0: never)
+   * @param {function():number} [options.random] a number in [0, 1) for the jitter of
+   *   retries and reconnects (default `Math.random`; tests)
    * @param {function} [options.WebSocket] WebSocket constructor (tests)
    */
   constructor(url, options = {}) {
@@ -166,6 +184,8 @@ export class SignalingClient extends EventTarget {
       maxDelay: 10000,
       requestTimeout: 15000,
       maxQueued: 500,
+      retryUnavailable: 3,
+      random: Math.random,
       WebSocket: globalThis.WebSocket,
       ...options,
     };
@@ -252,10 +272,12 @@ export class SignalingClient extends EventTarget {
 
   /**
    * Send a request and wait for its reply. An `id` is assigned. Queued while the
-   * connection is down; sent after the next `welcome`.
+   * connection is down; sent after the next `welcome`. Refused with
+   * `backplane_unavailable`, it is re-sent with the same `id` after `retry_after`, up to
+   * `options.retryUnavailable` times, before it rejects with that error.
    * @param {object} message e.g. `{type: "join", room: "standup", name: "Ada"}`
    * @param {object} [opts]
-   * @param {number} [opts.timeout] ms (default `options.requestTimeout`)
+   * @param {number} [opts.timeout] ms each send waits for its reply (default `options.requestTimeout`)
    * @returns {Promise<object|null>} the `ok`'s `result` (or `null`), or the `pong`
    * @throws {SignalingError} on an `error` reply (`.code`), a timeout or a lost connection
    */
@@ -264,13 +286,17 @@ export class SignalingClient extends EventTarget {
     const frame = { ...message, id };
     return new Promise((resolve, reject) => {
       const timeout = opts.timeout ?? this.options.requestTimeout;
-      const entry = { frame, resolve, reject, timer: null, sent: false };
-      entry.timer = setTimeout(() => {
-        this._pending.delete(id);
-        const at = this._queue.indexOf(entry);
-        if (at >= 0) this._queue.splice(at, 1);
-        reject(new SignalingError("timeout", `no reply to ${message.type} within ${timeout} ms`));
-      }, timeout);
+      const entry = { frame, resolve, reject, timer: null, sent: false, retries: 0, waiting: false };
+      entry.arm = () => {
+        // Each send (the first, and each retry) waits `timeout` for its reply.
+        entry.timer = setTimeout(() => {
+          this._pending.delete(id);
+          const at = this._queue.indexOf(entry);
+          if (at >= 0) this._queue.splice(at, 1);
+          reject(new SignalingError("timeout", `no reply to ${message.type} within ${timeout} ms`));
+        }, timeout);
+      };
+      entry.arm();
       this._pending.set(id, entry);
       this._enqueue(entry);
     });
@@ -525,7 +551,7 @@ export class SignalingClient extends EventTarget {
     const { minDelay, maxDelay } = this.options;
     const base = Math.min(maxDelay, minDelay * 2 ** this._attempt) * factor;
     // "Equal jitter": half fixed, half random, so a server restart is not a stampede.
-    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    const delay = Math.round(base / 2 + this.options.random() * (base / 2));
     this._attempt += 1;
     this._setState("reconnecting");
     this._dispatch("disconnected", { code, reason, retryIn: delay });
@@ -607,10 +633,15 @@ export class SignalingClient extends EventTarget {
     }
   }
 
-  /** A new session remembers nothing: requests re-queued for the resume fail instead. */
+  /**
+   * A new session remembers nothing: requests re-queued for the resume, and those
+   * waiting to be retried after `backplane_unavailable` (the old session's owner may
+   * have applied them), fail instead of being applied a second time.
+   */
   _loseResent() {
     const lost = this._queue.filter((e) => e.resent);
     this._queue = this._queue.filter((e) => !e.resent);
+    for (const entry of this._pending.values()) if (entry.waiting) lost.push(entry);
     for (const entry of lost) {
       this._pending.delete(entry.frame.id);
       clearTimeout(entry.timer);
@@ -659,7 +690,9 @@ export class SignalingClient extends EventTarget {
       if (entry) {
         this._pending.delete(msg.id);
         clearTimeout(entry.timer);
-        if (msg.type === "error") {
+        if (msg.type === "error" && this._retry(entry, msg)) {
+          // re-sent later, with its id: nothing settles yet
+        } else if (msg.type === "error") {
           entry.reject(new SignalingError(msg.code, msg.message, msg));
         } else {
           this._applyReply(entry.frame, msg.result ?? null);
@@ -690,6 +723,32 @@ export class SignalingClient extends EventTarget {
     }
     this._dispatch(msg.type, msg);
     this._dispatch("message", msg);
+  }
+
+  /**
+   * Re-send `entry` later if `error` is a `backplane_unavailable` it may still retry:
+   * after `retry_after` (plus jitter), with the same frame and `id` (the server answers
+   * a retry of a request it applied meanwhile with its first outcome), never two at once.
+   * @returns {boolean} whether a retry is scheduled
+   */
+  _retry(entry, error) {
+    const { retryUnavailable } = this.options;
+    const limit = Number.isFinite(retryUnavailable) ? retryUnavailable : 3; // never unbounded
+    if (error.code !== "backplane_unavailable" || entry.retries >= limit) return false;
+    entry.retries += 1;
+    entry.sent = false;
+    entry.waiting = true;
+    entry.resent = true; // a session reset while it is queued: connection_lost, not re-applied
+    this._pending.set(entry.frame.id, entry);
+    const asked =
+      typeof error.retry_after === "number" && error.retry_after > 0 ? error.retry_after * 1000 : UNAVAILABLE_RETRY_AFTER;
+    const wait = Math.min(asked, MAX_UNAVAILABLE_WAIT) * (1 + UNAVAILABLE_JITTER * this.options.random());
+    entry.timer = setTimeout(() => {
+      entry.waiting = false;
+      entry.arm();
+      this._enqueue(entry);
+    }, wait);
+    return true;
   }
 
   _dispatch(type, detail) {

@@ -112,7 +112,8 @@ def tests(session: nox.Session) -> None:
     session.run("coverage", "erase")
     env = {
         "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
-        "RTCSIGNAL_EXPECT_BUILD": "pure",  # tests/test_build.py: the source, pure Python
+        # tests/test_build.py: the source, pure Python (not RTCSIGNAL_*: those are settings)
+        "EXPECT_RTCSIGNAL_BUILD": "pure",
     }
     session.run(
         "coverage",
@@ -153,19 +154,21 @@ def compiled(session: nox.Session) -> None:
     accelerated module is an extension module, as the ``tests`` session asserts pure."""
     if os.geteuid() == 0 and shutil.which("bash"):
         session.run("bash", "scripts/install-system-deps.sh", external=True)
+    session.install("build>=1.2")
     work = tempfile.mkdtemp(prefix="rtcsignal-compiled-")
     try:
+        # sdist, then the wheel from the unpacked sdist (as `pip install --no-binary`
+        # does): mypyc builds in place, so never in this tree, where the extension
+        # modules would shadow the source of the other sessions' editable install.
         session.run(
             "python",
             "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--wheel-dir",
+            "build",
+            "--outdir",
             work,
             ".",
             env={"HATCH_BUILD_HOOK_ENABLE_MYPYC": "1"},
+            silent=True,
         )
         (wheel,) = glob.glob(os.path.join(work, "rtcsignal-*.whl"))
         session.install(f"rtcsignal[test] @ file://{wheel}")
@@ -174,7 +177,7 @@ def compiled(session: nox.Session) -> None:
         shutil.rmtree(work, ignore_errors=True)
     env = {
         "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
-        "RTCSIGNAL_EXPECT_BUILD": "compiled",
+        "EXPECT_RTCSIGNAL_BUILD": "compiled",
     }
     args = session.posargs or ["-q", "-p", "no:cacheprovider", "--ignore=tests/e2e", "tests"]
     session.run("python", "-m", "pytest", *args, env=env)

@@ -1,6 +1,6 @@
 """Which build is loaded: the suite runs twice in CI, on the pure-Python source (``nox -s
 tests``) and on the compiled build (``nox -s compiled``, which sets
-``RTCSIGNAL_EXPECT_BUILD=compiled``); each run proves it tested what it says."""
+``EXPECT_RTCSIGNAL_BUILD=compiled``); each run proves it tested what it says."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import rtcsignal
 from rtcsignal._build import ACCELERATED
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPECT = os.environ.get("RTCSIGNAL_EXPECT_BUILD", "pure")
+EXPECT = os.environ.get("EXPECT_RTCSIGNAL_BUILD", "pure")
 
 
 def _hook() -> dict[str, object]:

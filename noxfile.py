@@ -5,7 +5,7 @@ The README gives two commands, and ``.ci/run`` calls the test one verbatim:
 * ``nox -s demo``   – set up and run the demo signaling server (``python -m rtcsignal
   serve``) on the embedded in-memory default; extra arguments go to ``serve``
   (``nox -s demo -- --port 9000``).
-* ``nox -s lint typecheck tests fuzz docs package`` – set up and run every check.
+* ``nox -s lint typecheck tests compiled fuzz docs package`` – set up and run every check.
 * ``nox -s soak`` – the ten-minute soak (manual; the suite runs a minute of it).
 
 System packages that tests need (browsers for the SDP corpus and end-to-end
@@ -24,7 +24,7 @@ import nox
 
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "typecheck", "tests", "fuzz", "docs", "package"]
+nox.options.sessions = ["lint", "typecheck", "tests", "compiled", "fuzz", "docs", "package"]
 
 SRC = ["src", "tests", "fuzz", "benchmarks", "examples", "scripts", "noxfile.py"]
 
@@ -110,7 +110,11 @@ def tests(session: nox.Session) -> None:
         session.run("bash", "scripts/install-system-deps.sh", external=True)
     session.install("-e", ".[test]")
     session.run("coverage", "erase")
-    env = {"HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
+    env = {
+        "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
+        # tests/test_build.py: the source, pure Python (not RTCSIGNAL_*: those are settings)
+        "EXPECT_RTCSIGNAL_BUILD": "pure",
+    }
     session.run(
         "coverage",
         "run",
@@ -138,6 +142,45 @@ def tests(session: nox.Session) -> None:
             env=env,
         )
     session.run("coverage", "report", "--fail-under=85")
+
+
+@nox.session
+def compiled(session: nox.Session) -> None:
+    """The suite again on the compiled build: the wheel built with the mypyc hook on
+    (``HATCH_BUILD_HOOK_ENABLE_MYPYC=1``, the modules of ``rtcsignal._build.ACCELERATED``),
+    installed (not editable), and every test but the browser end-to-end ones (which
+    exercise the adapters and browsers more than the compiled modules, and take half of
+    the ``tests`` session) run against it; ``tests/test_build.py`` asserts that each
+    accelerated module is an extension module, as the ``tests`` session asserts pure."""
+    if os.geteuid() == 0 and shutil.which("bash"):
+        session.run("bash", "scripts/install-system-deps.sh", external=True)
+    session.install("build>=1.2")
+    work = tempfile.mkdtemp(prefix="rtcsignal-compiled-")
+    try:
+        # sdist, then the wheel from the unpacked sdist (as `pip install --no-binary`
+        # does): mypyc builds in place, so never in this tree, where the extension
+        # modules would shadow the source of the other sessions' editable install.
+        session.run(
+            "python",
+            "-m",
+            "build",
+            "--outdir",
+            work,
+            ".",
+            env={"HATCH_BUILD_HOOK_ENABLE_MYPYC": "1"},
+            silent=True,
+        )
+        (wheel,) = glob.glob(os.path.join(work, "rtcsignal-*.whl"))
+        session.install(f"rtcsignal[test] @ file://{wheel}")
+        session.install("--force-reinstall", "--no-deps", wheel)  # over a reused venv's
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    env = {
+        "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
+        "EXPECT_RTCSIGNAL_BUILD": "compiled",
+    }
+    args = session.posargs or ["-q", "-p", "no:cacheprovider", "--ignore=tests/e2e", "tests"]
+    session.run("python", "-m", "pytest", *args, env=env)
 
 
 # The atheris targets of fuzz/targets.py and each one's share of a CI run, in seconds

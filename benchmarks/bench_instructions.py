@@ -13,6 +13,9 @@ cancel out). Layers:
 * ``relay``: the whole of ``Server.receive`` (the three above, plus the core: membership,
   negotiation state, the candidate's RFC 8839 check, stamping, the replay buffer), so
   ``core`` = ``relay`` - ``decode`` - ``limiter`` - ``encode``;
+* ``fanout2``, ``fanout16``: a chat message through ``Server.receive`` to a room of 1 + 2
+  and 1 + 16 JSON peers; their difference over 14 is the cost of one more recipient of
+  a fan-out (the frame is encoded once per codec, each ``seq`` spliced in);
 * ``adapter``: a real server process (``benchmarks.relay.servers``, ``rtcsignal`` and
   ``rtcsignal-fast``) relaying candidates between two peers one at a time (so no
   batching), counted in the server process; minus ``relay``, what the runtime, the
@@ -31,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import rtcsignal
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("decode", "limiter", "encode", "relay")
@@ -53,7 +58,7 @@ def _total(path: str) -> int:
 
 
 def _env() -> dict[str, str]:
-    src = str(ROOT / "src")
+    src = str(Path(rtcsignal.__file__).resolve().parent.parent)  # the build imported here
     return {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": f"{src}:{ROOT}"}
 
 
@@ -139,6 +144,7 @@ def main(quick: bool) -> str:
     n = 500 if quick else 2000
     counts = {layer: count(layer, n) for layer in LAYERS}
     core = counts["relay"] - counts["decode"] - counts["limiter"] - counts["encode"]
+    fan = {k: count(f"fanout{k}", n // 4) for k in (2, 16)}
     per_server = n // 4  # a server under callgrind relays a few hundred candidates a second
     servers = {kind: count_server(kind, per_server) for kind in ("rtcsignal", "rtcsignal-fast")}
     rows = [
@@ -148,6 +154,11 @@ def main(quick: bool) -> str:
         f"| core (the rest of `Server.receive`) | {core:,} |",
         f"| **`Server.receive` in all** | **{counts['relay']:,}** |",
     ]
+    rows += [
+        f"| fan-out: a chat to 2 recipients (`Server.receive`) | {fan[2]:,} |",
+        f"| fan-out: a chat to 16 recipients (`Server.receive`) | {fan[16]:,} |",
+        f"| **fan-out: per extra recipient** | **{(fan[16] - fan[2]) // 14:,}** |",
+    ]
     for kind, total in servers.items():
         label = "websockets" if kind == "rtcsignal" else "picows on uvloop"
         rows.append(f"| runtime + adapter + event loop ({label}) | {total - counts['relay']:,} |")
@@ -155,6 +166,8 @@ def main(quick: bool) -> str:
     return "\n".join(
         [
             "## Instructions per relayed candidate (`bench_instructions`)",
+            "",
+            f"Build: {'compiled (mypyc)' if rtcsignal.build_info().compiled else 'pure Python'}.",
             "",
             f"callgrind, `PYTHONHASHSEED=0`; each layer {n:,} and {2 * n:,} times, the "
             f"difference divided by {n:,}; the server processes relaying {per_server:,} and "

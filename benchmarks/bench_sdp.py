@@ -14,6 +14,13 @@ Measured in one run, interleaved so noise hits every parser alike:
 * the Python port of ``sdp_transform.parse`` (parses, never validates);
 * ``json.loads`` of a JSON document of the same size (one object per line): a floor.
 
+And one trickled ICE candidate (the demo's host candidate): ``sdp.check_candidate`` (the
+check the core makes on every relayed ``candidate``), ``sdp.parse_candidate`` (the typed
+:class:`~rtcsignal.sdp.Candidate`) against aiortc's ``candidate_from_sdp``.
+
+The output names the build measured (``rtcsignal.build_info()``: pure Python or the
+compiled build, docs/install.md).
+
 The scaled inputs lift the policy limits (a 16x offer is ~100 KB, over the 64 KiB default).
 Node's sdp-transform is not run here: its anchor (~420 us on the reference offer) comes from
 ``../shared/bench/anchors.md``.
@@ -27,6 +34,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import rtcsignal
 from rtcsignal import sdp
 from rtcsignal.sdp._validate import validate_precisely
 
@@ -113,12 +121,30 @@ def _sample_us(fn: Callable[[], object], inner: int) -> float:
     return (time.perf_counter_ns() - start) / inner / 1000
 
 
+def candidates() -> dict[str, Callable[[], object]]:
+    from aiortc.sdp import candidate_from_sdp
+
+    from rtcsignal._demo import CANDIDATE
+
+    value = CANDIDATE.partition(":")[2]  # aiortc takes the value after "candidate:"
+    return {
+        "rtcsignal check_candidate": lambda: sdp.check_candidate(
+            CANDIDATE, sdp_mid="0", sdp_mline_index=0, username_fragment=None, description=None
+        ),
+        "rtcsignal parse_candidate": lambda: sdp.parse_candidate(CANDIDATE),
+        "aiortc candidate_from_sdp": lambda: candidate_from_sdp(value),
+    }
+
+
+CANDIDATE_ROW = "one ICE candidate"
+
+
 def measure(quick: bool) -> dict[str, dict[str, float]]:
     """input name -> parser name -> median microseconds per call."""
     rounds, target = (5, 0.004) if quick else (15, 0.01)
     out: dict[str, dict[str, float]] = {}
-    for name, text in inputs().items():
-        fns = parsers(text)
+    for name, text in [*inputs().items(), (CANDIDATE_ROW, "")]:
+        fns = candidates() if name == CANDIDATE_ROW else parsers(text)
         inner = {label: _calibrate(fn, target) for label, fn in fns.items()}
         samples: dict[str, list[float]] = {label: [] for label in fns}
         for _ in range(rounds):
@@ -131,13 +157,15 @@ def measure(quick: bool) -> dict[str, dict[str, float]]:
 def main(quick: bool) -> str:
     texts = inputs()
     results = measure(quick)
+    build = "compiled (mypyc)" if rtcsignal.build_info().compiled else "pure Python"
     lines = [
         "## SDP parsing and validation (`benchmarks/bench_sdp.py`)",
         "",
-        "Median microseconds per call; the ratio is to `rtcsignal validate_offer` on the same "
-        "input (above 1: slower than validating).",
+        f"Build: **{build}**. Median microseconds per call; the ratio is to `rtcsignal "
+        "validate_offer` on the same input (above 1: slower than validating).",
         "",
     ]
+    cand = results.pop(CANDIDATE_ROW)
     for name, row in results.items():
         text = texts[name]
         desc = sdp.parse(text, policy=LIFTED)
@@ -159,6 +187,15 @@ def main(quick: bool) -> str:
         f"**{ref['aiortc SessionDescription.parse'] / ref['rtcsignal validate_offer']:.1f}x**; "
         f"Node sdp-transform anchor ~420 us vs validate_offer "
         f"{ref['rtcsignal validate_offer']:.0f} us",
+        "",
+        "### One ICE candidate (the core's check on every relayed `candidate`)",
+        "",
+        "| check | median us | aiortc candidate_from_sdp / this |",
+        "| --- | --- | --- |",
+        *(
+            f"| {label} | {med:,.2f} | {cand['aiortc candidate_from_sdp'] / med:.2f}x |"
+            for label, med in cand.items()
+        ),
         "",
     ]
     return "\n".join(lines)

@@ -31,6 +31,12 @@ Rules, and why:
   re-send across a reconnect is deduplicated. Refusals before the handler (decoding,
   rate limits, handshake) are not remembered: nothing was applied, so a re-send is a
   fresh attempt.
+* **A fan-out is encoded once per codec.** A message to many sessions
+  (:meth:`Edge.deliver_many`) differs between them only in its ``seq``, so it is encoded
+  twice per codec in use, with ``seq`` 0 and 1: the two frames differ in exactly one
+  byte (a JSON digit, a MessagePack positive fixint), which splits the frame around its
+  ``seq``; each recipient's frame is that head, its own ``seq`` encoded by the same
+  encoder, and that tail: the bytes the per-recipient encode would have written.
 * **Timers** (handshake, ping, grace) are one :class:`~rtcsignal.core._timers.Deadlines`
   keyed by ``(kind, id)``. Handshake and ping deadlines move by themselves (a frame
   moves ``last_seen``), so they are settled lazily against the connection's state
@@ -41,7 +47,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -75,6 +81,24 @@ class EdgeTimer(enum.Enum):
 _HS, _PING, _GRACE = EdgeTimer.HANDSHAKE, EdgeTimer.PING, EdgeTimer.GRACE
 _ENCODE_JSON = p.encoder(Format.JSON)
 _ENCODE_MSGPACK = p.encoder(Format.MSGPACK)
+SPLICE_FROM: Final = 3
+"""Recipients from which :meth:`Edge.deliver_many` encodes once and splices each ``seq``
+in: splicing costs two encodes per codec up front, which one or two per-recipient
+encodes cost as well."""
+
+Parts = tuple[bytes, bytes, Callable[[Any], bytes]]
+"""A frame split around its ``seq`` (head, tail), and the encoder of the ``seq`` value."""
+
+
+def splice_parts(zero: p.Message, one: p.Message, encode: Callable[[Any], bytes]) -> Parts:
+    """The frame of ``zero`` (a message with ``seq=0``) split around its ``seq``: the head
+    before it and the tail after it, found as the one byte where it differs from the
+    frame of ``one`` (the same message with ``seq=1``)."""
+    a, b = encode(zero), encode(one)
+    # the highest differing bit of the two big-endian numbers is in the first differing byte
+    diff = (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_length()
+    i = len(a) - 1 - (diff - 1) // 8
+    return a[:i], a[i + 1 :], encode
 
 
 class Edge:
@@ -320,13 +344,55 @@ class Edge:
         if session.conn is not None:
             fx.append(Send(conn=session.conn, data=frame, text=fmt is Format.JSON))
 
+    def deliver_many(
+        self,
+        sids: Sequence[str],
+        message: p.Message,
+        fx: list[Effect],
+        from_: str | None = None,
+    ) -> None:
+        """:meth:`deliver` to each of ``sids`` in order, each frame the bytes
+        :meth:`deliver` writes, the message encoded once per codec (from
+        :data:`SPLICE_FROM` recipients; see the module docstring)."""
+        if len(sids) < SPLICE_FROM:
+            for sid in sids:
+                self.deliver(sid, message, fx, from_)
+            return
+        if from_ is None:
+            zero = msgspec.structs.replace(message, seq=0)
+        else:
+            zero = msgspec.structs.replace(message, seq=0, id=None, from_=from_)
+        one = msgspec.structs.replace(zero, seq=1)
+        text_parts: Parts | None = None
+        binary_parts: Parts | None = None
+        sessions, max_events, max_bytes = self.sessions, self._replay_events, self._replay_bytes
+        for sid in sids:
+            session = sessions.get(sid)
+            if session is None:
+                continue
+            seq = session.seq = session.seq + 1
+            text = session.fmt is Format.JSON
+            if text:
+                parts = text_parts = text_parts or splice_parts(zero, one, _ENCODE_JSON)
+            else:
+                parts = binary_parts = binary_parts or splice_parts(zero, one, _ENCODE_MSGPACK)
+            frame = b"".join((parts[0], parts[2](seq), parts[1]))
+            replay = session.replay  # keep it for replay, within the bounds
+            replay.append((seq, frame))
+            session.replay_bytes += len(frame)
+            if len(replay) > max_events or session.replay_bytes > max_bytes:
+                session.trim(max_events, max_bytes)
+            if session.conn is not None:
+                fx.append(Send(conn=session.conn, data=frame, text=text))
+
     def deliver_user(
         self, user: str, message: p.Message, fx: list[Effect], *, except_session: str | None = None
     ) -> None:
         """:meth:`deliver` to every session of ``user`` (in session id order)."""
-        for sid in sorted(self._user_sessions.get(user, ())):
-            if sid != except_session:
-                self.deliver(sid, message, fx)
+        sids = sorted(self._user_sessions.get(user, ()))
+        if except_session in sids:
+            sids.remove(except_session)
+        self.deliver_many(sids, message, fx)
 
     # ================================================================ seats
     def seat(self, session_id: str, room: str, pid: str) -> None:

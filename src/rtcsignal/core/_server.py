@@ -633,8 +633,7 @@ class Server(ClusterSide):
         for op in ops:
             kind = type(op)
             if kind is Deliver:
-                for sid in op.sessions:  # type: ignore[union-attr]
-                    edge.deliver(sid, op.message, fx, op.from_)  # type: ignore[union-attr]
+                edge.deliver_many(op.sessions, op.message, fx, op.from_)  # type: ignore[union-attr]
             elif kind is Emit:
                 fx.append(op.event)  # type: ignore[union-attr]
             elif kind is Joined:

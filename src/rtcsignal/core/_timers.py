@@ -49,7 +49,7 @@ class Deadlines(Generic[K]):
             increasing ints); a private one when ``None``.
     """
 
-    __slots__ = ("_armed", "_heap", "_real", "_serial", "arms")
+    __slots__ = ("_actual", "_armed", "_heap", "_serial", "arms")
 
     def __init__(
         self,
@@ -59,7 +59,7 @@ class Deadlines(Generic[K]):
     ) -> None:
         self._armed: dict[K, float] = {}
         self._heap: list[tuple[float, int, K]] = []
-        self._real = real
+        self._actual = real  # (not "_real": mypyc names it "__real", a C keyword)
         self._serial = serial if serial is not None else itertools.count(1)
         self.arms = 0
         """A count of :meth:`arm` calls: while it is unchanged, :meth:`next` cannot have
@@ -99,7 +99,7 @@ class Deadlines(Generic[K]):
         ``None``. Moved deadlines (``real``) are settled first, so the answer is exact."""
         heap = self._heap
         armed = self._armed
-        real = self._real
+        real = self._actual
         while heap:
             at, serial, key = heap[0]
             if armed.get(key) != at:

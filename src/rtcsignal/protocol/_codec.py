@@ -22,7 +22,7 @@ from ._errors import CloseCode, ErrorCode, ProtocolError
 from ._fastpath import fast_decode
 from ._limits import MAX_FRAME_BYTES
 from ._messages import App, ClientMessage, Message, ServerMessage, Stats
-from ._types import RequestId
+from ._types import IdOnly
 
 __all__ = ["Format", "decode_client", "decode_server", "encode", "frame_format"]
 
@@ -36,18 +36,12 @@ class Format(enum.Enum):
     """MessagePack in WebSocket binary frames."""
 
 
-class _IdOnly(msgspec.Struct):
-    """Recovers a request id from a frame that failed full validation."""
-
-    id: RequestId | None = None
-
-
 _CLIENT_JSON: msgspec.json.Decoder[ClientMessage] = msgspec.json.Decoder(ClientMessage)
 _CLIENT_MSGPACK: msgspec.msgpack.Decoder[ClientMessage] = msgspec.msgpack.Decoder(ClientMessage)
 _SERVER_JSON: msgspec.json.Decoder[ServerMessage] = msgspec.json.Decoder(ServerMessage)
 _SERVER_MSGPACK: msgspec.msgpack.Decoder[ServerMessage] = msgspec.msgpack.Decoder(ServerMessage)
-_ID_JSON = msgspec.json.Decoder(_IdOnly)
-_ID_MSGPACK = msgspec.msgpack.Decoder(_IdOnly)
+_ID_JSON = msgspec.json.Decoder(IdOnly)
+_ID_MSGPACK = msgspec.msgpack.Decoder(IdOnly)
 _ENCODE_JSON = msgspec.json.Encoder().encode
 _ENCODE_MSGPACK = msgspec.msgpack.Encoder().encode
 _PATH = re.compile(r" - at `(\$[^`]{0,200})`$")
@@ -137,12 +131,16 @@ def _refuse_non_json(msg: App | Stats) -> None:
                     msg, path, f"{value!r} is not a finite number (JSON has no NaN or infinity)"
                 )
         elif kind is list:
-            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+            items: list[Any] = value  # typed, so that the compiled build (mypyc) can iterate
+            stack.extend([(f"{path}[{i}]", items[i]) for i in range(len(items) - 1, -1, -1)])
         elif kind is dict:
-            for key in value:
+            mapping: dict[Any, Any] = value
+            for key in mapping:
                 if type(key) is not str:
                     _not_json(msg, path, f"map key {key!r} is not a string (JSON object keys are)")
-            stack.extend((f"{path}.{k}", v) for k, v in reversed(list(value.items())))
+            pairs = list(mapping.items())
+            pairs.reverse()
+            stack.extend([(f"{path}.{k}", v) for k, v in pairs])
         elif kind not in _JSON_SCALARS:
             _not_json(msg, path, f"a MessagePack {kind.__name__} is not a JSON value")
 

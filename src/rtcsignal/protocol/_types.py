@@ -39,6 +39,16 @@ RequestId = (
 """A client-chosen request id: a non-negative integer or a string of at most 64
 characters, the empty string included (as the docs always said: ``""`` is an id like
 any other and is echoed; only an absent ``id`` means none)."""
+
+
+class IdOnly(msgspec.Struct):
+    """Recovers a request id from a frame that failed full validation (the codec's;
+    defined here, with the messages, because the compiled build compiles the codec and
+    msgspec reads a Struct's annotations from a Python module)."""
+
+    id: RequestId | None = None
+
+
 RoomId = Annotated[str, msgspec.Meta(pattern=ROOM_ID_PATTERN)]
 """A room id: 3-64 characters of ``[A-Za-z0-9_-]``."""
 PeerId = Annotated[str, msgspec.Meta(pattern=PARTICIPANT_ID_PATTERN)]

@@ -495,5 +495,5 @@ CONTEXT_FREE_LINES: Final = frozenset(
 )
 """Lines valid wherever they appear, any number of times: nothing is recorded for them."""
 
-KNOWN_LINES: Final = CONTEXT_FREE_LINES | RTPMAP_LINES.keys()
+KNOWN_LINES: Final = CONTEXT_FREE_LINES | frozenset(RTPMAP_LINES)
 """Every whole line of the tables: its attribute name is known to be a token."""

@@ -307,12 +307,14 @@ _CandidateFields = tuple[
 ]  # fmt: skip
 
 
-def parse_candidate(text: str) -> Candidate:
+def parse_candidate(text: object) -> Candidate:
     """Parse an ICE candidate (RFC 8839 §5.1).
 
     Args:
         text: the candidate, with or without ``a=`` and ``candidate:`` prefixes, e.g.
-            ``"candidate:1 1 udp 2122260223 192.0.2.1 54400 typ host"``.
+            ``"candidate:1 1 udp 2122260223 192.0.2.1 54400 typ host"`` (typed
+            ``object``: anything but text is refused with ``candidate.syntax``, in the
+            compiled build too).
 
     Returns:
         The :class:`Candidate`.
@@ -420,7 +422,7 @@ def match_candidate(text: str) -> tuple[str, str, str | None] | None:
     return kind, address, ufrag
 
 
-def scan_candidate(text: str) -> _CandidateFields:
+def scan_candidate(text: object) -> _CandidateFields:
     """Check a candidate like :func:`parse_candidate`; return its fields as a tuple.
 
     The common shape takes a fast path (one match and the address checks); anything
@@ -461,7 +463,7 @@ def _scan_common(m: re.Match[str] | None) -> _CandidateFields | None:
     )  # fmt: skip
 
 
-def _scan_candidate_checked(text: str) -> _CandidateFields:
+def _scan_candidate_checked(text: object) -> _CandidateFields:
     if not isinstance(text, str):
         raise _fail("candidate.syntax", f"a candidate must be text, not {type(text).__name__}")
     body = text[2:] if text.startswith("a=") else text

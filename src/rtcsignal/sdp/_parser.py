@@ -57,7 +57,7 @@ def _error(rule: str, message: str, line: int, field: str | None = None) -> SdpS
     return SdpSyntaxError(rule, message, line=line, field=field)
 
 
-def _decode(text: str | bytes, policy: SdpPolicy) -> str:
+def _decode(text: object, policy: SdpPolicy) -> str:
     if isinstance(text, bytes | bytearray | memoryview):
         raw = bytes(text)
         if len(raw) > policy.max_bytes:
@@ -227,11 +227,13 @@ def _parse_media_line(value: str, number: int) -> tuple[str, int, int | None, st
     return kind, port, count, proto, tuple(parts[3:])
 
 
-def parse(text: str | bytes, *, policy: SdpPolicy | None = None) -> SessionDescription:
+def parse(text: object, *, policy: SdpPolicy | None = None) -> SessionDescription:
     """Parse a session description (RFC 8866 syntax only) into the model.
 
     Args:
-        text: the SDP, as ``str`` or UTF-8 ``bytes``.
+        text: the SDP, as ``str`` or UTF-8 ``bytes`` (anything else is refused with
+            ``syntax.encoding``: the parameter is typed ``object`` so that the compiled
+            build refuses it the same way).
         policy: supplies the limits ``max_bytes``, ``max_line_length`` and
             ``max_media_sections``; ``None`` for the defaults.
 
@@ -249,7 +251,10 @@ def parse(text: str | bytes, *, policy: SdpPolicy | None = None) -> SessionDescr
         ('1', ())
     """
     policy = DEFAULT_POLICY if policy is None else policy
-    text = _decode(text, policy)
+    return _parse(_decode(text, policy), policy)
+
+
+def _parse(text: str, policy: SdpPolicy) -> SessionDescription:
     if not text:
         raise SdpSyntaxError("syntax.empty", "the description is empty")
     if "\x00" in text:

@@ -82,12 +82,12 @@ def _target(
 
 
 def validate_candidate(
-    candidate: str | Candidate,
+    candidate: object,
     *,
     sdp_mid: str | None,
     sdp_mline_index: int | None,
     username_fragment: str | None,
-    description: SessionDescription | str | bytes | None,
+    description: object,
     policy: SdpPolicy | None = None,
 ) -> Candidate | EndOfCandidates:
     """Check a trickled candidate against the description of the peer that sent it.
@@ -95,7 +95,8 @@ def validate_candidate(
     Args:
         candidate: the candidate string as ``RTCIceCandidate.candidate`` gives it
             (``"candidate:..."``, or ``""`` for end-of-candidates) or a parsed
-            :class:`Candidate`.
+            :class:`Candidate` (typed ``object``, as ``description`` is: anything else is
+            refused with a :class:`CandidateError`, in the compiled build too).
         sdp_mid: ``RTCIceCandidateInit.sdpMid``.
         sdp_mline_index: ``RTCIceCandidateInit.sdpMLineIndex``.
         username_fragment: ``RTCIceCandidateInit.usernameFragment``.
@@ -155,12 +156,12 @@ def validate_candidate(
 
 
 def check_candidate(
-    candidate: str,
+    candidate: object,
     *,
     sdp_mid: str | None,
     sdp_mline_index: int | None,
     username_fragment: str | None,
-    description: SessionDescription | str | bytes | None,
+    description: object,
     policy: SdpPolicy | None = None,
 ) -> None:
     """Check a trickled candidate exactly as :func:`validate_candidate` does, without
@@ -196,9 +197,7 @@ def check_candidate(
         _check_target(description, sdp_mid, sdp_mline_index, ufrag)
 
 
-def _description(
-    description: SessionDescription | str | bytes | None, policy: SdpPolicy
-) -> SessionDescription | None:
+def _description(description: object, policy: SdpPolicy) -> SessionDescription | None:
     """The description a candidate is checked against: parsed from SDP text if need be."""
     if description is None or isinstance(description, SessionDescription):
         return description

@@ -671,19 +671,18 @@ def _where(media: MediaSection) -> str:
     return f"m-section at line {media.line} ({media.kind})"
 
 
-def _load(text: str | bytes | SessionDescription, policy: SdpPolicy) -> SessionDescription:
+def _load(text: object, policy: SdpPolicy) -> SessionDescription:
     if isinstance(text, SessionDescription):
         return text
     return parse(text, policy=policy)
 
 
-def validate_offer(
-    text: str | bytes | SessionDescription, policy: SdpPolicy | None = None
-) -> SessionDescription:
+def validate_offer(text: object, policy: SdpPolicy | None = None) -> SessionDescription:
     """Parse and validate an offer (RFC 8829 §5.2) under ``policy``.
 
     Args:
-        text: the offer SDP (``str``/UTF-8 ``bytes``), or an already parsed description.
+        text: the offer SDP (``str``/UTF-8 ``bytes``), or an already parsed description
+            (typed ``object``: anything else is refused like :func:`parse` refuses it).
         policy: limits, DTLS requirement, codecs, candidate address policy; ``None`` for
             the defaults.
 
@@ -701,8 +700,8 @@ def validate_offer(
 
 
 def validate_answer(
-    answer: str | bytes | SessionDescription,
-    offer: str | bytes | SessionDescription,
+    answer: object,
+    offer: object,
     policy: SdpPolicy | None = None,
 ) -> SessionDescription:
     """Parse and validate an answer (RFC 8829 §5.3) against the offer it answers.

@@ -96,3 +96,33 @@ async def test_an_owner_killed_mid_negotiation_is_taken_over(
             assert chat.text == "after the takeover"
             left = await next_event(carol, p.ParticipantLeft)  # alice's grace (3 s) passed
             assert (left.participant, left.reason) == (ids["alice"], "disconnected")
+
+
+async def test_redis_losing_its_data_resets_every_instance_and_the_room_goes_on(
+    trio_of_instances: list[Instance],
+) -> None:
+    """Issue 13 item 5: Redis comes back empty (here: ``FLUSHALL``). Every instance sees
+    the new cluster generation, the owner takes its room again (kept in memory) and
+    writes it anew, and the members carry on: a chat crosses instances again."""
+    import redis
+
+    a, b, _c = trio_of_instances
+    url = next(arg for arg in a.proc.args if str(arg).startswith("redis://"))  # type: ignore[union-attr]
+    async with (
+        connect(a.url, token=token("alice")) as alice,
+        connect(b.url, token=token("bob")) as bob,
+    ):
+        await alice.join("room9")  # a owns it
+        await bob.join("room9")
+        client = redis.Redis.from_url(str(url))
+        try:
+            client.flushall()
+            with anyio.fail_after(WAIT):
+                while client.get("rs:{r:room9}:owner") is None:  # a took it again
+                    await anyio.sleep(0.05)
+            assert client.get("rs:{r:room9}:state") is not None  # and wrote it anew
+        finally:
+            client.close()
+        await bob.chat("room9", "after the reset")
+        chat = await next_event(alice, p.Chat)
+        assert chat.text == "after the reset"

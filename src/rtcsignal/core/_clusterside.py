@@ -174,6 +174,11 @@ class ClusterSide(Recovery):
         node.owned[key] = epoch
         node.fence(key, epoch)
         fx: list[Effect] = []
+        if key != CALLS and self._host.room(key) is not None and state is None and epoch:
+            # taken again after a reset (or at once on start): write the room anew
+            fx.append(
+                Persist(key=key, epoch=epoch, data=encode_envelope(self._state(key, epoch, now)))
+            )
         if state is not None and key != CALLS and self._host.room(key) is None:
             try:
                 self._take_over(decode_state(state), epoch, now, fx)

@@ -159,6 +159,20 @@ class Recovery:
             node.timers.arm((ORPHAN + key, sid), now + self.config.reconnect_grace)
         return ops
 
+    def reset(self) -> list[str]:
+        """The backplane lost its data (a new cluster generation): every ownership is
+        void and epochs start again, so the epochs seen are forgotten. The rooms stay in
+        memory, the only copy of their state now: the driver acquires each key again
+        and hands it back with :meth:`~rtcsignal.core.Server.own`, which writes the
+        state anew (or disowns it, when another instance got it first).
+
+        Returns: the keys this instance owned, to acquire again."""
+        node = self._cluster()
+        keys = sorted(node.owned)
+        node.owned.clear()
+        node.epochs.clear()
+        return keys
+
     def rejoin(self, now: float) -> list[Effect]:
         """This instance was cut off (its lease lapsed, say while it was paused) and is
         back: tell the owner of every room its sessions sit in where they stand, since

@@ -12,6 +12,10 @@ A runtime built with a backplane runs its core server with ``node=`` (see
   told (``own``) and handed the asks; when nobody owns the key and the input cannot
   create it, the core answers it from no room.
 * ``Post``, ``Persist``, ``Release``: queued on the backplane, which writes them in order.
+* **Reset.** When Redis lost its data (the backplane's ``on_reset``: a new cluster
+  generation), every ownership is void: the core forgets its epochs, this instance
+  acquires each of its rooms again (they are still in memory) and writes them anew, and
+  tells every owner where its sessions stand.
 * **Takeover.** When this instance becomes a key's owner it reads the key's last written
   state and hands it to the core with the ownership (``own(key, epoch, state=...)``), so
   a room whose owner died (or stopped with members left) continues here. A route for a
@@ -87,7 +91,9 @@ class ClusterLink:
     async def start(self, tg: anyio.abc.TaskGroup) -> None:
         """Start the backplane (lease, inbox) on ``tg``."""
         self._tg = tg
-        await self.backplane.start(tg, self._on_message, self._on_peers, self._on_lost)
+        await self.backplane.start(
+            tg, self._on_message, self._on_peers, self._on_lost, on_reset=self._on_reset
+        )
         self._execute(self.server.set_peers(self.backplane.peers()))
 
     async def stop(self) -> None:
@@ -122,6 +128,37 @@ class ClusterLink:
             self.server.disown(key)
         self._owners.clear()
         self._execute(self.server.rejoin(now))  # the owners may think its sessions gone
+
+    def _on_reset(self) -> None:
+        logger.warning(
+            "backplane: Redis lost its data (a new cluster generation): instance %s takes "
+            "its rooms again",
+            self._me,
+            extra={"event": "backplane_reset"},
+        )
+        self._owners.clear()
+        keys = self.server.reset()
+        assert self._tg is not None
+        for key in keys:
+            self._tg.start_soon(self._take_again, key)
+        self._execute(self.server.rejoin(self._clock()))
+
+    async def _take_again(self, key: str) -> None:
+        """Acquire ``key`` again after a reset; its room (kept in memory) goes on here,
+        or, when another instance got it first, is dropped here."""
+        try:
+            owner = await self.backplane.acquire(key)
+        except Exception:
+            logger.exception(
+                "backplane: could not take %s again", key, extra={"event": "route_error"}
+            )
+            self.server.disown(key)
+            return
+        if owner.node == self._me:
+            self._owners[key] = owner
+            self._execute(self.server.own(key, owner.epoch, now=self._clock()))
+        else:
+            self.server.disown(key)
 
     # ------------------------------------------------------------ core -> backplane
     def handle(self, effect: Any) -> None:

@@ -150,6 +150,10 @@ METRICS: Final[Mapping[str, MetricSpec]] = {
     "rtcsignal_backplane_takeovers_total": MetricSpec(
         kind="counter", help="Ownerships taken over from an instance whose lease lapsed"
     ),
+    "rtcsignal_backplane_resets_total": MetricSpec(
+        kind="counter",
+        help="Resets: the cluster generation was gone or changed (Redis lost its data)",
+    ),
     "rtcsignal_backplane_fenced_drops_total": MetricSpec(
         kind="counter", help="Frames and state writes of an owner with a stale epoch, dropped"
     ),

@@ -44,7 +44,7 @@ from ._edge import Edge
 from ._effects import Effect
 from ._errors import CoreError
 from ._host import RoomHost
-from ._node import NodeState, PendingKey, split
+from ._node import APPLIED_KEEP, NodeState, PendingKey, split
 from ._recovery import ORPHAN, Recovery
 from ._session import Connection, Session
 from ._takeover import room_state
@@ -397,7 +397,8 @@ class ClusterSide(Recovery):
         else:
             out = self._link(inp)
             if out.refused is None and ask.src != node.node:
-                node.remember_applied(ask, out.reply, now, self.config.reconnect_grace)
+                keep = max(self.config.reconnect_grace, APPLIED_KEEP)
+                node.remember_applied(ask, out.reply, now, keep)
         if ask.src == node.node:
             if ask.conn is not None:
                 self._answer(ask.conn, ask.rid, out.reply, out.refused, now, fx)

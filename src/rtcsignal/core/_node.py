@@ -17,7 +17,7 @@ room host (see :mod:`rtcsignal.core.cluster` for the envelopes and effects):
 * ``applied``: as an owner, the routed requests it applied lately, by ``(session,
   request id)``, with their answer: a client told ``backplane_unavailable`` (its answer
   was late) retries with the same id, and gets that answer again instead of the
-  request being applied twice (kept for the reconnect grace, at most
+  request being applied twice (kept for the reconnect grace or 60 s, at most
   :data:`MAX_APPLIED`);
 * ``epochs``: the highest owner epoch seen per key, so that a :class:`Tell` from an
   older owner is dropped (fencing), and counted;
@@ -52,12 +52,15 @@ from .seam import (
     ToUser,
 )
 
-__all__ = ["MAX_REMEMBERED", "NodeState", "PendingKey"]
+__all__ = ["APPLIED_KEEP", "MAX_REMEMBERED", "NodeState", "PendingKey"]
 
 MAX_REMEMBERED: Final = 65_536
 """Entries kept in each of ``where``, ``moved`` and ``epochs`` before the oldest go."""
 MAX_APPLIED: Final = 8_192
 """Routed requests an owner remembers having applied (for retries: see ``applied``)."""
+APPLIED_KEEP: Final = 60.0
+"""Seconds at least that an owner remembers a routed request it applied: longer than a
+client's retries (3, at most 10 s apart), whatever the reconnect grace."""
 
 PendingKey = tuple[str, int | str | None]
 """``(connection, request id)`` of a request waiting for its owner's answer; a pending

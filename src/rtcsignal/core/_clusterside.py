@@ -235,14 +235,19 @@ class ClusterSide(Recovery):
             fx.extend(Post(node=n, data=data) for n in joined)
             self._check_held(joined, fx)
         if gone and now is not None:
-            for key, epoch in list(node.owned.items()):
-                room = self._host.room(key) if key != CALLS else None
-                if room is None:
-                    continue
-                orphans = [sid for sid, _ in room.seats() if node.where.get(sid) in gone]
-                if orphans:
-                    ops = self._orphan(key, orphans, now)
-                    self._owner_apply(key, epoch, RoomOutput(ops=ops), now, fx, None)
+            try:
+                for key, epoch in list(node.owned.items()):
+                    room = self._host.room(key) if key != CALLS else None
+                    if room is None:
+                        continue
+                    orphans = [sid for sid, _ in room.seats() if node.where.get(sid) in gone]
+                    if orphans:
+                        ops = self._orphan(key, orphans, now)
+                        self._owner_apply(key, epoch, RoomOutput(ops=ops), now, fx, None)
+            except Exception as exc:  # never let an unexpected error escape the core
+                fx.append(
+                    ev.InternalError(at=now, connection="", message_type="peers", error=repr(exc))
+                )
         return fx
 
     def _route_admin(self, key: str, inp: HostInput, now: float, fx: list[Effect]) -> bool:

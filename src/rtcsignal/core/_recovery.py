@@ -178,11 +178,16 @@ class Recovery:
         back: tell the owner of every room its sessions sit in where they stand, since
         it may have marked them ``reconnecting`` meanwhile."""
         fx: list[Effect] = []
-        for session in list(self._edge.sessions.values()):
-            state: p.PresenceState = "connected" if session.conn else "reconnecting"
-            for key in list(session.rooms):
-                presence = Presence(room=key, session=session.id, state=state, at=now)
-                self._host_in(presence, shard_of(key), now, fx)
+        try:
+            for session in list(self._edge.sessions.values()):
+                state: p.PresenceState = "connected" if session.conn else "reconnecting"
+                for key in list(session.rooms):
+                    presence = Presence(room=key, session=session.id, state=state, at=now)
+                    self._host_in(presence, shard_of(key), now, fx)
+        except Exception as exc:  # never let an unexpected error escape the core
+            fx.append(
+                ev.InternalError(at=now, connection="", message_type="rejoin", error=repr(exc))
+            )
         return fx
 
     def _on_held(self, asked: Held, fx: list[Effect]) -> None:

@@ -257,29 +257,47 @@ async def test_a_redis_restarted_without_its_data_resets_every_instance_once(
                 RedisBackplane(redis.url, n, renew_every=0.05, lease_ttl=1.0, metrics=metrics)
                 for n in ("a", "b")
             ]
-            for plane in planes:
-                await plane.start(
-                    tg, lambda _: None, lambda: None, lambda: resets.append("lost"),
-                    on_reset=lambda p=plane: resets.append(p.node),
-                )  # fmt: skip
-            a, b = planes
-            before = await a.acquire("room1")
-            redis.stop()
-            redis = RedisServer(tmp_path, port=redis.port)  # back, empty
-            await _until(lambda: sorted(resets) == ["a", "b"])
-            assert a.generation == b.generation != "" and a.state is BackplaneState.UP
-            taken = await b.acquire("room1")
-            assert taken.node == "b" and taken.epoch == 1
-            b.persist("room1", taken.epoch, b"new")
-            with anyio.fail_after(5):
-                while await a.read_state("room1") != b"new":
-                    await anyio.sleep(0.01)
-            a.persist("room1", before.epoch, b"late")  # fenced, through reloaded scripts
-            await _until(lambda: metrics.total("rtcsignal_backplane_fenced_drops_total") == 1)
-            assert await a.read_state("room1") == b"new"
-            assert metrics.total("rtcsignal_backplane_resets_total") == 2
-            for plane in planes:
-                await plane.stop()
-            tg.cancel_scope.cancel()
+            try:
+                await _restarted_empty(tg, planes, resets, metrics, tmp_path, redis)
+            finally:
+                for plane in planes:  # stopped whatever happened: no client left open
+                    await plane.stop()
+                tg.cancel_scope.cancel()
+    finally:
+        redis.stop()
+
+
+async def _restarted_empty(
+    tg: Any,
+    planes: list[RedisBackplane],
+    resets: list[str],
+    metrics: MemoryMetrics,
+    tmp_path: Path,
+    redis: RedisServer,
+) -> None:
+    for plane in planes:
+        await plane.start(
+            tg, lambda _: None, lambda: None, lambda: resets.append("lost"),
+            on_reset=lambda p=plane: resets.append(p.node),
+        )  # fmt: skip
+    a, b = planes
+    before = await a.acquire("room1")
+    redis.stop()
+    redis = RedisServer(tmp_path, port=redis.port)  # back, empty
+    try:
+        await _until(lambda: sorted(resets) == ["a", "b"])
+        assert a.generation == b.generation != ""
+        # the renewal resets first; the inbox reader reconnects on its own schedule
+        await _until(lambda: a.state is BackplaneState.UP and b.state is BackplaneState.UP)
+        taken = await b.acquire("room1")
+        assert taken.node == "b" and taken.epoch == 1
+        b.persist("room1", taken.epoch, b"new")
+        with anyio.fail_after(5):
+            while await a.read_state("room1") != b"new":
+                await anyio.sleep(0.01)
+        a.persist("room1", before.epoch, b"late")  # fenced, through reloaded scripts
+        await _until(lambda: metrics.total("rtcsignal_backplane_fenced_drops_total") == 1)
+        assert await a.read_state("room1") == b"new"
+        assert metrics.total("rtcsignal_backplane_resets_total") == 2
     finally:
         redis.stop()

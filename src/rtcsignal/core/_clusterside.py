@@ -668,6 +668,11 @@ class ClusterSide(Recovery):
         session = edge.adopt(hand.state, hand.token, now)
         node.moved.pop(session.id, None)
         self._spread_out(session.user, fx)
+        for key in session.rooms:  # a room owned here: its state must say where it is now
+            epoch = node.owned.get(key)
+            if epoch is not None and self._host.room(key) is not None:
+                data = encode_envelope(self._state(key, epoch, now))
+                fx.append(Persist(key=key, epoch=epoch, data=data))
         if not live:
             return  # the connection went: the session waits here, in its grace
         assert conn is not None

@@ -13,11 +13,29 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
+
+from rtcsignal.auth import mint_token
 
 SECRET = "cluster-secret-0123456789abcdef-0123456789"
 WAIT = 10.0
+
+
+def token(user: str) -> str:
+    """A token for ``user`` under the cluster tests' secret."""
+    return mint_token(SECRET, user=user, ttl=600, now=time.time())
+
+
+async def next_event(client: Any, kind: type[Any], wait: float = WAIT) -> Any:
+    """The next event of type ``kind`` a client receives (within ``wait`` seconds)."""
+    with anyio.fail_after(wait):
+        async for event in client.events():
+            if isinstance(event, kind):
+                return event
+    raise AssertionError("events ended")
 
 
 def free_port() -> int:

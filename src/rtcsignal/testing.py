@@ -406,12 +406,7 @@ class Cluster:
         for peer in self.peers.values():
             if peer.node == node and peer.closed is None:
                 peer.closed = (1006, "instance died")
-        self._membership_changed()
-        for key, (owner, _) in sorted(self.owners.items()):
-            if owner == node:
-                self._take_over(key)
-        if self.auto_settle:
-            self.settle()
+        self._gone(node)
 
     def pause(self, node: str) -> None:
         """Instance ``node`` stops (SIGSTOP) past its lease: to the others it is gone
@@ -420,6 +415,10 @@ class Cluster:
         self.down.add(node)
         self.paused.add(node)
         self.servers[node].set_lease(self.clock.now)  # not renewed while it is stopped
+        self._gone(node)
+
+    def _gone(self, node: str) -> None:
+        """The others see ``node`` gone and take its rooms over."""
         self._membership_changed()
         for key, (owner, _) in sorted(self.owners.items()):
             if owner == node:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,19 @@ from typing import Any
 import anyio
 import pytest
 
-from harness_cluster import SECRET, Instance, RedisServer
+from harness_cluster import SECRET, Instance, RedisServer, token
+from harness_cluster import next_event as _next_event
 from rtcsignal import protocol as p
-from rtcsignal.auth import mint_token
 from rtcsignal.client import connect
 
 pytestmark = pytest.mark.anyio
 WAIT = 15.0
+
+
+async def next_event(client: Any, kind: type[Any]) -> Any:
+    return await _next_event(client, kind, WAIT)
+
+
 SAMPLES = Path(__file__).resolve().parents[1] / "sdp" / "samples"
 
 
@@ -45,18 +50,6 @@ def trio_of_instances(tmp_path: Path) -> Iterator[list[Instance]]:
                 os.kill(instance.proc.pid, signal.SIGCONT)  # a paused one must not hang
             instance.stop()
         redis.stop()
-
-
-def token(user: str) -> str:
-    return mint_token(SECRET, user=user, ttl=600, now=time.time())
-
-
-async def next_event(client: Any, kind: type[Any]) -> Any:
-    with anyio.fail_after(WAIT):
-        async for event in client.events():
-            if isinstance(event, kind):
-                return event
-    raise AssertionError("events ended")
 
 
 async def test_an_owner_killed_mid_negotiation_is_taken_over(

@@ -14,9 +14,8 @@ import anyio
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from harness_cluster import SECRET, Instance, RedisServer
+from harness_cluster import SECRET, Instance, RedisServer, next_event, token
 from rtcsignal import protocol as p
-from rtcsignal.auth import mint_token
 from rtcsignal.client import RequestError, connect
 
 pytestmark = pytest.mark.anyio
@@ -65,18 +64,6 @@ def _wait_for_peers(instance: Instance, peers: set[str]) -> dict[str, Any]:
         if time.monotonic() > deadline:
             raise AssertionError(f"instance {instance.id} sees {plane}, not {peers}")
         time.sleep(0.05)
-
-
-def token(user: str) -> str:
-    return mint_token(SECRET, user=user, ttl=600, now=time.time())
-
-
-async def next_event(client: Any, kind: type[Any]) -> Any:
-    with anyio.fail_after(WAIT):
-        async for event in client.events():
-            if isinstance(event, kind):
-                return event
-    raise AssertionError("events ended")
 
 
 async def test_join_and_relay_both_ways_in_order_across_instances(

@@ -21,9 +21,8 @@ from typing import Any
 import anyio
 import pytest
 
-from harness_cluster import SECRET, Instance, RedisServer
+from harness_cluster import SECRET, Instance, RedisServer, token
 from rtcsignal import protocol as p
-from rtcsignal.auth import mint_token
 from rtcsignal.client import Backoff, Connected, ConnectionLost, RequestError, SessionReset, connect
 from rtcsignal.client._backoff import (
     MAX_UNAVAILABLE_WAIT,
@@ -95,10 +94,6 @@ def _unavailable(instance: Instance) -> int:
         if match:
             return int(float(match.group(1)))
     return 0
-
-
-def token(user: str) -> str:
-    return mint_token(SECRET, user=user, ttl=600, now=time.time())
 
 
 def _stop(instance: Instance) -> None:
@@ -206,13 +201,15 @@ async def test_a_retry_goes_out_after_a_resume_in_between(
         assert await _chats_until(alice, "after") == ["once", "after"]  # applied once
 
 
+@pytest.mark.parametrize(("retries", "sends"), [(1, 2), (0, 1)], ids=["one-retry", "no-retry"])
 async def test_retries_are_bounded_then_the_error_is_raised(
-    cluster: tuple[Instance, Instance],
+    cluster: tuple[Instance, Instance], retries: int, sends: int
 ) -> None:
+    """``retry_unavailable`` bounds the re-sends (0: none); then the error is raised."""
     a, b = cluster
     async with (
         connect(a.url, token=token("alice")) as alice,
-        connect(b.url, token=token("bob"), retry_unavailable=1) as bob,
+        connect(b.url, token=token("bob"), retry_unavailable=retries) as bob,
     ):
         await _joined(alice, bob)
         refused_before = _unavailable(b)
@@ -224,30 +221,10 @@ async def test_retries_are_bounded_then_the_error_is_raised(
             os.kill(a.proc.pid, signal.SIGCONT)
         assert refused.value.code == "backplane_unavailable"
         assert refused.value.retry_after == UNAVAILABLE_RETRY_AFTER
-        assert _unavailable(b) == refused_before + 2  # the first send and one retry
+        assert _unavailable(b) == refused_before + sends  # the first send and the retries
         await bob.chat(ROOM, "after")
         texts = await _chats_until(alice, "after")
         assert texts.count("maybe") <= 1, texts  # may or may not, never twice
-
-
-async def test_no_retries_with_retry_unavailable_zero(
-    cluster: tuple[Instance, Instance],
-) -> None:
-    a, b = cluster
-    async with (
-        connect(a.url, token=token("alice")) as alice,
-        connect(b.url, token=token("bob"), retry_unavailable=0) as bob,
-    ):
-        await _joined(alice, bob)
-        refused_before = _unavailable(b)
-        _stop(a)
-        try:
-            with pytest.raises(RequestError) as refused:
-                await bob.chat(ROOM, "maybe")
-        finally:
-            os.kill(a.proc.pid, signal.SIGCONT)
-        assert refused.value.code == "backplane_unavailable"
-        assert _unavailable(b) == refused_before + 1
 
 
 async def test_a_retry_is_not_sent_to_a_new_session(tmp_path: Path) -> None:

@@ -215,3 +215,25 @@ def test_resume_claiming_events_never_sent_resynchronizes_with_a_gap() -> None:
     assert [c.text for c in snap.chat] == ["missed"] and again.drain("chat") == []
     resumed = [e for e in h.events if type(e).__name__ == "SessionResumed"]
     assert resumed[-1].gap and resumed[-1].replayed == 0  # type: ignore[attr-defined]
+
+
+def test_frames_kept_in_one_codec_are_never_replayed_in_the_other() -> None:
+    """Found by the ``server`` fuzzer (fuzz/corpus/server/regression-codec-switch-replay):
+    a session resumed in the other codec gets a gap, and the frames it kept in the old
+    codec are dropped, so a later resume in the new codec, asking from before the
+    switch, gets a gap too, never an old-codec frame sent as a new-codec one."""
+    h = Harness()
+    alice, bob = h.peer("alice"), h.peer("bob")
+    alice.ok(p.Join(room="room1"))
+    bob.ok(p.Join(room="room1"))
+    before = alice.last_seq
+    bob.ok(p.Chat(room="room1", text="json"))  # kept for alice as JSON
+    alice.drop()
+    alice.binary = True
+    binary = alice.resume(last_seq=before)  # the codec changed: a gap
+    assert binary.welcome is not None and binary.welcome.gap
+    bob.ok(p.Chat(room="room1", text="msgpack"))
+    binary.drop()
+    again = binary.resume(last_seq=before)  # from before the switch: a gap again
+    assert again.welcome is not None and again.welcome.gap
+    assert all(not isinstance(m, p.Chat) or m.text != "json" for m in again.inbox)

@@ -469,6 +469,9 @@ class Edge:
         del self.tokens[session.token]
         session.token = self._token()
         self.tokens[session.token] = session.id
+        if fmt is not session.fmt:  # the kept frames are in the other codec: never replay them
+            session.replay.clear()
+            session.replay_bytes = 0
         session.fmt = fmt
         self._attach(conn, session, now)
         for frame in missed or ():

@@ -25,7 +25,9 @@ warm-up. The verdict (:func:`check`):
 
 * **tables**: after warm-up, no table exceeds ``ceil(GROWTH x its warm-up peak) + SLACK``
   (counts, so the same bound holds in the minute-long CI run; the limiter keys may also
-  hold ``LIMITER_SWEEP_SLACK`` recovered keys awaiting a sweep); after the load stops and
+  hold ``LIMITER_SWEEP_SLACK`` recovered keys awaiting a sweep; the replay frames, kept
+  per live session, may instead stay within ``GROWTH x`` their warm-up peak per session
+  times the sessions alive, plus ``SLACK``); after the load stops and
   the timers ran out (grace, ring, idle room), connections, sessions, rooms,
   participants, negotiations, calls, replay frames and every timer are back to zero;
 * **descriptors**: the same growth bound after warm-up, and back to the idle count;
@@ -466,6 +468,10 @@ def warmup_seconds(seconds: float) -> float:
     return max(MIN_WARMUP, WARMUP * seconds)
 
 
+PER_SESSION_KEYS = ("replay_frames",)
+"""Tables that hold a bounded amount per live session (frames kept for replay): they
+follow the number of sessions the random load keeps alive, so they are bounded per
+session (a leak also shows once the load stops: they must drain to 0)."""
 TABLE_KEYS = (
     "fds",
     "connections",
@@ -497,7 +503,16 @@ def check(report: dict[str, Any], *, rss: bool = False) -> list[str]:
         if key == "limiter_keys":
             bound += LIMITER_SWEEP_SLACK
         peak = max(s[key] for s in after)
-        if peak > bound:
+        if key in PER_SESSION_KEYS:  # kept per live session: bounded per session
+            per = max(s[key] / max(s["sessions"], 1) for s in warm)
+            over = [s for s in after if s[key] > max(bound, GROWTH * per * s["sessions"] + SLACK)]
+            if over:
+                worst = max(over, key=lambda s: s[key])
+                problems.append(
+                    f"{key} grew to {worst[key]} for {worst['sessions']} sessions after"
+                    f" warm-up (bound {bound}, or {GROWTH * per:.1f} per session)"
+                )
+        elif peak > bound:
             problems.append(f"{key} grew to {peak} after warm-up (bound {bound})")
     drained = report["drained"]
     for key in ZERO_AFTER_DRAIN:

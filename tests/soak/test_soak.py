@@ -62,3 +62,27 @@ def test_tables_of_an_idle_server_are_empty() -> None:
     runtime = Runtime(RuntimeSettings(), authenticate=DemoIdentities().authenticate)
     health = runtime.health().as_dict()
     assert health["tables"] == {**tables, "links": 0, "tracked": 0}
+
+
+def _report(warm: list[tuple[int, int]], after: list[tuple[int, int]]) -> dict[str, object]:
+    """A soak report of (sessions, replay frames) samples, every other table at 1."""
+    base = dict.fromkeys(soak.TABLE_KEYS, 1)
+    samples = [
+        {**base, "t": t, "sessions": n, "replay_frames": f}
+        for t, (n, f) in enumerate([*warm, *after])
+    ]
+    drained = dict.fromkeys(soak.ZERO_AFTER_DRAIN, 0)
+    return {
+        "samples": samples,
+        "warmup": len(warm) - 1,
+        "drained": {**drained, "fds": 1},
+        "idle": {"fds": 1},
+    }
+
+
+def test_replay_frames_are_bounded_per_live_session() -> None:
+    """More sessions alive keep more frames (not a leak); more frames per session are."""
+    warm = [(30, 60), (37, 98)]
+    assert soak.check(_report(warm, [(51, 183)])) == []  # 3.6 per session, 51 alive
+    grown = soak.check(_report(warm, [(37, 400)]))  # 10.8 per session
+    assert grown and grown[0].startswith("replay_frames grew to 400 for 37 sessions")
